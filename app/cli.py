@@ -1,0 +1,179 @@
+"""`oms`: serve the API, seed demo data, manage API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+
+from app import logs
+from app.embedded_mongod import EmbeddedMongod, MongodFailed, MongodNotFound
+from app.settings import Settings
+
+log = logging.getLogger("oms")
+
+
+@contextlib.contextmanager
+def mongodb(settings: Settings) -> Iterator[str]:
+    """The configured MONGODB_URI, or an embedded mongod for as long as the block runs."""
+    if settings.mongodb_uri:
+        yield settings.mongodb_uri
+        return
+    mongod = EmbeddedMongod(settings.data_dir, binary=settings.mongod_binary, port=settings.mongod_port)
+    try:
+        uri = mongod.start()
+    except (MongodNotFound, MongodFailed) as exc:
+        raise SystemExit(f"Cannot start the embedded MongoDB.\n{exc}") from exc
+    log.info("embedded mongod is primary", extra={"uri": uri, "data_dir": str(settings.data_dir)})
+    try:
+        yield uri
+    finally:
+        mongod.stop()
+        log.info("embedded mongod stopped")
+
+
+def _progress_bar(stage: str, done: int, total: int) -> None:
+    if not sys.stderr.isatty() and done != total:
+        return
+    width = 30
+    filled = int(width * done / total) if total else width
+    sys.stderr.write(f"\r  {stage:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+async def _seed(uri: str, settings: Settings, args: argparse.Namespace, *, only_if_empty: bool) -> None:
+    from app.repositories.database import Mongo, connect
+    from app.repositories.indexes import ensure_indexes
+    from app.services.demo_seed import SeedSize, database_is_empty, seed_demo
+
+    mongo = Mongo(connect(uri), settings.database)
+    try:
+        await ensure_indexes(mongo.db)
+        if only_if_empty and not await database_is_empty(mongo):
+            log.info("database already has data; not seeding")
+            return
+        size = SeedSize(locations=args.locations, skus=args.skus, customers=args.customers, orders=args.orders)
+        report = await seed_demo(mongo, size, seed=args.seed, progress=_progress_bar)
+        print(
+            f"seeded {report.channels} channels, {report.locations} locations, {report.products} products, "
+            f"{report.inventory_levels} inventory levels, {report.customers} customers, {report.orders} orders",
+            file=sys.stderr,
+        )
+    finally:
+        await mongo.close()
+
+
+def _add_seed_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=42, help="random seed; same seed, same data")
+    parser.add_argument("--locations", type=int, default=24)
+    parser.add_argument("--skus", type=int, default=200)
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--orders", type=int, default=600)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from app.asgi import create_app
+
+    with mongodb(settings) as uri:
+        if args.seed_if_empty:
+            asyncio.run(_seed(uri, settings, args, only_if_empty=True))
+        app = create_app(settings, mongodb_uri=uri)
+        config = uvicorn.Config(
+            app,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            log_config=None,
+            ws="websockets-sansio",
+            lifespan="on",
+        )
+        print(f"OMS GraphQL on http://{config.host}:{config.port}/graphql", file=sys.stderr)
+        uvicorn.Server(config).run()
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
+    with mongodb(settings) as uri:
+        asyncio.run(_seed(uri, settings, args, only_if_empty=False))
+
+
+async def _apikey(uri: str, settings: Settings, args: argparse.Namespace) -> None:
+    from app.domain.principals import Role
+    from app.repositories.database import Mongo, connect
+    from app.services.container import build_services
+
+    mongo = Mongo(connect(uri), settings.database)
+    try:
+        auth = build_services(mongo).auth
+        if args.apikey_command == "create":
+            scope = dict(item.split("=", 1) for item in args.scope) if args.scope else {}
+            key, token = await auth.create_api_key(
+                name=args.name,
+                role=Role(args.role),
+                location_ids=frozenset(filter(None, scope.get("locations", "").split(","))),
+                channel_id=scope.get("channel"),
+                customer_id=scope.get("customer"),
+            )
+            print(f"created API key {key.id} ({key.role}). This token is shown once; store it now:")
+            print(token)
+        elif args.apikey_command == "revoke":
+            print("revoked" if await auth.revoke_api_key(args.key_id) else "no such active key")
+    finally:
+        await mongo.close()
+
+
+def cmd_apikey(settings: Settings, args: argparse.Namespace) -> None:
+    from app.domain.errors import InvalidInput
+
+    with mongodb(settings) as uri:
+        try:
+            asyncio.run(_apikey(uri, settings, args))
+        except InvalidInput as exc:
+            raise SystemExit("; ".join(f"{'.'.join(i.field)}: {i.message}" for i in exc.issues)) from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oms", description="Order management system: GraphQL API over MongoDB.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the GraphQL API (embedded MongoDB unless MONGODB_URI is set)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--seed-if-empty", action="store_true", help="load demo data into an empty database first")
+    _add_seed_options(serve)
+    serve.set_defaults(handler=cmd_serve)
+
+    seed = commands.add_parser("seed", help="load deterministic demo data")
+    _add_seed_options(seed)
+    seed.set_defaults(handler=cmd_seed)
+
+    apikey = commands.add_parser("apikey", help="manage API keys")
+    apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True)
+    create = apikey_commands.add_parser("create", help="create a key; its token is printed once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=["ADMIN", "CSR", "STORE_STAFF", "WAREHOUSE", "CHANNEL", "CUSTOMER"])
+    create.add_argument(
+        "--scope",
+        action="append",
+        help="locations=ST-MA-BOS-01,DC-OH-COL | channel=amazon | customer=<id>; repeatable",
+    )
+    revoke = apikey_commands.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+    apikey.set_defaults(handler=cmd_apikey)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    logs.configure(settings.log_level)
+    args.handler(settings, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Expected failures of use cases. Each carries a stable code; the transport maps them once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    UNKNOWN_SKU = "UNKNOWN_SKU"
+    DUPLICATE_EXTERNAL_ID = "DUPLICATE_EXTERNAL_ID"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    PICKUP_UNAVAILABLE = "PICKUP_UNAVAILABLE"
+    CONFLICT = "CONFLICT"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldIssue:
+    """One thing wrong with one input field. `field` is a path such as ("lines", "2", "quantity")."""
+
+    code: ErrorCode
+    message: str
+    field: tuple[str, ...] = ()
+
+
+class DomainError(Exception):
+    code: ErrorCode = ErrorCode.CONFLICT
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, field: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+
+class NotFound(DomainError):
+    code = ErrorCode.NOT_FOUND
+
+
+class Conflict(DomainError):
+    code = ErrorCode.CONFLICT
+
+
+class Forbidden(DomainError):
+    code = ErrorCode.FORBIDDEN
+
+
+class Unauthenticated(DomainError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class InvalidInput(DomainError):
+    """Carries every issue found, so a client can fix all of them in one round trip."""
+
+    code = ErrorCode.INVALID_INPUT
+
+    def __init__(self, issues: list[FieldIssue] | tuple[FieldIssue, ...]):
+        if not issues:
+            raise ValueError("InvalidInput needs at least one issue")
+        first = issues[0]
+        super().__init__(first.message, code=first.code, field=first.field)
+        self.issues = tuple(issues)
+
+
+@dataclass
+class Validator:
+    """Collects issues; `raise_if_any()` at the end of validation."""
+
+    issues: list[FieldIssue] = field(default_factory=list)
+
+    def add(self, message: str, *field_path: str | int, code: ErrorCode = ErrorCode.INVALID_INPUT) -> None:
+        self.issues.append(FieldIssue(code=code, message=message, field=tuple(str(p) for p in field_path)))
+
+    def check(self, ok: bool, message: str, *field_path: str | int, code: ErrorCode = ErrorCode.INVALID_INPUT) -> bool:
+        if not ok:
+            self.add(message, *field_path, code=code)
+        return ok
+
+    def raise_if_any(self) -> None:
+        if self.issues:
+            raise InvalidInput(self.issues)

@@ -1,0 +1,134 @@
+"""Inventory collection: one document per SKU × location.
+
+`available` is stored (on_hand − reserved − safety stock, floored at 0) and kept current by every
+write, so it can be indexed, filtered on in guarded updates and read by the geo query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from app.domain.geo import GeoPoint
+from app.domain.inventory import BinLocation, InventoryLevel, StoreStock, available
+from app.domain.locations import Location, LocationKind
+from app.repositories.database import Session
+from app.repositories.mapping import point_to_doc
+
+EARTH_RADIUS_M = 6_371_008.8
+MAX_LEVELS_PER_SKU = 10_000
+
+
+def inventory_id(sku: str, location_id: str) -> str:
+    return f"{sku}@{location_id}"
+
+
+def to_doc(level: InventoryLevel, location: Location) -> dict[str, Any]:
+    return {
+        "_id": inventory_id(level.sku, level.location_id),
+        "sku": level.sku,
+        "location_id": level.location_id,
+        "location_kind": location.kind.value,
+        "point": point_to_doc(location.point),
+        "on_hand": level.on_hand,
+        "reserved": level.reserved,
+        "safety_stock": level.safety_stock,
+        "incoming": level.incoming,
+        "available": available(level.on_hand, level.reserved, level.safety_stock),
+        "reorder_point": level.reorder_point,
+        "reorder_quantity": level.reorder_quantity,
+        "bin": (
+            {"zone": level.bin.zone, "aisle": level.bin.aisle, "shelf": level.bin.shelf, "bin": level.bin.bin}
+            if level.bin
+            else None
+        ),
+        "updated_at": level.updated_at,
+    }
+
+
+def from_doc(doc: dict[str, Any]) -> InventoryLevel:
+    bin_doc = doc.get("bin")
+    return InventoryLevel(
+        sku=doc["sku"],
+        location_id=doc["location_id"],
+        on_hand=int(doc.get("on_hand", 0)),
+        reserved=int(doc.get("reserved", 0)),
+        safety_stock=int(doc.get("safety_stock", 0)),
+        incoming=int(doc.get("incoming", 0)),
+        reorder_point=int(doc.get("reorder_point", 0)),
+        reorder_quantity=int(doc.get("reorder_quantity", 0)),
+        bin=BinLocation(bin_doc["zone"], bin_doc["aisle"], bin_doc["shelf"], bin_doc["bin"]) if bin_doc else None,
+        updated_at=doc.get("updated_at"),
+    )
+
+
+class InventoryRepository:
+    def __init__(self, db: AsyncDatabase):
+        self.collection = db["inventory"]
+
+    async def for_skus(self, skus: list[str], *, session: Session | None = None) -> list[InventoryLevel]:
+        cursor = self.collection.find({"sku": {"$in": skus}}, session=session).sort([("sku", 1), ("location_id", 1)])
+        return [from_doc(doc) async for doc in cursor.limit(MAX_LEVELS_PER_SKU * max(1, len(skus)))]
+
+    async def by_keys(self, keys: list[tuple[str, str]], *, session: Session | None = None) -> list[InventoryLevel]:
+        ids = [inventory_id(sku, location_id) for sku, location_id in keys]
+        return [from_doc(doc) async for doc in self.collection.find({"_id": {"$in": ids}}, session=session)]
+
+    async def stores_with_stock(
+        self, skus: list[str], near: GeoPoint, radius_km: float, limit: int, *, require_all: bool
+    ) -> list[StoreStock]:
+        """Stores within the radius where the SKUs are available now, nearest first."""
+        pipeline: list[dict[str, Any]] = [
+            {
+                "$geoNear": {
+                    "near": point_to_doc(near),
+                    "key": "point",
+                    "distanceField": "distance_m",
+                    "maxDistance": radius_km * 1000.0,
+                    "spherical": True,
+                    "query": {
+                        "sku": skus[0] if len(skus) == 1 else {"$in": skus},
+                        "location_kind": LocationKind.STORE.value,
+                        "available": {"$gt": 0},
+                    },
+                }
+            },
+            {"$project": {"_id": 0, "sku": 1, "location_id": 1, "available": 1, "distance_m": 1}},
+        ]
+        if len(skus) == 1:
+            pipeline.append({"$limit": limit})
+        else:
+            pipeline += [
+                {
+                    "$group": {
+                        "_id": "$location_id",
+                        "distance_m": {"$min": "$distance_m"},
+                        "items": {"$push": {"sku": "$sku", "available": "$available"}},
+                    }
+                },
+                *([{"$match": {f"items.{len(skus) - 1}": {"$exists": True}}}] if require_all else []),
+                {"$sort": {"distance_m": 1, "_id": 1}},
+                {"$limit": limit},
+                {"$project": {"location_id": "$_id", "distance_m": 1, "items": 1}},
+            ]
+        results: list[StoreStock] = []
+        async for row in await self.collection.aggregate(pipeline):
+            items = row.get("items") or [{"sku": row["sku"], "available": row["available"]}]
+            results.append(
+                StoreStock(
+                    location_id=row["location_id"],
+                    distance_km=row["distance_m"] / 1000.0,
+                    quantities={item["sku"]: int(item["available"]) for item in items},
+                )
+            )
+        return results
+
+    async def upsert_many(self, rows: list[tuple[InventoryLevel, Location]], *, session: Session | None = None) -> None:
+        if rows:
+            await self.collection.bulk_write(
+                [ReplaceOne({"_id": inventory_id(lvl.sku, lvl.location_id)}, to_doc(lvl, loc), upsert=True) for lvl, loc in rows],
+                ordered=False,
+                session=session,
+            )

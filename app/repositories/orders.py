@@ -1,0 +1,266 @@
+"""Orders collection. Allocations live inside the order, so one document holds an order's truth."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from typing import Any
+
+from pymongo import ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from app.domain.errors import ErrorCode, FieldIssue, InvalidInput
+from app.domain.geo import GeoPoint
+from app.domain.money import DEFAULT_CURRENCY, Money
+from app.domain.orders import (
+    Allocation,
+    AllocationStatus,
+    Delivery,
+    DeliveryMethod,
+    Hold,
+    Order,
+    OrderFilter,
+    OrderLine,
+    OrderStatus,
+    OrderTotals,
+)
+from app.domain.pagination import Page, PageRequest, decode_cursor, encode_cursor
+from app.repositories.database import Session
+from app.repositories.mapping import address_from_doc, address_to_doc, point_from_doc, point_to_doc
+
+
+def _date_to_doc(value: date | None) -> datetime | None:
+    # BSON has no date-only type; midnight UTC stands for the day.
+    return datetime.combine(value, time.min, tzinfo=timezone.utc) if value else None
+
+
+def to_doc(order: Order) -> dict[str, Any]:
+    currency = order.totals.subtotal.currency
+    delivery = order.delivery
+    return {
+        "_id": order.id,
+        "channel_id": order.channel_id,
+        "external_id": order.external_id,
+        "customer_id": order.customer_id,
+        "status": order.status.value,
+        "currency": currency,
+        "lines": [
+            {
+                "id": line.id,
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price_cents": line.unit_price.cents,
+                "cancelled_quantity": line.cancelled_quantity,
+            }
+            for line in order.lines
+        ],
+        "delivery": {
+            "method": delivery.method.value,
+            "address": address_to_doc(delivery.address) if delivery.address else None,
+            "point": point_to_doc(delivery.point) if delivery.point else None,
+            "pickup_location_id": delivery.pickup_location_id,
+            "requested_date": _date_to_doc(delivery.requested_date),
+        },
+        "totals": {
+            "subtotal_cents": order.totals.subtotal.cents,
+            "shipping_cents": order.totals.shipping.cents,
+            "tax_cents": order.totals.tax.cents,
+            "total_cents": order.totals.total.cents,
+            "currency": currency,
+        },
+        "allocations": [allocation_to_doc(a) for a in order.allocations],
+        "location_ids": sorted(order.location_ids),
+        "hold": (
+            {
+                "reason": order.hold.reason,
+                "placed_by": order.hold.placed_by,
+                "placed_at": order.hold.placed_at,
+                "previous_status": order.hold.previous_status.value,
+            }
+            if order.hold
+            else None
+        ),
+        "notes": order.notes,
+        "release_at": order.release_at,
+        "routing": order.routing,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "version": order.version,
+    }
+
+
+def allocation_to_doc(allocation: Allocation) -> dict[str, Any]:
+    return {
+        "id": allocation.id,
+        "line_id": allocation.line_id,
+        "sku": allocation.sku,
+        "location_id": allocation.location_id,
+        "quantity": allocation.quantity,
+        "status": allocation.status.value,
+    }
+
+
+def from_doc(doc: dict[str, Any]) -> Order:
+    currency = doc.get("currency", DEFAULT_CURRENCY)
+    totals = doc.get("totals") or {}
+    delivery = doc.get("delivery") or {}
+    hold = doc.get("hold")
+    requested = delivery.get("requested_date")
+    point = point_from_doc(delivery.get("point"))
+    return Order(
+        id=doc["_id"],
+        channel_id=doc["channel_id"],
+        external_id=doc["external_id"],
+        customer_id=doc["customer_id"],
+        status=OrderStatus(doc["status"]),
+        lines=tuple(
+            OrderLine(
+                id=line["id"],
+                sku=line["sku"],
+                name=line.get("name", line["sku"]),
+                quantity=int(line["quantity"]),
+                unit_price=Money(int(line["unit_price_cents"]), currency),
+                cancelled_quantity=int(line.get("cancelled_quantity", 0)),
+            )
+            for line in doc.get("lines", [])
+        ),
+        delivery=Delivery(
+            method=DeliveryMethod(delivery.get("method", DeliveryMethod.SHIP)),
+            address=address_from_doc(delivery.get("address")),
+            point=GeoPoint(point.lat, point.lng) if point else None,
+            pickup_location_id=delivery.get("pickup_location_id"),
+            requested_date=requested.date() if requested else None,
+        ),
+        totals=OrderTotals(
+            subtotal=Money(int(totals.get("subtotal_cents", 0)), currency),
+            shipping=Money(int(totals.get("shipping_cents", 0)), currency),
+            tax=Money(int(totals.get("tax_cents", 0)), currency),
+        ),
+        created_at=doc["created_at"],
+        updated_at=doc.get("updated_at", doc["created_at"]),
+        notes=doc.get("notes"),
+        allocations=tuple(
+            Allocation(
+                id=a["id"],
+                line_id=a["line_id"],
+                sku=a["sku"],
+                location_id=a["location_id"],
+                quantity=int(a["quantity"]),
+                status=AllocationStatus(a.get("status", AllocationStatus.OPEN)),
+            )
+            for a in doc.get("allocations", [])
+        ),
+        hold=(
+            Hold(
+                reason=hold["reason"],
+                placed_by=hold["placed_by"],
+                placed_at=hold["placed_at"],
+                previous_status=OrderStatus(hold["previous_status"]),
+            )
+            if hold
+            else None
+        ),
+        release_at=doc.get("release_at"),
+        version=int(doc.get("version", 1)),
+        routing=doc.get("routing"),
+    )
+
+
+def filter_query(selection: OrderFilter) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if selection.statuses:
+        query["status"] = {"$in": [s.value for s in selection.statuses]}
+    if selection.channel_ids:
+        query["channel_id"] = {"$in": list(selection.channel_ids)}
+    if selection.customer_id is not None:
+        query["customer_id"] = selection.customer_id
+    if selection.location_ids:
+        query["location_ids"] = {"$in": list(selection.location_ids)}
+    created: dict[str, Any] = {}
+    if selection.created_from:
+        created["$gte"] = selection.created_from
+    if selection.created_to:
+        created["$lt"] = selection.created_to
+    if created:
+        query["created_at"] = created
+    return query
+
+
+class OrderRepository:
+    def __init__(self, db: AsyncDatabase):
+        self.collection = db["orders"]
+
+    async def by_ids(self, ids: list[str], *, session: Session | None = None) -> list[Order]:
+        return [from_doc(doc) async for doc in self.collection.find({"_id": {"$in": ids}}, session=session)]
+
+    async def by_external_id(self, channel_id: str, external_id: str, *, session: Session | None = None) -> Order | None:
+        doc = await self.collection.find_one({"channel_id": channel_id, "external_id": external_id}, session=session)
+        return from_doc(doc) if doc else None
+
+    @staticmethod
+    def _keyset(after: str) -> dict[str, Any]:
+        """Strictly after the cursor in (created_at desc, _id desc) order."""
+        created_at, order_id = decode_cursor(after, 2)
+        if not isinstance(created_at, datetime):
+            raise InvalidInput([FieldIssue(ErrorCode.INVALID_INPUT, "after is not a valid cursor", ("after",))])
+        return {
+            "$or": [
+                {"created_at": {"$lt": created_at}},
+                {"created_at": created_at, "_id": {"$lt": str(order_id)}},
+            ]
+        }
+
+    async def page(self, selection: OrderFilter, page: PageRequest) -> Page[Order]:
+        """Newest first, keyset on (created_at, _id): stable under inserts, no skip."""
+        query = filter_query(selection)
+        if page.after:
+            keyset = self._keyset(page.after)
+            query = {"$and": [query, keyset]} if query else keyset
+        cursor = self.collection.find(query).sort([("created_at", -1), ("_id", -1)]).limit(page.first + 1)
+        docs = [doc async for doc in cursor]
+        items = [from_doc(doc) for doc in docs[: page.first]]
+        return Page(
+            items=items,
+            cursors=[encode_cursor(o.created_at, o.id) for o in items],
+            has_next_page=len(docs) > page.first,
+            has_previous_page=page.after is not None,
+        )
+
+    async def pages_by_customer(
+        self, customer_ids: list[str], selection: OrderFilter, page: PageRequest
+    ) -> dict[str, Page[Order]]:
+        """The same page for several customers in one aggregation ($firstN per customer, bounded)."""
+        query = filter_query(selection)
+        query["customer_id"] = {"$in": customer_ids}
+        if page.after:
+            query = {"$and": [query, self._keyset(page.after)]}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": query},
+            {"$sort": {"customer_id": 1, "created_at": -1, "_id": -1}},
+            {"$group": {"_id": "$customer_id", "docs": {"$firstN": {"input": "$$ROOT", "n": page.first + 1}}}},
+        ]
+        found: dict[str, list[dict[str, Any]]] = {}
+        if page.first > 0:
+            async for row in await self.collection.aggregate(pipeline):
+                found[row["_id"]] = row["docs"]
+        pages: dict[str, Page[Order]] = {}
+        for customer_id in customer_ids:
+            docs = found.get(customer_id, [])
+            items = [from_doc(doc) for doc in docs[: page.first]]
+            pages[customer_id] = Page(
+                items=items,
+                cursors=[encode_cursor(o.created_at, o.id) for o in items],
+                has_next_page=len(docs) > page.first,
+                has_previous_page=page.after is not None,
+            )
+        return pages
+
+    async def upsert_many(self, orders: list[Order]) -> None:
+        if orders:
+            await self.collection.bulk_write(
+                [ReplaceOne({"_id": o.id}, to_doc(o), upsert=True) for o in orders], ordered=False
+            )
+
+    async def insert_many(self, orders: list[Order], *, session: Session | None = None) -> None:
+        if orders:
+            await self.collection.insert_many([to_doc(o) for o in orders], ordered=False, session=session)

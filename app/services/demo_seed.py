@@ -1,0 +1,360 @@
+"""Deterministic demo data: channels, locations at real city coordinates, products, stock,
+customers known on several channels, and their order history. Bulk writes throughout."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from app.domain.channels import BackorderPolicy, Channel, ChannelKind
+from app.domain.cities import CITIES, COLORS, DC_CITIES, FIRST_NAMES, LAST_NAMES, PRODUCT_WORDS, STREETS
+from app.domain.customers import ChannelIdentity, Customer
+from app.domain.geo import GeoPoint
+from app.domain.inventory import BinLocation, InventoryLevel
+from app.domain.locations import Address, Capabilities, Location, LocationKind, Zone
+from app.domain.money import Money
+from app.domain.orders import (
+    Allocation,
+    AllocationStatus,
+    Delivery,
+    DeliveryMethod,
+    Order,
+    OrderLine,
+    OrderStatus,
+    order_totals,
+)
+from app.domain.products import Dimensions, HandlingFlag, Product
+from app.repositories.channels import ChannelRepository
+from app.repositories.customers import CustomerRepository
+from app.repositories.database import Mongo
+from app.repositories.inventory import InventoryRepository
+from app.repositories.locations import LocationRepository
+from app.repositories.orders import OrderRepository
+from app.repositories.products import ProductRepository
+
+Progress = Callable[[str, int, int], None]
+
+CHANNELS = (
+    Channel("web", "Web shop", ChannelKind.WEB),
+    Channel("app", "Mobile app", ChannelKind.MOBILE_APP),
+    Channel("pos", "Store POS", ChannelKind.STORE_POS),
+    # Marketplaces penalize sellers for late shipments, so they refuse rather than backorder.
+    Channel("amazon", "Amazon", ChannelKind.MARKETPLACE, backorder_policy=BackorderPolicy.REFUSE),
+    Channel("ebay", "eBay", ChannelKind.MARKETPLACE, backorder_policy=BackorderPolicy.REFUSE),
+    Channel("phone", "Call center", ChannelKind.PHONE),
+    Channel("catalog", "Catalog / mail order", ChannelKind.CATALOG),
+    Channel("social", "Social shop", ChannelKind.SOCIAL),
+)
+
+_BATCH = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSize:
+    locations: int = 24
+    skus: int = 200
+    customers: int = 200
+    orders: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class SeedReport:
+    channels: int
+    locations: int
+    products: int
+    inventory_levels: int
+    customers: int
+    orders: int
+
+
+def _id(rng: random.Random) -> str:
+    return f"{rng.getrandbits(96):024x}"
+
+
+def _near(rng: random.Random, lat: float, lng: float, km: float) -> GeoPoint:
+    # ~111 km per degree of latitude; good enough for scattering stores around a city centre.
+    return GeoPoint(round(lat + rng.uniform(-km, km) / 111.0, 6), round(lng + rng.uniform(-km, km) / 85.0, 6))
+
+
+def _address(rng: random.Random, city: tuple[str, str, str, float, float], name: str | None = None) -> Address:
+    return Address(
+        name=name,
+        line1=f"{rng.randint(1, 9999)} {rng.choice(STREETS)}",
+        city=city[0],
+        region=city[1],
+        postal_code=city[2],
+        country="US",
+    )
+
+
+def build_locations(rng: random.Random, count: int) -> list[Location]:
+    dc_count = min(len(DC_CITIES), max(1, count // 15))
+    drop_ship = 1 if count >= 10 else 0
+    by_name = {c[0]: c for c in CITIES}
+    locations: list[Location] = []
+    for i in range(dc_count):
+        city = by_name[DC_CITIES[i]]
+        locations.append(
+            Location(
+                id=f"DC-{city[1]}-{city[0][:3].upper()}",
+                name=f"{city[0]} Distribution Center",
+                kind=LocationKind.DISTRIBUTION_CENTER,
+                address=_address(rng, city),
+                point=_near(rng, city[3], city[4], 20),
+                capabilities=Capabilities(ships=True, offers_pickup=False, accepts_returns=True),
+                zones=tuple(Zone(code, f"Zone {code}", n) for n, code in enumerate("ABCDEF", start=1)),
+                handling_cost_cents=150,
+                priority=10,
+            )
+        )
+    if drop_ship:
+        city = by_name["Memphis"]
+        locations.append(
+            Location(
+                id="DS-ACME",
+                name="Acme Supply (drop-ship)",
+                kind=LocationKind.DROP_SHIP,
+                address=_address(rng, city),
+                point=_near(rng, city[3], city[4], 5),
+                capabilities=Capabilities(ships=True, offers_pickup=False, accepts_returns=False),
+                zones=(Zone("A", "Warehouse", 1),),
+                handling_cost_cents=400,
+                priority=0,
+            )
+        )
+    per_city: dict[str, int] = {}
+    store_count = count - len(locations)
+    for i in range(store_count):
+        city = CITIES[i % len(CITIES)]
+        key = f"{city[1]}-{city[0][:3].upper()}"
+        per_city[key] = per_city.get(key, 0) + 1
+        number = per_city[key]
+        locations.append(
+            Location(
+                id=f"ST-{key}-{number:02d}",
+                name=f"{city[0]} Store #{number}",
+                kind=LocationKind.STORE,
+                address=_address(rng, city),
+                point=_near(rng, city[3], city[4], 12 if number > 1 else 3),
+                capabilities=Capabilities(ships=rng.random() < 0.6, offers_pickup=True, accepts_returns=True),
+                zones=(Zone("FLOOR", "Sales floor", 1), Zone("BACK", "Back room", 2)),
+                handling_cost_cents=300,
+                priority=5,
+            )
+        )
+    return locations
+
+
+def build_products(rng: random.Random, count: int) -> list[Product]:
+    products = []
+    for i in range(count):
+        adjective, noun, grams, dims, flags = PRODUCT_WORDS[i % len(PRODUCT_WORDS)]
+        color = COLORS[(i // len(PRODUCT_WORDS)) % len(COLORS)]
+        products.append(
+            Product(
+                sku=f"SKU-{i + 1:05d}",
+                name=f"{adjective} {noun}, {color}",
+                price=Money(rng.randrange(5, 250) * 100 - 1),  # 4.99 … 248.99
+                weight_grams=int(grams * rng.uniform(0.9, 1.1)),
+                dimensions=Dimensions(*(float(d) for d in dims)),
+                handling=frozenset(HandlingFlag(f) for f in flags),
+                category=noun.split()[-1],
+            )
+        )
+    return products
+
+
+def _bin(rng: random.Random, location: Location, index: int) -> BinLocation:
+    zone = location.zones[index % len(location.zones)].code if location.zones else "A"
+    return BinLocation(zone=zone, aisle=f"{rng.randint(1, 20):02d}", shelf=f"{rng.randint(1, 6)}", bin=f"{rng.randint(1, 40):02d}")
+
+
+def build_inventory(rng: random.Random, location: Location, products: list[Product]) -> list[InventoryLevel]:
+    levels = []
+    for index, product in enumerate(products):
+        if location.kind is LocationKind.STORE:
+            if rng.random() > 0.6:
+                continue  # stores carry a range, not the whole catalog
+            on_hand, safety, reorder = rng.choice((0, 0, 1, 2, 3, 5, 8, 12, 20)), 0, 2
+        elif location.kind is LocationKind.DROP_SHIP:
+            if rng.random() > 0.3:
+                continue
+            on_hand, safety, reorder = rng.randint(20, 200), 0, 10
+        else:
+            on_hand, safety, reorder = rng.randint(0, 400), rng.choice((0, 2, 5)), 25
+        levels.append(
+            InventoryLevel(
+                sku=product.sku,
+                location_id=location.id,
+                on_hand=on_hand,
+                reserved=0,
+                safety_stock=safety,
+                reorder_point=reorder,
+                reorder_quantity=reorder * 4,
+                bin=_bin(rng, location, index),
+            )
+        )
+    return levels
+
+
+def build_customers(rng: random.Random, count: int, created_before: datetime) -> list[Customer]:
+    customers = []
+    for i in range(count):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        city = rng.choice(CITIES)
+        identities = []
+        if rng.random() < 0.35:
+            identities.append(ChannelIdentity("amazon", f"A{rng.getrandbits(40):X}"))
+        if rng.random() < 0.15:
+            identities.append(ChannelIdentity("ebay", f"{first.lower()}_{last.lower()}{rng.randint(1, 999)}"))
+        if rng.random() < 0.5:
+            identities.append(ChannelIdentity("pos", f"LOYALTY-{rng.randint(100000, 999999)}"))
+        customers.append(
+            Customer(
+                id=_id(rng),
+                first_name=first,
+                last_name=last,
+                email=f"{first.lower()}.{last.lower()}.{i + 1}@example.com",
+                phone=f"+1{rng.randint(200, 989)}555{rng.randint(1000, 9999)}",
+                created_at=created_before - timedelta(days=rng.randint(200, 1500)),
+                addresses=(_address(rng, city, name=f"{first} {last}"),),
+                identities=tuple(identities),
+            )
+        )
+    return customers
+
+
+_HISTORY_STATUSES = (
+    (OrderStatus.DELIVERED, 70),
+    (OrderStatus.PICKED_UP, 10),
+    (OrderStatus.SHIPPED, 8),
+    (OrderStatus.CANCELLED, 7),
+    (OrderStatus.PARTIALLY_SHIPPED, 5),
+)
+
+
+def build_orders(
+    rng: random.Random,
+    count: int,
+    customers: list[Customer],
+    products: list[Product],
+    locations: list[Location],
+    as_of: datetime,
+) -> list[Order]:
+    """Closed history only (no open reservations), so seeded stock needs no matching allocations."""
+    shippers = [loc for loc in locations if loc.capabilities.ships]
+    stores = [loc for loc in locations if loc.capabilities.offers_pickup]
+    statuses, weights = zip(*_HISTORY_STATUSES)
+    channel_ids = [c.id for c in CHANNELS]
+    channel_weights = (40, 25, 12, 10, 4, 5, 2, 2)
+    orders = []
+    for i in range(count):
+        customer = customers[i % len(customers)] if i < len(customers) else rng.choice(customers)
+        channel_id = rng.choices(channel_ids, channel_weights)[0]
+        status = rng.choices(statuses, weights)[0]
+        created = as_of - timedelta(days=rng.uniform(1, 365), seconds=rng.randint(0, 86_399))
+        created = created.replace(microsecond=created.microsecond // 1000 * 1000)
+        picked = rng.sample(products, k=min(len(products), rng.choice((1, 1, 2, 3, 4))))
+        lines = tuple(
+            OrderLine(id=str(n), sku=p.sku, name=p.name, quantity=rng.choice((1, 1, 1, 2, 3)), unit_price=p.price)
+            for n, p in enumerate(picked, start=1)
+        )
+        pickup = status is OrderStatus.PICKED_UP or (channel_id == "pos" and stores)
+        if pickup and stores:
+            store = rng.choice(stores)
+            delivery = Delivery(method=DeliveryMethod.PICKUP_IN_STORE, pickup_location_id=store.id)
+            source = store
+            if status is not OrderStatus.CANCELLED:
+                status = OrderStatus.PICKED_UP
+        else:
+            address = customer.addresses[0] if customer.addresses else None
+            city = next((c for c in CITIES if address and c[0] == address.city), rng.choice(CITIES))
+            delivery = Delivery(method=DeliveryMethod.SHIP, address=address, point=_near(rng, city[3], city[4], 8))
+            source = rng.choice(shippers)
+            if status is OrderStatus.PICKED_UP:
+                status = OrderStatus.DELIVERED
+        allocations: tuple[Allocation, ...] = ()
+        if status is not OrderStatus.CANCELLED:
+            allocations = tuple(
+                Allocation(
+                    id=f"{line.id}-1",
+                    line_id=line.id,
+                    sku=line.sku,
+                    location_id=source.id,
+                    quantity=line.quantity,
+                    status=AllocationStatus.FULFILLED,
+                )
+                for line in lines
+            )
+        shipping = Money(0 if delivery.method is DeliveryMethod.PICKUP_IN_STORE else rng.choice((0, 599, 899)))
+        orders.append(
+            Order(
+                id=_id(rng),
+                channel_id=channel_id,
+                external_id=f"{channel_id.upper()}-{100000 + i}",
+                customer_id=customer.id,
+                status=status,
+                lines=lines,
+                delivery=delivery,
+                totals=order_totals(lines, shipping, tax_rate_bp=rng.choice((0, 625, 800))),
+                created_at=created,
+                updated_at=created + timedelta(days=rng.randint(0, 6)),
+                allocations=allocations,
+            )
+        )
+    return orders
+
+
+async def seed_demo(
+    mongo: Mongo, size: SeedSize, *, seed: int = 42, as_of: date | None = None, progress: Progress | None = None
+) -> SeedReport:
+    """Upserts by id, so running it twice with the same seed leaves the same data."""
+    rng = random.Random(seed)
+    anchor = datetime.combine(as_of or datetime.now(timezone.utc).date(), time.min, tzinfo=timezone.utc)
+    report = progress or (lambda stage, done, total: None)
+    db = mongo.db
+
+    await ChannelRepository(db).upsert_many(list(CHANNELS))
+    locations = build_locations(rng, size.locations)
+    await LocationRepository(db).upsert_many(locations)
+    products = build_products(rng, size.skus)
+    product_repo = ProductRepository(db)
+    for start in range(0, len(products), _BATCH):
+        await product_repo.upsert_many(products[start : start + _BATCH])
+        report("products", min(start + _BATCH, len(products)), len(products))
+
+    inventory_repo = InventoryRepository(db)
+    level_count = 0
+    for n, location in enumerate(locations, start=1):
+        levels = build_inventory(rng, location, products)
+        for start in range(0, len(levels), _BATCH):
+            await inventory_repo.upsert_many([(lvl, location) for lvl in levels[start : start + _BATCH]])
+        level_count += len(levels)
+        report("inventory", n, len(locations))
+
+    customers = build_customers(rng, size.customers, anchor)
+    customer_repo = CustomerRepository(db)
+    for start in range(0, len(customers), _BATCH):
+        await customer_repo.upsert_many(customers[start : start + _BATCH])
+        report("customers", min(start + _BATCH, len(customers)), len(customers))
+
+    orders = build_orders(rng, size.orders, customers, products, locations, anchor) if customers else []
+    order_repo = OrderRepository(db)
+    for start in range(0, len(orders), _BATCH):
+        await order_repo.upsert_many(orders[start : start + _BATCH])
+        report("orders", min(start + _BATCH, len(orders)), len(orders))
+
+    return SeedReport(
+        channels=len(CHANNELS),
+        locations=len(locations),
+        products=len(products),
+        inventory_levels=level_count,
+        customers=len(customers),
+        orders=len(orders),
+    )
+
+
+async def database_is_empty(mongo: Mongo) -> bool:
+    return await mongo.db["channels"].estimated_document_count() == 0

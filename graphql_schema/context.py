@@ -1,0 +1,40 @@
+"""The per-request context: who is asking, the services, and fresh DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import strawberry
+
+from app.domain.principals import NOBODY, Principal
+from app.services.container import Services
+from graphql_schema.dataloaders import Loaders
+
+
+@dataclass
+class Context:
+    services: Services
+    principal: Principal | None
+    loaders: Loaders
+    request_id: str
+    # Filled by the cost limiter and reported in `extensions`.
+    cost: int = 0
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> Principal:
+        """The principal, for resolvers behind IsAuthenticated (which guarantees it is set)."""
+        assert self.principal is not None, "resolver reached without authentication"
+        return self.principal
+
+
+def build_context(services: Services, principal: Principal | None, request_id: str) -> Context:
+    return Context(
+        services=services,
+        principal=principal,
+        loaders=Loaders(services, principal or NOBODY),
+        request_id=request_id,
+    )
+
+
+Info = strawberry.Info[Context, None]

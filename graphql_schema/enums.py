@@ -1,0 +1,18 @@
+"""GraphQL enums: the domain's enums, exposed under the same names and values."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.domain import channels, locations, orders, principals, products
+
+ChannelKind = strawberry.enum(channels.ChannelKind, description="Kind of sales channel.")
+BackorderPolicy = strawberry.enum(
+    channels.BackorderPolicy, description="What a channel wants done with quantity the network cannot fill."
+)
+LocationKind = strawberry.enum(locations.LocationKind, description="Kind of stock-holding location.")
+HandlingFlag = strawberry.enum(products.HandlingFlag, description="Special handling a product needs.")
+OrderStatus = strawberry.enum(orders.OrderStatus, description="Where an order stands in its lifecycle.")
+DeliveryMethod = strawberry.enum(orders.DeliveryMethod, description="How the shopper gets the goods.")
+AllocationStatus = strawberry.enum(orders.AllocationStatus, description="State of a reservation for an order line.")
+Role = strawberry.enum(principals.Role, description="What a caller is, which decides what it may see and do.")

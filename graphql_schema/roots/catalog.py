@@ -1,0 +1,24 @@
+"""Root fields: channels, locations, products."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graphql_schema.permissions import IsAuthenticated
+from graphql_schema.types.catalog import Channel, Location, Product
+from resolvers import catalog as resolve
+
+
+@strawberry.type
+class CatalogQueries:
+    product: Product | None = strawberry.field(
+        resolver=resolve.product, permission_classes=[IsAuthenticated], description="A product by SKU."
+    )
+    locations: list[Location] = strawberry.field(
+        resolver=resolve.locations,
+        permission_classes=[IsAuthenticated],
+        description="Stores, distribution centers, drop-ship partners.",
+    )
+    channels: list[Channel] = strawberry.field(
+        resolver=resolve.channels, permission_classes=[IsAuthenticated], description="Sales channels."
+    )

@@ -1,0 +1,44 @@
+"""Schema assembly: each area declares its root fields in graphql_schema/roots/<area>.py; merged here."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.tools import merge_types
+
+from graphql_schema.extensions import TypedErrors
+from graphql_schema.permissions import IsAuthenticated
+from graphql_schema.roots.catalog import CatalogQueries
+from graphql_schema.roots.customers import CustomerQueries
+from graphql_schema.roots.inventory import InventoryQueries
+from graphql_schema.roots.orders import OrderQueries
+
+
+@strawberry.type
+class NodeQueries:
+    node: relay.Node | None = relay.node(
+        description="Any object by its global id; null when it does not exist or is not visible to the caller.",
+        permission_classes=[IsAuthenticated],
+    )
+
+
+Query = merge_types("Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries))
+Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Read the OMS: customers, orders and inventory across every channel and location."
+)
+
+# Built once per process: Relay fields are bound to their resolvers at schema build time.
+# Per-deployment switches (production hardening) read the request context, not the schema.
+# Factories, not instances: Strawberry builds fresh extensions per operation.
+schema = strawberry.Schema(
+    query=Query,
+    extensions=[
+        TypedErrors,
+        lambda: QueryDepthLimiter(max_depth=12),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=4_000),
+        lambda: ParserCache(maxsize=1_000),
+        lambda: ValidationCache(maxsize=1_000),
+    ],
+)

@@ -1,0 +1,138 @@
+"""Stock per SKU × location, network totals, and stores near a point."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import strawberry
+from strawberry import relay
+
+from app.domain import inventory
+from graphql_schema.context import Info
+from graphql_schema.types.catalog import Location, Product
+
+
+@strawberry.type(description="Where a SKU sits in a location.")
+class BinLocation:
+    zone: str
+    aisle: str
+    shelf: str
+    bin: str
+    code: str = strawberry.field(description="zone-aisle-shelf-bin, as printed on labels.")
+
+
+@strawberry.type(description="Stock of one SKU at one location.")
+class InventoryLevel(relay.Node):
+    id: relay.NodeID[str]
+    sku: str
+    location_code: str
+    on_hand: int = strawberry.field(description="Units physically there.")
+    reserved: int = strawberry.field(description="Units promised to open orders.")
+    safety_stock: int = strawberry.field(description="Units held back from promising.")
+    incoming: int = strawberry.field(description="Units on open purchase orders or transfers.")
+    available: int = strawberry.field(description="On hand − reserved − safety stock, never below zero.")
+    reorder_point: int
+    reorder_quantity: int
+    bin: BinLocation | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, value: inventory.InventoryLevel) -> InventoryLevel:
+        return cls(
+            id=f"{value.sku}@{value.location_id}",
+            sku=value.sku,
+            location_code=value.location_id,
+            on_hand=value.on_hand,
+            reserved=value.reserved,
+            safety_stock=value.safety_stock,
+            incoming=value.incoming,
+            available=value.available,
+            reorder_point=value.reorder_point,
+            reorder_quantity=value.reorder_quantity,
+            bin=(
+                BinLocation(zone=value.bin.zone, aisle=value.bin.aisle, shelf=value.bin.shelf, bin=value.bin.bin, code=value.bin.code)
+                if value.bin
+                else None
+            ),
+            updated_at=value.updated_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[InventoryLevel | None]:
+        keys = [tuple(node_id.rsplit("@", 1)) if "@" in node_id else ("", node_id) for node_id in node_ids]
+        found = await info.context.loaders.inventory_by_sku_location.load_many(keys)  # type: ignore[arg-type]
+        return [cls.from_domain(level) if level else None for level in found]
+
+    @strawberry.field(description="The location.")
+    async def location(self, info: Info) -> Location | None:
+        found = await info.context.loaders.location_by_id.load(self.location_code)
+        return Location.from_domain(found) if found else None
+
+
+@strawberry.type(description="Totals for one SKU across the whole network.")
+class NetworkTotals:
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    incoming: int
+    available: int = strawberry.field(description="Sum of each location's available.")
+    location_count: int = strawberry.field(description="Locations that stock the SKU.")
+
+
+@strawberry.type(description="Stock of one SKU everywhere.")
+class SkuInventory:
+    sku: str
+    totals: NetworkTotals
+    levels: list[InventoryLevel] = strawberry.field(description="Per location, by location code.")
+
+    @strawberry.field(description="The product.")
+    async def product(self, info: Info) -> Product | None:
+        found = await info.context.loaders.product_by_sku.load(self.sku)
+        return Product.from_domain(found) if found else None
+
+    @classmethod
+    def from_domain(cls, sku: str, levels: list[inventory.InventoryLevel]) -> SkuInventory:
+        totals = inventory.network_totals(sku, levels)
+        return cls(
+            sku=sku,
+            totals=NetworkTotals(
+                on_hand=totals.on_hand,
+                reserved=totals.reserved,
+                safety_stock=totals.safety_stock,
+                incoming=totals.incoming,
+                available=totals.available,
+                location_count=totals.location_count,
+            ),
+            levels=[InventoryLevel.from_domain(level) for level in levels],
+        )
+
+
+@strawberry.type(description="Units of one SKU available now at a store.")
+class AvailableQuantity:
+    sku: str
+    available: int
+
+
+@strawberry.type(description="A store near the asked-for point with the items available now.")
+class StoreAvailability:
+    location_code: str
+    distance_km: float = strawberry.field(description="Great-circle distance from the point.")
+    items: list[AvailableQuantity] = strawberry.field(description="Per asked-for SKU that is available here.")
+    has_all_items: bool = strawberry.field(description="Every asked-for SKU is available here.")
+
+    @strawberry.field(description="The store.")
+    async def location(self, info: Info) -> Location | None:
+        found = await info.context.loaders.location_by_id.load(self.location_code)
+        return Location.from_domain(found) if found else None
+
+    @classmethod
+    def from_domain(cls, value: inventory.StoreStock, asked: list[str]) -> StoreAvailability:
+        return cls(
+            location_code=value.location_id,
+            distance_km=round(value.distance_km, 3),
+            items=[AvailableQuantity(sku=sku, available=value.quantities[sku]) for sku in asked if sku in value.quantities],
+            has_all_items=all(sku in value.quantities for sku in asked),
+        )

@@ -1,0 +1,232 @@
+"""Orders: lines, delivery, totals, allocations, hold and timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+import strawberry
+from strawberry import relay
+
+from app.domain import orders
+from app.domain.pagination import Page
+from graphql_schema.context import Info
+from graphql_schema.ids import node_id_of
+from graphql_schema.enums import AllocationStatus, DeliveryMethod, OrderStatus
+from graphql_schema.pagination import page_info
+from graphql_schema.types.catalog import Channel, Location, Product
+from graphql_schema.types.common import Address, GeoPoint, Money
+from graphql_schema.types.customers import Customer
+from graphql_schema.types.events import Event
+
+
+@strawberry.type(description="Quantity of one line reserved at one location.")
+class Allocation:
+    id: strawberry.ID
+    line_id: str
+    sku: str
+    location_code: str
+    quantity: int
+    status: AllocationStatus
+
+    @strawberry.field(description="Where the quantity is reserved.")
+    async def location(self, info: Info) -> Location | None:
+        found = await info.context.loaders.location_by_id.load(self.location_code)
+        return Location.from_domain(found) if found else None
+
+    @classmethod
+    def from_domain(cls, value: orders.Allocation) -> Allocation:
+        return cls(
+            id=strawberry.ID(value.id),
+            line_id=value.line_id,
+            sku=value.sku,
+            location_code=value.location_id,
+            quantity=value.quantity,
+            status=value.status,
+        )
+
+
+@strawberry.type(description="One line of an order.")
+class OrderLine:
+    id: str = strawberry.field(description="Line id, stable within the order.")
+    sku: str
+    name: str
+    quantity: int = strawberry.field(description="Quantity ordered.")
+    cancelled_quantity: int
+    open_quantity: int = strawberry.field(description="Ordered minus cancelled.")
+    allocated_quantity: int = strawberry.field(description="Reserved or already fulfilled.")
+    backordered_quantity: int = strawberry.field(description="Open quantity the network could not reserve yet.")
+    unit_price: Money
+    total: Money
+
+    @strawberry.field(description="The product, if still in the catalog.")
+    async def product(self, info: Info) -> Product | None:
+        found = await info.context.loaders.product_by_sku.load(self.sku)
+        return Product.from_domain(found) if found else None
+
+
+@strawberry.type(description="How and where the order is delivered.")
+class Delivery:
+    method: DeliveryMethod
+    address: Address | None
+    point: GeoPoint | None
+    requested_date: date | None = strawberry.field(description="Delivery date the shopper asked for, if any.")
+    pickup_location_code: str | None
+
+    @strawberry.field(description="The store for PICKUP_IN_STORE.")
+    async def pickup_location(self, info: Info) -> Location | None:
+        if not self.pickup_location_code:
+            return None
+        found = await info.context.loaders.location_by_id.load(self.pickup_location_code)
+        return Location.from_domain(found) if found else None
+
+
+@strawberry.type(description="Order totals.")
+class OrderTotals:
+    subtotal: Money
+    shipping: Money
+    tax: Money
+    total: Money
+
+
+@strawberry.type(description="Why and since when an order is held.")
+class OrderHold:
+    reason: str
+    placed_by: str
+    placed_at: datetime
+    previous_status: OrderStatus = strawberry.field(description="Status the order returns to on release.")
+
+
+@strawberry.type(description="An order from any channel.")
+class Order(relay.Node):
+    id: relay.NodeID[str]
+    external_id: str = strawberry.field(description="The channel's own order id; unique per channel.")
+    channel_code: str
+    customer_ref: strawberry.Private[str]
+    status: OrderStatus
+    lines: list[OrderLine]
+    delivery: Delivery
+    totals: OrderTotals
+    notes: str | None
+    hold: OrderHold | None
+    allocations: list[Allocation]
+    release_at: datetime | None = strawberry.field(
+        description="For scheduled delivery: when the order is released for fulfilment."
+    )
+    item_count: int = strawberry.field(description="Open units across all lines.")
+    created_at: datetime
+    updated_at: datetime
+    version: int = strawberry.field(description="Increments with every change.")
+
+    @classmethod
+    def from_domain(cls, value: orders.Order) -> Order:
+        return cls(
+            id=value.id,
+            external_id=value.external_id,
+            channel_code=value.channel_id,
+            customer_ref=value.customer_id,
+            status=value.status,
+            lines=[
+                OrderLine(
+                    id=line.id,
+                    sku=line.sku,
+                    name=line.name,
+                    quantity=line.quantity,
+                    cancelled_quantity=line.cancelled_quantity,
+                    open_quantity=line.open_quantity,
+                    allocated_quantity=value.allocated_quantity(line.id),
+                    backordered_quantity=value.backordered_quantity(line.id),
+                    unit_price=Money.from_domain(line.unit_price),
+                    total=Money.from_domain(line.total),
+                )
+                for line in value.lines
+            ],
+            delivery=Delivery(
+                method=value.delivery.method,
+                address=Address.from_domain(value.delivery.address) if value.delivery.address else None,
+                point=GeoPoint.from_domain(value.delivery.point) if value.delivery.point else None,
+                requested_date=value.delivery.requested_date,
+                pickup_location_code=value.delivery.pickup_location_id,
+            ),
+            totals=OrderTotals(
+                subtotal=Money.from_domain(value.totals.subtotal),
+                shipping=Money.from_domain(value.totals.shipping),
+                tax=Money.from_domain(value.totals.tax),
+                total=Money.from_domain(value.totals.total),
+            ),
+            notes=value.notes,
+            hold=(
+                OrderHold(
+                    reason=value.hold.reason,
+                    placed_by=value.hold.placed_by,
+                    placed_at=value.hold.placed_at,
+                    previous_status=value.hold.previous_status,
+                )
+                if value.hold
+                else None
+            ),
+            allocations=[Allocation.from_domain(a) for a in value.allocations],
+            release_at=value.release_at,
+            item_count=sum(line.open_quantity for line in value.lines),
+            created_at=value.created_at,
+            updated_at=value.updated_at,
+            version=value.version,
+        )
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Order | None]:
+        found = await info.context.loaders.order_by_id.load_many(list(node_ids))
+        return [cls.from_domain(o) if o else None for o in found]
+
+    @strawberry.field(description="The channel the order came from.")
+    async def channel(self, info: Info) -> Channel | None:
+        found = await info.context.loaders.channel_by_id.load(self.channel_code)
+        return Channel.from_domain(found) if found else None
+
+    @strawberry.field(description="The customer who placed it (null if the caller may not see them).")
+    async def customer(self, info: Info) -> Customer | None:
+        found = await info.context.loaders.customer_by_id.load(self.customer_ref)
+        return Customer.from_domain(found) if found else None
+
+    @strawberry.field(description="Every recorded change to this order, oldest first: the audit trail.")
+    async def timeline(self, info: Info) -> list[Event]:
+        return [Event.from_domain(e) for e in await info.context.loaders.timeline_by_order.load(self.id)]
+
+
+@strawberry.type
+class OrderEdge(relay.Edge[Order]):
+    pass
+
+
+@strawberry.type(description="A page of orders, newest first.")
+class OrderConnection(relay.Connection[Order]):
+    edges: list[OrderEdge]
+
+    @classmethod
+    def from_page(cls, page: Page[orders.Order]) -> OrderConnection:
+        return cls(
+            edges=[OrderEdge(cursor=c, node=Order.from_domain(o)) for o, c in zip(page.items, page.cursors)],
+            page_info=page_info(page),
+        )
+
+
+@strawberry.input(description="Which orders to list. All given criteria must match.")
+class OrderFilterInput:
+    statuses: list[OrderStatus] | None = strawberry.field(default=None, description="Any of these statuses.")
+    channels: list[str] | None = strawberry.field(default=None, description="Any of these channel codes.")
+    customer_id: relay.GlobalID | None = strawberry.field(default=None, description="Orders of this customer.")
+    locations: list[str] | None = strawberry.field(
+        default=None, description="Orders allocated to any of these location codes."
+    )
+    created_from: datetime | None = strawberry.field(default=None, description="Created at or after.")
+    created_to: datetime | None = strawberry.field(default=None, description="Created before.")
+
+    def to_domain(self) -> orders.OrderFilter:
+        return orders.OrderFilter(
+            statuses=tuple(self.statuses or ()),
+            channel_ids=tuple(self.channels or ()),
+            customer_id=node_id_of(self.customer_id, "Customer", field="customerId") if self.customer_id else None,
+            location_ids=tuple(self.locations or ()),
+            created_from=self.created_from,
+            created_to=self.created_to,
+        )
