@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
 from graphql_schema.extensions import TypedErrors
+from graphql_schema.limits import MAX_TOKENS, QueryShapeLimits
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.customers import CustomerQueries
@@ -35,9 +36,8 @@ schema = strawberry.Schema(
     query=Query,
     extensions=[
         TypedErrors,
-        lambda: QueryDepthLimiter(max_depth=12),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
-        lambda: MaxTokensLimiter(max_token_count=4_000),
+        QueryShapeLimits,
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=1_000),
         lambda: ValidationCache(maxsize=1_000),
     ],

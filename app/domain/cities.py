@@ -108,3 +108,12 @@ PRODUCT_WORDS = (
     ("Patio", "Umbrella", 8000, (240, 20, 20), ("OVERSIZE",)),
 )
 COLORS = ("Black", "Navy", "Sand", "Olive", "Red", "Slate", "White", "Forest", "Rust", "Sky")
+
+
+def city_code(city: str) -> str:
+    """Three letters, unique across CITIES: 'Boston' → BOS, 'San Diego' → SDI, 'Salt Lake City' → SLC."""
+    words = city.replace(".", "").split()
+    if len(words) == 1:
+        return words[0][:3].upper()
+    initials = "".join(word[0] for word in words[:-1])
+    return (initials + words[-1][: 3 - len(initials)]).upper()

@@ -125,6 +125,14 @@ class InventoryRepository:
             )
         return results
 
+    async def insert_many(self, rows: list[tuple[InventoryLevel, Location]]) -> None:
+        """Plain inserts for bulk loads into an empty collection (several times faster than upserts)."""
+        if rows:
+            await self.collection.insert_many([to_doc(lvl, loc) for lvl, loc in rows], ordered=False)
+
+    async def is_empty(self) -> bool:
+        return await self.collection.find_one({}, {"_id": 1}) is None
+
     async def upsert_many(self, rows: list[tuple[InventoryLevel, Location]], *, session: Session | None = None) -> None:
         if rows:
             await self.collection.bulk_write(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from app.domain.channels import BackorderPolicy, Channel, ChannelKind
-from app.domain.cities import CITIES, COLORS, DC_CITIES, FIRST_NAMES, LAST_NAMES, PRODUCT_WORDS, STREETS
+from app.domain.cities import CITIES, city_code, COLORS, DC_CITIES, FIRST_NAMES, LAST_NAMES, PRODUCT_WORDS, STREETS
 from app.domain.customers import ChannelIdentity, Customer
 from app.domain.geo import GeoPoint
 from app.domain.inventory import BinLocation, InventoryLevel
@@ -98,7 +98,7 @@ def build_locations(rng: random.Random, count: int) -> list[Location]:
         city = by_name[DC_CITIES[i]]
         locations.append(
             Location(
-                id=f"DC-{city[1]}-{city[0][:3].upper()}",
+                id=f"DC-{city[1]}-{city_code(city[0])}",
                 name=f"{city[0]} Distribution Center",
                 kind=LocationKind.DISTRIBUTION_CENTER,
                 address=_address(rng, city),
@@ -128,7 +128,7 @@ def build_locations(rng: random.Random, count: int) -> list[Location]:
     store_count = count - len(locations)
     for i in range(store_count):
         city = CITIES[i % len(CITIES)]
-        key = f"{city[1]}-{city[0][:3].upper()}"
+        key = f"{city[1]}-{city_code(city[0])}"
         per_city[key] = per_city.get(key, 0) + 1
         number = per_city[key]
         locations.append(
@@ -326,11 +326,12 @@ async def seed_demo(
         report("products", min(start + _BATCH, len(products)), len(products))
 
     inventory_repo = InventoryRepository(db)
+    write_levels = inventory_repo.insert_many if await inventory_repo.is_empty() else inventory_repo.upsert_many
     level_count = 0
     for n, location in enumerate(locations, start=1):
         levels = build_inventory(rng, location, products)
         for start in range(0, len(levels), _BATCH):
-            await inventory_repo.upsert_many([(lvl, location) for lvl in levels[start : start + _BATCH]])
+            await write_levels([(lvl, location) for lvl in levels[start : start + _BATCH]])
         level_count += len(levels)
         report("inventory", n, len(locations))
 

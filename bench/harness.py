@@ -1,0 +1,104 @@
+"""Shared bench plumbing: a MongoDB (embedded or MONGODB_URI), the real server in a subprocess,
+percentiles, and the server's RSS."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from app.embedded_mongod import EmbeddedMongod, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def mongodb() -> Iterator[str]:
+    """MONGODB_URI if set, else a throwaway single-node replica set."""
+    if os.environ.get("MONGODB_URI"):
+        yield os.environ["MONGODB_URI"]
+        return
+    with tempfile.TemporaryDirectory(prefix="oms-bench-") as data_dir:
+        mongod = EmbeddedMongod(Path(data_dir), cache_size_gb=2)
+        try:
+            yield mongod.start()
+        finally:
+            mongod.stop()
+
+
+@contextlib.contextmanager
+def server(mongodb_uri: str, database: str, *, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """`oms serve` on a free port against the given database; yields (base URL, pid)."""
+    port = free_port()
+    process_env = {
+        **os.environ,
+        "MONGODB_URI": mongodb_uri,
+        "OMS_DB_NAME": database,
+        "OMS_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=process_env,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("server did not become ready")
+        yield base, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(samples: list[float], p: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(samples_ms: list[float]) -> dict[str, float]:
+    return {
+        "n": len(samples_ms),
+        "p50_ms": round(percentile(samples_ms, 50), 3),
+        "p95_ms": round(percentile(samples_ms, 95), 3),
+        "p99_ms": round(percentile(samples_ms, 99), 3),
+        "mean_ms": round(statistics.fmean(samples_ms), 3) if samples_ms else float("nan"),
+    }
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0

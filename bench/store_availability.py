@@ -1,0 +1,140 @@
+"""storeAvailability over HTTP vs the raw $geoNear with PyMongo, same data, same run.
+
+    .venv/bin/python -m bench.store_availability [--locations 120 --skus 5000 --requests 2000]
+
+Target: GraphQL p50 ≤ 2× the raw query's p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import time
+from pathlib import Path
+
+import httpx
+
+from app.domain.cities import CITIES
+from app.domain.principals import Role
+from app.repositories.database import Mongo, connect
+from app.repositories.indexes import ensure_indexes
+from app.services.container import build_services
+from app.services.demo_seed import SeedSize, seed_demo
+from bench.harness import mongodb, rss_mb, server, summary
+
+DATABASE = "bench_store_availability"
+RADIUS_KM = 50.0
+FIRST = 10
+
+QUERY = """query($sku: String!, $lat: Float!, $lng: Float!) {
+  storeAvailability(skus: [$sku], near: {lat: $lat, lng: $lng}, radiusKm: 50, first: 10) {
+    locationCode distanceKm items { sku available }
+  }
+}"""
+QUERY_WITH_NAMES = QUERY.replace("locationCode distanceKm", "locationCode distanceKm location { name }")
+
+
+def _raw_pipeline(sku: str, lat: float, lng: float) -> list[dict]:
+    return [
+        {
+            "$geoNear": {
+                "near": {"type": "Point", "coordinates": [lng, lat]},
+                "key": "point",
+                "distanceField": "distance_m",
+                "maxDistance": RADIUS_KM * 1000,
+                "spherical": True,
+                "query": {"sku": sku, "location_kind": "STORE", "available": {"$gt": 0}},
+            }
+        },
+        {"$project": {"_id": 0, "sku": 1, "location_id": 1, "available": 1, "distance_m": 1}},
+        {"$limit": FIRST},
+    ]
+
+
+async def _prepare(uri: str, size: SeedSize) -> str:
+    mongo = Mongo(connect(uri), DATABASE)
+    try:
+        await ensure_indexes(mongo.db)
+        if await mongo.db.inventory.estimated_document_count() == 0:
+            started = time.perf_counter()
+            report = await seed_demo(mongo, size, seed=42)
+            print(f"seeded {report.locations} locations × {report.products} SKUs "
+                  f"({report.inventory_levels} inventory levels) in {time.perf_counter() - started:.1f}s")
+        _, token = await build_services(mongo).auth.create_api_key(name="bench", role=Role.CUSTOMER, customer_id="bench")
+        return token
+    finally:
+        await mongo.close()
+
+
+async def _raw(uri: str, probes: list[tuple[str, float, float]], *, with_names: bool) -> list[float]:
+    client = connect(uri)
+    db = client[DATABASE]
+    samples = []
+    try:
+        for warm in probes[:200]:
+            await (await db.inventory.aggregate(_raw_pipeline(*warm))).to_list()
+        for sku, lat, lng in probes:
+            started = time.perf_counter()
+            rows = await (await db.inventory.aggregate(_raw_pipeline(sku, lat, lng))).to_list()
+            if with_names and rows:
+                await db.locations.find({"_id": {"$in": [r["location_id"] for r in rows]}}, {"name": 1}).to_list()
+            samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        await client.close()
+    return samples
+
+
+def _graphql(base: str, token: str, probes: list[tuple[str, float, float]], query: str) -> tuple[list[float], int]:
+    samples, non_empty = [], 0
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
+        for sku, lat, lng in probes[:200]:
+            client.post("/graphql", json={"query": query, "variables": {"sku": sku, "lat": lat, "lng": lng}})
+        for sku, lat, lng in probes:
+            started = time.perf_counter()
+            response = client.post("/graphql", json={"query": query, "variables": {"sku": sku, "lat": lat, "lng": lng}})
+            samples.append((time.perf_counter() - started) * 1000)
+            body = response.json()
+            assert response.status_code == 200 and "errors" not in body, body
+            non_empty += bool(body["data"]["storeAvailability"])
+    return samples, non_empty
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--locations", type=int, default=120)
+    parser.add_argument("--skus", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    rng = random.Random(1)
+    probes = [
+        (f"SKU-{rng.randint(1, args.skus):05d}", city[3] + rng.uniform(-0.1, 0.1), city[4] + rng.uniform(-0.1, 0.1))
+        for city in (rng.choice(CITIES[: max(1, args.locations // 2)]) for _ in range(args.requests))
+    ]
+    with mongodb() as uri:
+        token = asyncio.run(_prepare(uri, SeedSize(locations=args.locations, skus=args.skus, customers=50, orders=0)))
+        raw = asyncio.run(_raw(uri, probes, with_names=False))
+        raw_names = asyncio.run(_raw(uri, probes, with_names=True))
+        with server(uri, DATABASE) as (base, pid):
+            rss_before = rss_mb(pid)
+            api, non_empty = _graphql(base, token, probes, QUERY)
+            api_names, _ = _graphql(base, token, probes, QUERY_WITH_NAMES)
+            rss_after = rss_mb(pid)
+    result = {
+        "data": {"locations": args.locations, "skus": args.skus, "requests": args.requests, "non_empty_answers": non_empty},
+        "raw_geo_query": summary(raw),
+        "graphql_http": summary(api),
+        "ratio_p50": round(summary(api)["p50_ms"] / summary(raw)["p50_ms"], 2),
+        "raw_geo_query_plus_location_names": summary(raw_names),
+        "graphql_http_with_location_names": summary(api_names),
+        "ratio_p50_with_names": round(summary(api_names)["p50_ms"] / summary(raw_names)["p50_ms"], 2),
+        "server_rss_mb": {"before": round(rss_before, 1), "after": round(rss_after, 1)},
+    }
+    print(json.dumps(result, indent=2))
+    out = Path(__file__).parent / "results" / "store_availability.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
