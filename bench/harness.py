@@ -37,7 +37,9 @@ def mongodb() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def server(mongodb_uri: str, database: str, *, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+def server(
+    mongodb_uri: str, database: str, *, env: dict[str, str] | None = None, seed_if_empty: bool = False
+) -> Iterator[tuple[str, int]]:
     """`oms serve` on a free port against the given database; yields (base URL, pid)."""
     port = free_port()
     process_env = {
@@ -48,14 +50,14 @@ def server(mongodb_uri: str, database: str, *, env: dict[str, str] | None = None
         **(env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *(["--seed-if-empty"] if seed_if_empty else [])],
         cwd=ROOT,
         env=process_env,
         stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}")
