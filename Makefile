@@ -1,5 +1,7 @@
 # Quickstart: `make run` serves the demo; `make test` runs every test. Both build .venv first.
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is >= 3.11 (pyenv shims may exist without a runnable version).
+PYTHON ?= $(shell for c in python3.13 python3.12 python3.11 python3; do \
+	$$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && command -v $$c && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -7,7 +9,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test install lint schema bench clean
 
 $(BIN)/python:
-	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
