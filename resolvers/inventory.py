@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from graphql_schema.context import Info
+from graphql_schema.prefetch import prime, selected_paths
 from graphql_schema.types.common import GeoPointInput
 from graphql_schema.types.inventory import SkuInventory, StoreAvailability
 
@@ -26,4 +27,6 @@ async def store_availability(
     found = await info.context.services.inventory.store_availability(
         skus, near.to_domain(), radius_km, first, require_all=require_all
     )
+    if "location" in selected_paths(info.selected_fields[0].selections):
+        await prime(info.context.loaders.location_by_id, (store.location_id for store in found))
     return [StoreAvailability.from_domain(store, skus) for store in found]

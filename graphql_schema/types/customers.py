@@ -14,6 +14,7 @@ from app.domain.orders import OrderFilter
 from app.services.orders import CustomerOrdersKey
 from graphql_schema.context import Info
 from graphql_schema.pagination import page_request
+from graphql_schema.prefetch import now_or_later
 from graphql_schema.types.catalog import Channel
 from graphql_schema.types.common import Address, Money
 
@@ -30,9 +31,8 @@ class ChannelIdentity:
     channel_code: str
 
     @strawberry.field(description="The channel.")
-    async def channel(self, info: Info) -> Channel | None:
-        found = await info.context.loaders.channel_by_id.load(self.channel_code)
-        return Channel.from_domain(found) if found else None
+    def channel(self, info: Info) -> Channel | None:
+        return now_or_later(info.context.loaders.channel_by_id, self.channel_code, Channel.from_domain)  # type: ignore[return-value]
 
 
 @strawberry.type(description="Orders and spend on one channel.")
@@ -42,9 +42,8 @@ class ChannelSpend:
     spend: Money
 
     @strawberry.field(description="The channel.")
-    async def channel(self, info: Info) -> Channel | None:
-        found = await info.context.loaders.channel_by_id.load(self.channel_code)
-        return Channel.from_domain(found) if found else None
+    def channel(self, info: Info) -> Channel | None:
+        return now_or_later(info.context.loaders.channel_by_id, self.channel_code, Channel.from_domain)  # type: ignore[return-value]
 
 
 @strawberry.type(description="Lifetime figures over every channel, cancelled orders excluded.")
@@ -117,7 +116,7 @@ class Customer(relay.Node):
         selection = filter.to_domain() if filter else OrderFilter()
         key = CustomerOrdersKey(self.id, selection, page_request(first, after))
         page = await info.context.loaders.orders_page_by_customer.load(key)
-        return OrderConnection.from_page(page)
+        return await OrderConnection.resolve(info, page, info.selected_fields[0].selections)
 
 
 @strawberry.type

@@ -10,6 +10,7 @@ from strawberry import relay
 
 from app.domain import inventory
 from graphql_schema.context import Info
+from graphql_schema.prefetch import now_or_later
 from graphql_schema.types.catalog import Location, Product
 
 
@@ -67,9 +68,8 @@ class InventoryLevel(relay.Node):
         return [cls.from_domain(level) if level else None for level in found]
 
     @strawberry.field(description="The location.")
-    async def location(self, info: Info) -> Location | None:
-        found = await info.context.loaders.location_by_id.load(self.location_code)
-        return Location.from_domain(found) if found else None
+    def location(self, info: Info) -> Location | None:
+        return now_or_later(info.context.loaders.location_by_id, self.location_code, Location.from_domain)  # type: ignore[return-value]
 
 
 @strawberry.type(description="Totals for one SKU across the whole network.")
@@ -89,9 +89,8 @@ class SkuInventory:
     levels: list[InventoryLevel] = strawberry.field(description="Per location, by location code.")
 
     @strawberry.field(description="The product.")
-    async def product(self, info: Info) -> Product | None:
-        found = await info.context.loaders.product_by_sku.load(self.sku)
-        return Product.from_domain(found) if found else None
+    def product(self, info: Info) -> Product | None:
+        return now_or_later(info.context.loaders.product_by_sku, self.sku, Product.from_domain)  # type: ignore[return-value]
 
     @classmethod
     def from_domain(cls, sku: str, levels: list[inventory.InventoryLevel]) -> SkuInventory:
@@ -124,9 +123,8 @@ class StoreAvailability:
     has_all_items: bool = strawberry.field(description="Every asked-for SKU is available here.")
 
     @strawberry.field(description="The store.")
-    async def location(self, info: Info) -> Location | None:
-        found = await info.context.loaders.location_by_id.load(self.location_code)
-        return Location.from_domain(found) if found else None
+    def location(self, info: Info) -> Location | None:
+        return now_or_later(info.context.loaders.location_by_id, self.location_code, Location.from_domain)  # type: ignore[return-value]
 
     @classmethod
     def from_domain(cls, value: inventory.StoreStock, asked: list[str]) -> StoreAvailability:

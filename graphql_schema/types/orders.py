@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 import strawberry
 from strawberry import relay
+from strawberry.types.nodes import Selection
 
 from app.domain import orders
 from app.domain.pagination import Page
@@ -14,6 +16,7 @@ from graphql_schema.context import Info
 from graphql_schema.ids import node_id_of
 from graphql_schema.enums import AllocationStatus, DeliveryMethod, OrderStatus
 from graphql_schema.pagination import page_info
+from graphql_schema.prefetch import now_or_later, prime, selected_paths
 from graphql_schema.types.catalog import Channel, Location, Product
 from graphql_schema.types.common import Address, GeoPoint, Money
 from graphql_schema.types.customers import Customer
@@ -30,9 +33,8 @@ class Allocation:
     status: AllocationStatus
 
     @strawberry.field(description="Where the quantity is reserved.")
-    async def location(self, info: Info) -> Location | None:
-        found = await info.context.loaders.location_by_id.load(self.location_code)
-        return Location.from_domain(found) if found else None
+    def location(self, info: Info) -> Location | None:
+        return now_or_later(info.context.loaders.location_by_id, self.location_code, Location.from_domain)  # type: ignore[return-value]
 
     @classmethod
     def from_domain(cls, value: orders.Allocation) -> Allocation:
@@ -60,9 +62,8 @@ class OrderLine:
     total: Money
 
     @strawberry.field(description="The product, if still in the catalog.")
-    async def product(self, info: Info) -> Product | None:
-        found = await info.context.loaders.product_by_sku.load(self.sku)
-        return Product.from_domain(found) if found else None
+    def product(self, info: Info) -> Product | None:
+        return now_or_later(info.context.loaders.product_by_sku, self.sku, Product.from_domain)  # type: ignore[return-value]
 
 
 @strawberry.type(description="How and where the order is delivered.")
@@ -74,11 +75,10 @@ class Delivery:
     pickup_location_code: str | None
 
     @strawberry.field(description="The store for PICKUP_IN_STORE.")
-    async def pickup_location(self, info: Info) -> Location | None:
+    def pickup_location(self, info: Info) -> Location | None:
         if not self.pickup_location_code:
             return None
-        found = await info.context.loaders.location_by_id.load(self.pickup_location_code)
-        return Location.from_domain(found) if found else None
+        return now_or_later(info.context.loaders.location_by_id, self.pickup_location_code, Location.from_domain)  # type: ignore[return-value]
 
 
 @strawberry.type(description="Order totals.")
@@ -179,14 +179,12 @@ class Order(relay.Node):
         return [cls.from_domain(o) if o else None for o in found]
 
     @strawberry.field(description="The channel the order came from.")
-    async def channel(self, info: Info) -> Channel | None:
-        found = await info.context.loaders.channel_by_id.load(self.channel_code)
-        return Channel.from_domain(found) if found else None
+    def channel(self, info: Info) -> Channel | None:
+        return now_or_later(info.context.loaders.channel_by_id, self.channel_code, Channel.from_domain)  # type: ignore[return-value]
 
     @strawberry.field(description="The customer who placed it (null if the caller may not see them).")
-    async def customer(self, info: Info) -> Customer | None:
-        found = await info.context.loaders.customer_by_id.load(self.customer_ref)
-        return Customer.from_domain(found) if found else None
+    def customer(self, info: Info) -> Customer | None:
+        return now_or_later(info.context.loaders.customer_by_id, self.customer_ref, Customer.from_domain)  # type: ignore[return-value]
 
     @strawberry.field(description="Every recorded change to this order, oldest first: the audit trail.")
     async def timeline(self, info: Info) -> list[Event]:
@@ -203,11 +201,32 @@ class OrderConnection(relay.Connection[Order]):
     edges: list[OrderEdge]
 
     @classmethod
+    async def resolve(cls, info: Info, page: Page[orders.Order], selections: list[Selection]) -> OrderConnection:
+        """The connection, with the references its selection asks for loaded in one batch each."""
+        await prefetch_order_references(info, page.items, selected_paths(selections))
+        return cls.from_page(page)
+
+    @classmethod
     def from_page(cls, page: Page[orders.Order]) -> OrderConnection:
         return cls(
             edges=[OrderEdge(cursor=c, node=Order.from_domain(o)) for o, c in zip(page.items, page.cursors)],
             page_info=page_info(page),
         )
+
+
+async def prefetch_order_references(info: Info, found: Sequence[orders.Order], paths: frozenset[str]) -> None:
+    loaders = info.context.loaders
+    wanted = {
+        "edges.node.customer": (loaders.customer_by_id, [o.customer_id for o in found]),
+        "edges.node.channel": (loaders.channel_by_id, [o.channel_id for o in found]),
+        "edges.node.lines.product": (loaders.product_by_sku, [line.sku for o in found for line in o.lines]),
+        "edges.node.allocations.location": (loaders.location_by_id, [a.location_id for o in found for a in o.allocations]),
+        "edges.node.delivery.pickupLocation": (
+            loaders.location_by_id,
+            [o.delivery.pickup_location_id for o in found if o.delivery.pickup_location_id],
+        ),
+    }
+    await asyncio.gather(*(prime(loader, keys) for path, (loader, keys) in wanted.items() if path in paths))
 
 
 @strawberry.input(description="Which orders to list. All given criteria must match.")

@@ -1,0 +1,122 @@
+"""`orders(first: 100)` with ~30 fields per order over HTTP, vs raw PyMongo reading the same documents.
+
+    .venv/bin/python -m bench.orders_page [--orders 20000 --requests 300]
+
+Target: p95 ≤ 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import time
+from pathlib import Path
+
+import httpx
+
+from app.domain.principals import Role
+from app.repositories.database import Mongo, connect
+from app.repositories.indexes import ensure_indexes
+from app.services.container import build_services
+from app.services.demo_seed import CHANNELS, SeedSize, seed_demo
+from bench.harness import mongodb, rss_mb, server, summary
+
+DATABASE = "bench_orders_page"
+
+# 30 leaf fields per order, across the order, its lines, customer, channel and products.
+QUERY = """query($after: String, $filter: OrderFilterInput) {
+  orders(first: 100, after: $after, filter: $filter) {
+    edges { cursor node {
+      id externalId status createdAt updatedAt notes itemCount version channelCode
+      channel { name kind }
+      customer { displayName email phone }
+      delivery { method requestedDate address { line1 city postalCode country } }
+      totals { subtotal { amount } shipping { amount } tax { amount } total { amount currency } }
+      lines { sku name quantity unitPrice { amount } product { name weightGrams } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def _prepare(uri: str, orders: int) -> str:
+    mongo = Mongo(connect(uri), DATABASE)
+    try:
+        await ensure_indexes(mongo.db)
+        if await mongo.db.orders.estimated_document_count() == 0:
+            started = time.perf_counter()
+            await seed_demo(mongo, SeedSize(locations=30, skus=1000, customers=orders // 5, orders=orders), seed=3)
+            print(f"seeded {orders} orders in {time.perf_counter() - started:.1f}s")
+        _, token = await build_services(mongo).auth.create_api_key(name="bench", role=Role.CSR)
+        return token
+    finally:
+        await mongo.close()
+
+
+async def _raw(uri: str, filters: list[dict]) -> list[float]:
+    """The same documents the API reads: a page of orders, then customers, channels, products by $in."""
+    client = connect(uri)
+    db = client[DATABASE]
+    samples = []
+    try:
+        for selection in filters:
+            started = time.perf_counter()
+            orders = await db.orders.find(selection).sort([("created_at", -1), ("_id", -1)]).limit(101).to_list()
+            customer_ids = list({o["customer_id"] for o in orders})
+            skus = list({line["sku"] for o in orders for line in o["lines"]})
+            await db.customers.find({"_id": {"$in": customer_ids}}).to_list()
+            await db.channels.find({"_id": {"$in": list({o["channel_id"] for o in orders})}}).to_list()
+            await db.products.find({"_id": {"$in": skus}}).to_list()
+            samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        await client.close()
+    return samples
+
+
+def _api(base: str, token: str, filters: list[dict | None]) -> list[float]:
+    samples = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        for selection in filters[:20]:
+            client.post("/graphql", json={"query": QUERY, "variables": {"filter": selection}})
+        for selection in filters:
+            started = time.perf_counter()
+            response = client.post("/graphql", json={"query": QUERY, "variables": {"filter": selection}})
+            samples.append((time.perf_counter() - started) * 1000)
+            body = response.json()
+            assert "errors" not in body and len(body["data"]["orders"]["edges"]) == 100, body
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    rng = random.Random(5)
+    channel_ids = [c.id for c in CHANNELS[:3]]
+    picks = [rng.choice([None, "web", "app", "pos"]) for _ in range(args.requests)]
+    api_filters = [None if c is None else {"channels": [c]} for c in picks]
+    raw_filters = [{} if c is None else {"channel_id": {"$in": [c]}} for c in picks]
+    assert channel_ids
+    with mongodb() as uri:
+        token = asyncio.run(_prepare(uri, args.orders))
+        raw = asyncio.run(_raw(uri, raw_filters))
+        with server(uri, DATABASE) as (base, pid):
+            api = _api(base, token, api_filters)
+            rss = rss_mb(pid)
+    result = {
+        "orders_in_db": args.orders,
+        "page": "100 orders × 30 fields",
+        "raw_pymongo_same_reads": summary(raw),
+        "graphql_http": summary(api),
+        "ratio_p50": round(summary(api)["p50_ms"] / summary(raw)["p50_ms"], 2),
+        "server_rss_mb": round(rss, 1),
+    }
+    print(json.dumps(result, indent=2))
+    (Path(__file__).parent / "results" / "orders_page.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
