@@ -105,13 +105,14 @@ def score_round(
             column = [m[5][item.criterion] for m in measured]
             score = _normalise(item.criterion, raw[item.criterion], column)
             weighted_sum += item.weight * score
+            shown = round(score, _SCORE_DIGITS)
             scores.append(
                 CriterionScore(
                     criterion=item.criterion,
                     weight=item.weight,
                     raw=round(raw[item.criterion], _SCORE_DIGITS),
-                    score=round(score, _SCORE_DIGITS),
-                    weighted=round(item.weight * score, _SCORE_DIGITS),
+                    score=shown,
+                    weighted=round(item.weight * shown, _SCORE_DIGITS),  # consistent with what is shown
                 )
             )
         total = weighted_sum / total_weight if total_weight > 0 else 0.0
