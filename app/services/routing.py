@@ -21,6 +21,7 @@ from app.domain.routing.planner import find_pickup_alternatives, plan_routing
 from app.domain.routing.policy import (
     DEFAULT_POLICY,
     GLOBAL_SCOPE,
+    MAX_EXCLUDED_LOCATIONS,
     ConfiguredPolicy,
     RoutingPolicy,
     check_policy,
@@ -110,7 +111,7 @@ class RoutingService:
         else:
             check_policy(policy, check, prefix=("policy",))
             wanted = sorted(policy.excluded_location_ids)
-            if wanted:
+            if 0 < len(wanted) <= MAX_EXCLUDED_LOCATIONS:
                 known = {loc.id for loc in await self._locations.by_ids(wanted)}
                 for i, location_id in enumerate(wanted):
                     check.check(location_id in known, f"unknown location {location_id}", "policy", "excludedLocationCodes", i)
