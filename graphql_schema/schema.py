@@ -14,6 +14,7 @@ from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.customers import CustomerQueries
 from graphql_schema.roots.inventory import InventoryQueries
 from graphql_schema.roots.orders import OrderQueries
+from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
 
 
 @strawberry.type
@@ -24,9 +25,16 @@ class NodeQueries:
     )
 
 
-Query = merge_types("Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries))
+Query = merge_types(
+    "Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, RoutingQueries)
+)
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
+)
+
+Mutation = merge_types("Mutation", (RoutingMutations,))
+Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Change the OMS. Every mutation returns a union of its success payload and typed errors."
 )
 
 # Built once per process: Relay fields are bound to their resolvers at schema build time.
@@ -34,6 +42,7 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
 # Factories, not instances: Strawberry builds fresh extensions per operation.
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     extensions=[
         TypedErrors,
         QueryShapeLimits,

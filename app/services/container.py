@@ -13,11 +13,13 @@ from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.repositories.routing import RoutingPolicyRepository
 from app.services.auth import AuthService
 from app.services.catalog import CatalogService
 from app.services.customers import CustomerService
 from app.services.inventory import InventoryQueryService
 from app.services.orders import OrderQueryService
+from app.services.routing import RoutingService
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class Services:
     customers: CustomerService
     orders: OrderQueryService
     inventory: InventoryQueryService
+    routing: RoutingService
 
     async def ready(self) -> bool:
         return await self.mongo.ping()
@@ -45,4 +48,12 @@ def build_services(mongo: Mongo, *, allow_anonymous_admin: bool = False) -> Serv
         customers=CustomerService(customers=CustomerRepository(db)),
         orders=OrderQueryService(orders=OrderRepository(db), events=events),
         inventory=InventoryQueryService(inventory=InventoryRepository(db)),
+        routing=RoutingService(
+            mongo=mongo,
+            policies=RoutingPolicyRepository(db),
+            channels=ChannelRepository(db),
+            locations=LocationRepository(db),
+            inventory=InventoryRepository(db),
+            events=events,
+        ),
     )
