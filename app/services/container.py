@@ -14,10 +14,19 @@ from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.services.auth import AuthService
+from app.services.backorders import BackorderService
 from app.services.catalog import CatalogService
 from app.services.customers import CustomerService
 from app.services.inventory import InventoryQueryService
+from app.services.inventory_changes import InventoryChangeService
+from app.services.nearby import NearbyStores
+from app.services.order_capture import OrderCaptureService
+from app.services.order_edits import OrderEditService
+from app.services.order_lifecycle import OrderLifecycleService
+from app.services.order_routing import OrderRouting
 from app.services.orders import OrderQueryService
+from app.services.reservations import OrderWriter
+from app.services.scheduler import Scheduler
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,21 +37,68 @@ class Services:
     customers: CustomerService
     orders: OrderQueryService
     inventory: InventoryQueryService
+    inventory_changes: InventoryChangeService
+    order_capture: OrderCaptureService
+    order_lifecycle: OrderLifecycleService
+    order_edits: OrderEditService
+    backorders: BackorderService
+    scheduler: Scheduler
 
     async def ready(self) -> bool:
         return await self.mongo.ping()
 
 
-def build_services(mongo: Mongo, *, allow_anonymous_admin: bool = False) -> Services:
+def build_services(
+    mongo: Mongo, *, allow_anonymous_admin: bool = False, scheduler_interval_seconds: float = 5.0
+) -> Services:
     db = mongo.db
     events = EventRepository(db)
+    orders = OrderRepository(db)
+    inventory = InventoryRepository(db)
+    locations = LocationRepository(db)
+    products = ProductRepository(db)
+    channels = ChannelRepository(db)
+    customers = CustomerRepository(db)
+    routing = OrderRouting(inventory=inventory, locations=locations)
+    writer = OrderWriter(orders=orders, inventory=inventory, events=events)
+    nearby = NearbyStores(inventory=inventory, locations=locations)
+    backorders = BackorderService(mongo=mongo, orders=orders, routing=routing, writer=writer)
+    lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
     return Services(
         mongo=mongo,
         auth=AuthService(api_keys=ApiKeyRepository(db), allow_anonymous_admin=allow_anonymous_admin),
-        catalog=CatalogService(
-            channels=ChannelRepository(db), locations=LocationRepository(db), products=ProductRepository(db)
+        catalog=CatalogService(channels=channels, locations=locations, products=products),
+        customers=CustomerService(customers=customers),
+        orders=OrderQueryService(orders=orders, events=events),
+        inventory=InventoryQueryService(inventory=inventory, events=events),
+        inventory_changes=InventoryChangeService(
+            mongo=mongo, inventory=inventory, locations=locations, products=products, events=events, backorders=backorders
         ),
-        customers=CustomerService(customers=CustomerRepository(db)),
-        orders=OrderQueryService(orders=OrderRepository(db), events=events),
-        inventory=InventoryQueryService(inventory=InventoryRepository(db)),
+        order_capture=OrderCaptureService(
+            mongo=mongo,
+            orders=orders,
+            customers=customers,
+            channels=channels,
+            products=products,
+            locations=locations,
+            routing=routing,
+            writer=writer,
+            nearby=nearby,
+        ),
+        order_lifecycle=lifecycle,
+        order_edits=OrderEditService(
+            mongo=mongo,
+            orders=orders,
+            products=products,
+            channels=channels,
+            locations=locations,
+            routing=routing,
+            writer=writer,
+            backorders=backorders,
+            nearby=nearby,
+        ),
+        backorders=backorders,
+        scheduler=Scheduler(
+            orders=orders, lifecycle=lifecycle, backorders=backorders, interval_seconds=scheduler_interval_seconds
+        ),
     )
