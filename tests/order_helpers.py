@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from app.domain.locations import LocationKind
+from app.domain.geo import GeoPoint
+from app.domain.locations import Address, LocationKind
+from app.domain.order_capture import CaptureRequest, CustomerDetails, DeliveryRequest, LineRequest
+from app.domain.orders import DeliveryMethod
 from tests.factories import BOSTON, CAMBRIDGE, CHICAGO, NEW_YORK, World, level, location, product
 
 ERRORS = (
@@ -75,3 +79,33 @@ async def counts(world: World) -> dict[str, int]:
 
 async def reserved(world: World) -> dict[str, int]:
     return {doc["_id"]: doc["reserved"] async for doc in world.mongo.db["inventory"].find({"reserved": {"$ne": 0}})}
+
+
+def capture_request(given: dict[str, Any]) -> CaptureRequest:
+    """The domain request for a GraphQL-shaped capture input (for tests that call services directly)."""
+    details = given.get("customer") or {}
+    delivery = given["delivery"]
+    address = delivery.get("address")
+    point = delivery.get("point")
+    return CaptureRequest(
+        channel_id=given["channel"],
+        external_id=given["externalId"],
+        customer=CustomerDetails(
+            email=details.get("email"),
+            phone=details.get("phone"),
+            first_name=details.get("firstName"),
+            last_name=details.get("lastName"),
+            channel_customer_id=details.get("channelCustomerId"),
+        ),
+        lines=tuple(LineRequest(line["sku"], line["quantity"], line.get("unitPriceCents")) for line in given["lines"]),
+        delivery=DeliveryRequest(
+            method=DeliveryMethod(delivery["method"]),
+            address=Address(line1=address["line1"], city=address["city"], postal_code=address["postalCode"], region=address.get("region"))
+            if address
+            else None,
+            point=GeoPoint(point["lat"], point["lng"]) if point else None,
+            pickup_location_id=delivery.get("pickupLocation"),
+        ),
+        requested_date=date.fromisoformat(given["requestedDeliveryDate"]) if given.get("requestedDeliveryDate") else None,
+        notes=given.get("notes"),
+    )

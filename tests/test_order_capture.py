@@ -10,7 +10,7 @@ from app.domain.principals import Role
 from app.services.container import Services
 from tests.conftest import GraphQLClient
 from tests.factories import World, customer
-from tests.order_helpers import CAPTURE, capture_input, counts, network, pickup, reserved
+from tests.order_helpers import CAPTURE, capture_input, capture_request, counts, network, pickup, reserved
 
 pytestmark = pytest.mark.usefixtures("reservations_consistent")
 
@@ -69,10 +69,8 @@ async def test_replay_returns_the_same_order_and_a_changed_payload_is_refused(wo
 async def test_concurrent_replays_create_one_order(world: World, services: Services) -> None:
     await network(world)
     from app.domain.principals import SYSTEM
-    from tests.order_helpers import capture_input as _input
-    from graphql_schema.types.order_capture import CaptureOrderInput  # noqa: F401 - the domain request is built below
 
-    request = _request(_input("W-RACE"))
+    request = capture_request(capture_input("W-RACE"))
     results = await asyncio.gather(*[services.order_capture.capture(SYSTEM, request) for _ in range(10)])
     assert len({r.order.id for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1
@@ -102,9 +100,9 @@ async def test_concurrent_first_orders_of_one_new_customer_create_one_customer(w
     from app.domain.principals import SYSTEM
 
     requests = [
-        _request(capture_input(f"W-NEW-{i}", customer={"email": "new@example.com", "phone": "+16175550199"}))
+        capture_request(capture_input(f"W-NEW-{i}", customer={"email": "new@example.com", "phone": "+16175550199"}))
         for i in range(8)
-    ] + [_request(capture_input(f"W-PH-{i}", customer={"phone": "+1 212 555 0100"})) for i in range(4)]
+    ] + [capture_request(capture_input(f"W-PH-{i}", customer={"phone": "+1 212 555 0100"})) for i in range(4)]
     results = await asyncio.gather(*[services.order_capture.capture(SYSTEM, r) for r in requests])
     assert len({r.order.customer_id for r in results[:8]}) == 1
     assert len({r.order.customer_id for r in results[8:]}) == 1
@@ -182,41 +180,9 @@ async def test_roles_and_scopes_for_capture(world: World, gql: GraphQLClient, se
     assert (other["__typename"], other["field"]) == ("PermissionDeniedError", ["channel"])
 
     mine = (await gql.as_(shopper).data(CAPTURE, {"input": capture_input("W-ADA", customer=None)}))["captureOrder"]
-    assert mine["order"]["customer"]["id"] == f"Q3VzdG9tZXI6{__import__('base64').b64encode(f':{ada.id}'.encode()).decode()[4:]}" or mine["order"]["customer"]["email"] == ada.email
+    assert mine["order"]["customer"]["email"] == ada.email
     via_pos = (await gql.as_(shopper).data(CAPTURE, {"input": capture_input("P-ADA", channel="pos", customer=None)}))["captureOrder"]
     assert via_pos["__typename"] == "PermissionDeniedError"
     by_staff = (await gql.as_(staff).data(CAPTURE, {"input": capture_input("W-S")}))["captureOrder"]
     assert by_staff["__typename"] == "PermissionDeniedError"
     assert await services.mongo.db["orders"].count_documents({}) == 2
-
-
-def _request(given: dict):  # type: ignore[no-untyped-def]
-    """The domain request for a GraphQL-shaped input, as the resolver builds it."""
-    from datetime import date
-
-    from graphql_schema.types.common import AddressInput, GeoPointInput
-    from graphql_schema.types.order_capture import CaptureOrderInput, CustomerInput, DeliveryInput, OrderLineInput
-    from app.domain.orders import DeliveryMethod
-
-    delivery = given["delivery"]
-    address = delivery.get("address")
-    point = delivery.get("point")
-    return CaptureOrderInput(
-        channel=given["channel"],
-        external_id=given["externalId"],
-        customer=CustomerInput(
-            email=(given.get("customer") or {}).get("email"),
-            phone=(given.get("customer") or {}).get("phone"),
-            first_name=(given.get("customer") or {}).get("firstName"),
-            last_name=(given.get("customer") or {}).get("lastName"),
-            channel_customer_id=(given.get("customer") or {}).get("channelCustomerId"),
-        ),
-        lines=[OrderLineInput(sku=line["sku"], quantity=line["quantity"], unit_price_cents=line.get("unitPriceCents")) for line in given["lines"]],
-        delivery=DeliveryInput(
-            method=DeliveryMethod(delivery["method"]),
-            address=AddressInput(line1=address["line1"], city=address["city"], postal_code=address["postalCode"], region=address.get("region")) if address else None,
-            point=GeoPointInput(lat=point["lat"], lng=point["lng"]) if point else None,
-            pickup_location=delivery.get("pickupLocation"),
-        ),
-        requested_delivery_date=date.fromisoformat(given["requestedDeliveryDate"]) if given.get("requestedDeliveryDate") else None,
-    ).to_domain()

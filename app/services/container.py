@@ -16,6 +16,7 @@ from app.repositories.products import ProductRepository
 from app.services.auth import AuthService
 from app.services.backorders import BackorderService
 from app.services.catalog import CatalogService
+from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
 from app.services.inventory import InventoryQueryService
 from app.services.inventory_changes import InventoryChangeService
@@ -62,6 +63,7 @@ def build_services(
     routing = OrderRouting(inventory=inventory, locations=locations)
     writer = OrderWriter(orders=orders, inventory=inventory, events=events)
     nearby = NearbyStores(inventory=inventory, locations=locations)
+    queue = KeyedLocks()  # one per process: captures of the same SKU queue here instead of colliding in MongoDB
     backorders = BackorderService(mongo=mongo, orders=orders, routing=routing, writer=writer)
     lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
     return Services(
@@ -72,7 +74,13 @@ def build_services(
         orders=OrderQueryService(orders=orders, events=events),
         inventory=InventoryQueryService(inventory=inventory, events=events),
         inventory_changes=InventoryChangeService(
-            mongo=mongo, inventory=inventory, locations=locations, products=products, events=events, backorders=backorders
+            mongo=mongo,
+            inventory=inventory,
+            locations=locations,
+            products=products,
+            events=events,
+            backorders=backorders,
+            queue=queue,
         ),
         order_capture=OrderCaptureService(
             mongo=mongo,
@@ -84,6 +92,7 @@ def build_services(
             routing=routing,
             writer=writer,
             nearby=nearby,
+            queue=queue,
         ),
         order_lifecycle=lifecycle,
         order_edits=OrderEditService(

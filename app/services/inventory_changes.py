@@ -30,6 +30,7 @@ from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.products import ProductRepository
 from app.services.backorders import BackorderService
+from app.services.contention import KeyedLocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class InventoryChangeService:
         products: ProductRepository,
         events: EventRepository,
         backorders: BackorderService,
+        queue: KeyedLocks,
     ):
         self._mongo = mongo
         self._inventory = inventory
@@ -72,6 +74,7 @@ class InventoryChangeService:
         self._products = products
         self._events = events
         self._backorders = backorders
+        self._queue = queue
 
     async def adjust(
         self, principal: Principal, sku: str, location_id: str, *, delta: int | None, count: int | None, reason: str | None
@@ -107,7 +110,8 @@ class InventoryChangeService:
             event = stock_level_changed(before, after, cause=StockChangeCause.ADJUSTMENT, actor=actor, at=at, reason=text)
             return await self._finish(session, [(before, after)], [event], actor, at)
 
-        return await self._mongo.transaction(work)
+        async with self._queue.hold([sku]):
+            return await self._mongo.transaction(work)
 
     async def receive(self, principal: Principal, sku: str, location_id: str, quantity: int, reason: str | None) -> StockChange:
         principal.require_location(location_id)
@@ -125,7 +129,8 @@ class InventoryChangeService:
             event = stock_level_changed(before, after, cause=StockChangeCause.RECEIPT, actor=actor, at=at, reason=text)
             return await self._finish(session, [(before, after)], [event], actor, at)
 
-        return await self._mongo.transaction(work)
+        async with self._queue.hold([sku]):
+            return await self._mongo.transaction(work)
 
     async def transfer(
         self, principal: Principal, sku: str, from_id: str, to_id: str, quantity: int, reason: str | None
@@ -162,7 +167,8 @@ class InventoryChangeService:
             ]
             return await self._finish(session, changes, events, actor, at)
 
-        return await self._mongo.transaction(work)
+        async with self._queue.hold([sku]):
+            return await self._mongo.transaction(work)
 
     async def set_policy(self, principal: Principal, sku: str, location_id: str, policy: StockPolicy) -> StockChange:
         principal.require_location(location_id)
@@ -189,7 +195,8 @@ class InventoryChangeService:
             event = stock_level_changed(before, after, cause=StockChangeCause.POLICY, actor=actor, at=at)
             return await self._finish(session, [(before, after)], [event], actor, at)
 
-        return await self._mongo.transaction(work)
+        async with self._queue.hold([sku]):
+            return await self._mongo.transaction(work)
 
     async def reservation_mismatches(self, principal: Principal) -> list[ReservationMismatch]:
         """The no-oversell invariant, checked: empty when every `reserved` equals its open allocations."""

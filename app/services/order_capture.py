@@ -53,6 +53,7 @@ from app.repositories.database import Mongo, Session
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.services.contention import KeyedLocks
 from app.services.nearby import NearbyStores
 from app.services.order_routing import LineNeed, OrderRouting, Placement, scheduled_release
 from app.services.reservations import OrderChanged, OrderWriter, StockMoved
@@ -89,6 +90,7 @@ class OrderCaptureService:
         routing: OrderRouting,
         writer: OrderWriter,
         nearby: NearbyStores,
+        queue: KeyedLocks,
     ):
         self._mongo = mongo
         self._orders = orders
@@ -99,6 +101,7 @@ class OrderCaptureService:
         self._routing = routing
         self._writer = writer
         self._nearby = nearby
+        self._queue = queue
 
     async def capture(self, principal: Principal, request: CaptureRequest) -> Captured:
         request = normalized(request)
@@ -107,9 +110,10 @@ class OrderCaptureService:
         lines = order_lines(request, refs.products)
         for attempt in range(MAX_ATTEMPTS):
             try:
-                order, replayed = await self._mongo.transaction(
-                    lambda session: self._capture_in(session, principal, request, refs, lines, digest)
-                )
+                async with self._queue.hold(line.sku for line in lines):
+                    order, replayed = await self._mongo.transaction(
+                        lambda session: self._capture_in(session, principal, request, refs, lines, digest)
+                    )
             except (StockMoved, OrderChanged, CustomerKeyTaken, ExternalIdTaken):
                 await asyncio.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
                 continue
