@@ -11,11 +11,8 @@ from app.domain.order_capture import CaptureRequest, CustomerDetails, DeliveryRe
 from app.domain.orders import DeliveryMethod
 from tests.factories import BOSTON, CAMBRIDGE, CHICAGO, NEW_YORK, World, level, location, product
 
-ERRORS = (
-    "... on Error { __typename code message field } "
-    "... on InvalidInputError { issues { code field message } } "
-    "... on PickupUnavailableError { nearbyStores { locationCode distanceKm items { sku available } } }"
-)
+ERRORS = "... on Error { __typename code message field } ... on InvalidInputError { issues { code field message } }"
+PICKUP_ERROR = "... on PickupUnavailableError { nearbyStores { locationCode distanceKm items { sku available } } }"
 ORDER_FIELDS = (
     "id externalId status channelCode releaseAt version "
     "lines { id sku quantity openQuantity allocatedQuantity backorderedQuantity unitPrice { cents } } "
@@ -27,7 +24,7 @@ mutation($input: CaptureOrderInput!) {{
   captureOrder(input: $input) {{
     __typename
     ... on CaptureOrderPayload {{ replayed order {{ {ORDER_FIELDS} }} }}
-    {ERRORS}
+    {ERRORS} {PICKUP_ERROR}
   }}
 }}
 """
