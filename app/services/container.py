@@ -13,6 +13,7 @@ from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.repositories.routing import RoutingPolicyRepository
 from app.services.auth import AuthService
 from app.services.backorders import BackorderService
 from app.services.catalog import CatalogService
@@ -27,6 +28,7 @@ from app.services.order_lifecycle import OrderLifecycleService
 from app.services.order_routing import OrderRouting
 from app.services.orders import OrderQueryService
 from app.services.reservations import OrderWriter
+from app.services.routing import RoutingService
 from app.services.scheduler import Scheduler
 
 
@@ -38,6 +40,7 @@ class Services:
     customers: CustomerService
     orders: OrderQueryService
     inventory: InventoryQueryService
+    routing: RoutingService
     inventory_changes: InventoryChangeService
     order_capture: OrderCaptureService
     order_lifecycle: OrderLifecycleService
@@ -60,7 +63,15 @@ def build_services(
     products = ProductRepository(db)
     channels = ChannelRepository(db)
     customers = CustomerRepository(db)
-    routing = OrderRouting(inventory=inventory, locations=locations)
+    routing_service = RoutingService(
+        mongo=mongo,
+        policies=RoutingPolicyRepository(db),
+        channels=channels,
+        locations=locations,
+        inventory=inventory,
+        events=events,
+    )
+    routing = OrderRouting(routing=routing_service, products=products, inventory=inventory, locations=locations)
     writer = OrderWriter(orders=orders, inventory=inventory, events=events)
     nearby = NearbyStores(inventory=inventory, locations=locations)
     queue = KeyedLocks()  # one per process: captures of the same SKU queue here instead of colliding in MongoDB
@@ -73,6 +84,7 @@ def build_services(
         customers=CustomerService(customers=customers),
         orders=OrderQueryService(orders=orders, events=events),
         inventory=InventoryQueryService(inventory=inventory, events=events),
+        routing=routing_service,
         inventory_changes=InventoryChangeService(
             mongo=mongo,
             inventory=inventory,
