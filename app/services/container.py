@@ -21,7 +21,6 @@ from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
 from app.services.inventory import InventoryQueryService
 from app.services.inventory_changes import InventoryChangeService
-from app.services.nearby import NearbyStores
 from app.services.order_capture import OrderCaptureService
 from app.services.order_edits import OrderEditService
 from app.services.order_lifecycle import OrderLifecycleService
@@ -73,7 +72,6 @@ def build_services(
     )
     routing = OrderRouting(routing=routing_service, products=products, inventory=inventory, locations=locations)
     writer = OrderWriter(orders=orders, inventory=inventory, events=events)
-    nearby = NearbyStores(inventory=inventory, locations=locations)
     queue = KeyedLocks()  # one per process: captures of the same SKU queue here instead of colliding in MongoDB
     backorders = BackorderService(mongo=mongo, orders=orders, routing=routing, writer=writer)
     lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
@@ -103,7 +101,6 @@ def build_services(
             locations=locations,
             routing=routing,
             writer=writer,
-            nearby=nearby,
             queue=queue,
         ),
         order_lifecycle=lifecycle,
@@ -116,7 +113,6 @@ def build_services(
             routing=routing,
             writer=writer,
             backorders=backorders,
-            nearby=nearby,
         ),
         backorders=backorders,
         scheduler=Scheduler(

@@ -54,8 +54,8 @@ from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.services.contention import KeyedLocks
-from app.services.nearby import NearbyStores
-from app.services.order_routing import LineNeed, OrderRouting, Placement, scheduled_release
+from app.domain.routing.plan import RoutingPlan
+from app.services.order_routing import LineNeed, OrderRouting, scheduled_release
 from app.services.reservations import OrderChanged, OrderWriter, StockMoved
 
 # Whole-capture retries for races the transaction helper does not retry itself (a plan made stale
@@ -76,6 +76,10 @@ class _Refs:
     products: dict[str, Product]
     pickup: Location | None
 
+    @property
+    def weights(self) -> dict[str, int]:
+        return {sku: product.weight_grams for sku, product in self.products.items()}
+
 
 class OrderCaptureService:
     def __init__(
@@ -89,7 +93,6 @@ class OrderCaptureService:
         locations: LocationRepository,
         routing: OrderRouting,
         writer: OrderWriter,
-        nearby: NearbyStores,
         queue: KeyedLocks,
     ):
         self._mongo = mongo
@@ -100,7 +103,6 @@ class OrderCaptureService:
         self._locations = locations
         self._routing = routing
         self._writer = writer
-        self._nearby = nearby
         self._queue = queue
 
     async def capture(self, principal: Principal, request: CaptureRequest) -> Captured:
@@ -117,8 +119,6 @@ class OrderCaptureService:
             except (StockMoved, OrderChanged, CustomerKeyTaken, ExternalIdTaken):
                 await asyncio.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
                 continue
-            except PickupUnavailable as exc:
-                raise PickupUnavailable(exc.message, await self._nearby.able_to_fill(refs.pickup, lines), field=exc.field) from None
             if replayed and order.input_hash != digest:
                 raise DuplicateExternalId(
                     f"{request.channel_id} order {request.external_id} was captured before with different content",
@@ -127,14 +127,16 @@ class OrderCaptureService:
             return Captured(order=order, replayed=replayed)
         raise Conflict("the order could not be captured under contention; retry it (it is idempotent)")
 
-    async def preview(self, principal: Principal, request: CaptureRequest) -> Placement:
-        """The plan capture would make for this input right now. Reserves and writes nothing."""
+    async def preview(self, principal: Principal, request: CaptureRequest) -> RoutingPlan:
+        """The plan capture would make for this input right now: same validation, same planner, same
+        policy. Reserves and writes nothing (and so ignores idempotency: it plans even a captured id)."""
         request = normalized(request)
         refs = await self._validated(principal, request)
         lines = order_lines(request, refs.products)
-        return await self._routing.place(
-            channel_id=request.channel_id, delivery=_delivery(request, refs), needs=_needs(lines), session=None
+        placement = await self._routing.place(
+            channel_id=request.channel_id, delivery=_delivery(request, refs), needs=_needs(lines), session=None, weights=refs.weights
         )
+        return placement.plan
 
     async def _capture_in(
         self,
@@ -154,13 +156,13 @@ class OrderCaptureService:
         delivery = _delivery(request, refs)
         needs = _needs(lines)
         placement = await self._routing.place(
-            channel_id=request.channel_id, delivery=delivery, needs=needs, session=session
+            channel_id=request.channel_id, delivery=delivery, needs=needs, session=session, weights=refs.weights
         )
         short = placement.short(needs)
         if short and request.delivery.method is DeliveryMethod.PICKUP_IN_STORE:
             raise PickupUnavailable(
                 f"{request.delivery.pickup_location_id} cannot hand over everything on this order now",
-                (),
+                placement.pickup_alternatives,
                 field=("delivery", "pickupLocation"),
             )
         if short and refs.channel.backorder_policy is BackorderPolicy.REFUSE:
