@@ -9,6 +9,7 @@ the order insert and its events (OrderCaptured, OrderStatusChanged, one StockLev
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 from datetime import datetime, timezone
@@ -41,8 +42,11 @@ class Baseline:
     async def capture(self, given: dict[str, Any]) -> str:
         db = self.db
         skus = [line["sku"] for line in given["lines"]]
-        await db["channels"].find({"_id": {"$in": [given["channel"]]}}).to_list()
-        products = {p["_id"]: p async for p in db["products"].find({"_id": {"$in": skus}})}
+        _, found = await asyncio.gather(
+            db["channels"].find({"_id": {"$in": [given["channel"]]}}).to_list(),
+            db["products"].find({"_id": {"$in": skus}}).to_list(),
+        )
+        products = {p["_id"]: p for p in found}
         point = (given["delivery"]["point"]["lat"], given["delivery"]["point"]["lng"])
 
         async def work(session: Any) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import random
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from app.domain.channels import BackorderPolicy, Channel
 from app.domain.clock import utcnow
@@ -201,10 +202,13 @@ class OrderCaptureService:
             raise Forbidden(f"role {principal.role} may not capture orders")
         check = validate_shape(request, today=utcnow().date(), customer_required=principal.role is not Role.CUSTOMER)
         skus = sorted({line.sku for line in request.lines if line.sku})[:100]
-        channels = await self._channels.by_ids([request.channel_id]) if request.channel_id else []
-        found = await self._products.by_skus(skus) if skus else []
         pickup_id = request.delivery.pickup_location_id
-        pickups = await self._locations.by_ids([pickup_id]) if pickup_id else []
+        # Independent reads, outside any transaction: issued together.
+        channels, found, pickups = await asyncio.gather(
+            self._channels.by_ids([request.channel_id]) if request.channel_id else _nothing(),
+            self._products.by_skus(skus) if skus else _nothing(),
+            self._locations.by_ids([pickup_id]) if pickup_id else _nothing(),
+        )
         channel = channels[0] if channels else None
         if principal.role is Role.CUSTOMER and channel is not None and channel.kind not in SELF_SERVICE_KINDS:
             raise Forbidden("customers order for themselves on the web shop or the app", field=("channel",))
@@ -254,6 +258,10 @@ def _delivery(request: CaptureRequest, refs: _Refs) -> Delivery:
         pickup_location_id=request.delivery.pickup_location_id,
         requested_date=request.requested_date,
     )
+
+
+async def _nothing() -> list[Any]:
+    return []
 
 
 def _needs(lines: tuple[OrderLine, ...]) -> list[LineNeed]:
