@@ -20,6 +20,7 @@ from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.customers import CustomerQueries
 from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
+from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
 
 
 @strawberry.type
@@ -30,14 +31,17 @@ class NodeQueries:
     )
 
 
-Query = merge_types("Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries))
+Query = merge_types(
+    "Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, RoutingQueries)
+)
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
 )
 
-Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations))
+Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations, RoutingMutations))
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
-    "Change the OMS: capture and manage orders, move and count stock. Expected failures are typed union members."
+    "Change the OMS: capture and manage orders, move and count stock, configure routing. Every mutation "
+    "returns a union of its success payload and typed errors."
 )
 
 # The depth and alias limiters are validation rules, and each limiter instance makes new rule

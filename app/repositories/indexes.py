@@ -50,6 +50,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # storeAvailability: one SKU, stores with stock, nearest first.
         IndexModel([("sku", ASCENDING), ("point", GEOSPHERE)], name="sku_point_2dsphere"),
     ],
+    "routing_policies": [],  # _id = "global" or a channel id
     "events": [
         IndexModel([("seq", ASCENDING)], name="seq", unique=True, partialFilterExpression={"seq": {"$type": "number"}}),
         IndexModel([("order_id", ASCENDING), ("_id", ASCENDING)], name="order_timeline",
