@@ -2,7 +2,8 @@
 
 Per order, the same reads and writes the service makes, in the same transaction shape: channel and
 products (outside), then in one snapshot transaction the (channel, external id) lookup, customer
-match by email, shipping locations, stock of the SKUs, nearest-first placement in plain Python,
+match by email, routing policy, stock of the SKUs (available > 0), the locations holding it,
+nearest-first placement in plain Python (routing's scoring is CPU the API pays and this does not),
 one guarded `available >= q` reserve per allocation (update pipeline recomputing `available`),
 the order insert and its events (OrderCaptured, OrderStatusChanged, one StockLevelChanged per level).
 """
@@ -54,13 +55,20 @@ class Baseline:
             if existing:
                 return str(existing["status"])
             customer = await db["customers"].find_one({"email": given["customer"]["email"]}, session=session)
-            locations = [
-                doc async for doc in db["locations"].find({"capabilities.ships": True, "active": True}, session=session).sort("_id", 1)
-            ]
+            await db["routing_policies"].find({"_id": {"$in": [given["channel"], "global"]}}, session=session).to_list()
             levels = {
                 (doc["sku"], doc["location_id"]): doc
-                async for doc in db["inventory"].find({"sku": {"$in": skus}}, session=session).sort([("sku", 1), ("location_id", 1)])
+                async for doc in db["inventory"].find(
+                    {"sku": {"$in": skus}, "available": {"$gt": 0}},
+                    {"_id": 1, "sku": 1, "location_id": 1, "available": 1, "on_hand": 1, "reorder_point": 1},
+                    session=session,
+                )
             }
+            holding = sorted({location_id for _, location_id in levels})
+            locations = [
+                doc async for doc in db["locations"].find({"_id": {"$in": holding}}, session=session)
+                if doc["capabilities"]["ships"] and doc.get("active", True)
+            ]
             ranked = sorted(locations, key=lambda loc: _km((loc["point"]["coordinates"][1], loc["point"]["coordinates"][0]), point))
             now = datetime.now(timezone.utc)
             allocations, events = [], []
@@ -72,7 +80,7 @@ class Baseline:
                     if take <= 0:
                         continue
                     before = await db["inventory"].find_one_and_update(
-                        {"_id": level["_id"], "available": {"$gte": take}},
+                        {"_id": f"{line['sku']}@{loc['_id']}", "available": {"$gte": take}},
                         [{"$set": {"reserved": {"$add": ["$reserved", take]}, "updated_at": now}}, _AVAILABLE],
                         session=session,
                     )
@@ -80,7 +88,7 @@ class Baseline:
                         raise RuntimeError("stale plan")
                     allocations.append({"id": _oid(), "line_id": str(n), "sku": line["sku"], "location_id": loc["_id"], "quantity": take, "status": "OPEN"})
                     events.append(
-                        {"_id": _oid(), "type": "StockLevelChanged", "aggregate_type": "InventoryLevel", "aggregate_id": level["_id"], "at": now,
+                        {"_id": _oid(), "type": "StockLevelChanged", "aggregate_type": "InventoryLevel", "aggregate_id": f"{line['sku']}@{loc['_id']}", "at": now,
                          "actor": {"subject": "baseline", "role": "CHANNEL"}, "sku": line["sku"], "location_id": loc["_id"],
                          "payload": {"onHand": before["on_hand"], "reserved": before["reserved"] + take, "cause": "RESERVATION"}}
                     )

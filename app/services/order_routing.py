@@ -103,7 +103,6 @@ class OrderRouting:
         """The pure planner over the same inputs RoutingService.plan reads, with this order's own
         reservations added back to `available` (they would be released if the order moved)."""
         configured = await self._routing.policy_for(request.channel_id, session=session)
-        locations = await self._locations.list(session=session)
         levels = await self._inventory.for_skus(list(request.skus), session=session)
         stock = [
             StockAtLocation(
@@ -115,6 +114,8 @@ class OrderRouting:
             )
             for level in levels
         ]
+        held = {s.location_id for s in stock if s.available > 0} | ({request.pickup_location_id} if request.pickup_location_id else set())
+        locations = sorted(await self._locations.by_ids(sorted(held), session=session), key=lambda loc: loc.id) if held else []
         return plan_routing(request, locations, stock, configured.policy, policy_source=configured.source)
 
 
