@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from app.domain.channels import BackorderPolicy
 from app.domain.clock import utcnow
@@ -77,8 +78,11 @@ class OrderEditService:
             check_editable(before)
             validate_edit(before, edit, products).raise_if_any()
             at = utcnow()
-            after = await self._edited(session, before, edit, products, at)
-            events: list[DomainEvent] = [order_event(after, "OrderEdited", actor, at, edit_summary(before, after, edit), reason)]
+            after, planned = await self._edited(session, before, edit, products, at)
+            summary = edit_summary(before, after, edit)
+            if planned is not None:
+                summary["routing"] = planned  # why the added or moved units went where they did
+            events: list[DomainEvent] = [order_event(after, "OrderEdited", actor, at, summary, reason)]
             if after.status is OrderStatus.CANCELLED:
                 events.append(order_event(after, "OrderCancelled", actor, at, {"from": before.status.value}, reason))
             events += status_changed(before.status, after, actor, at, reason)
@@ -94,7 +98,8 @@ class OrderEditService:
 
     async def _edited(
         self, session: Session, before: Order, edit: OrderEdit, products: dict[str, Product], at: datetime
-    ) -> Order:
+    ) -> tuple[Order, dict[str, Any] | None]:
+        """The edited order, and the explanation of any planning the edit needed."""
         lines = edited_lines(before, edit, products)
         allocations = fit_allocations(before.allocations, lines)
         delivery = before.delivery
@@ -112,7 +117,7 @@ class OrderEditService:
         if before.delivery.requested_date and (edit.changes_address or edit.changes_lines):
             release_at = await scheduled_release(self._locations, draft, at)
         draft = replace(draft, routing=routing, release_at=release_at)
-        return with_status(draft, _status_after_edit(before, draft, at), at)
+        return with_status(draft, _status_after_edit(before, draft, at), at), placement.explanation if placement else None
 
     async def _reroute(self, session: Session, draft: Order) -> tuple[Order, Placement]:
         """Plans every open unit again for the new address, counting this order's own reservations as
