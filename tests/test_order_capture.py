@@ -181,6 +181,11 @@ async def test_roles_and_scopes_for_capture(world: World, gql: GraphQLClient, se
 
     mine = (await gql.as_(shopper).data(CAPTURE, {"input": capture_input("W-ADA", customer=None)}))["captureOrder"]
     assert mine["order"]["customer"]["email"] == ada.email
+    again = (await gql.as_(shopper).data(CAPTURE, {"input": capture_input("W-ADA", customer=None)}))["captureOrder"]
+    assert again["replayed"] is True
+    _, other_shopper = await services.auth.create_api_key(name="eve", role=Role.CUSTOMER, customer_id=customer("Eve", "X").id)
+    taken = (await gql.as_(other_shopper).data(CAPTURE, {"input": capture_input("W-ADA", customer=None)}))["captureOrder"]
+    assert (taken["__typename"], taken["code"]) == ("ConflictError", "DUPLICATE_EXTERNAL_ID")  # same input, not hers to see
     via_pos = (await gql.as_(shopper).data(CAPTURE, {"input": capture_input("P-ADA", channel="pos", customer=None)}))["captureOrder"]
     assert via_pos["__typename"] == "PermissionDeniedError"
     by_staff = (await gql.as_(staff).data(CAPTURE, {"input": capture_input("W-S")}))["captureOrder"]

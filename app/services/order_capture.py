@@ -120,7 +120,12 @@ class OrderCaptureService:
             except (StockMoved, OrderChanged, CustomerKeyTaken, ExternalIdTaken):
                 await asyncio.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
                 continue
-            if replayed and order.input_hash != digest:
+            # A replay shows the stored order, so it must be the caller's to see (a shopper reusing
+            # another's external id learns only that the id is taken).
+            visible = principal.can_see_order(
+                customer_id=order.customer_id, channel_id=order.channel_id, location_ids=order.location_ids
+            )
+            if replayed and (order.input_hash != digest or not visible):
                 raise DuplicateExternalId(
                     f"{request.channel_id} order {request.external_id} was captured before with different content",
                     field=("externalId",),
