@@ -66,14 +66,14 @@ class GeoPointInput:
 
 @strawberry.input(description="A postal address.")
 class AddressInput:
-    line1: str
-    city: str
-    postal_code: str
+    line1: str = strawberry.field(description="Street and number.")
+    city: str = strawberry.field(description="City.")
+    postal_code: str = strawberry.field(description="Postal or ZIP code.")
     country: str = strawberry.field(default="US", description="ISO 3166-1 alpha-2 country code.")
-    line2: str | None = None
+    line2: str | None = strawberry.field(default=None, description="Apartment, suite, floor.")
     region: str | None = strawberry.field(default=None, description="State, province or county.")
     name: str | None = strawberry.field(default=None, description="Recipient.")
-    phone: str | None = None
+    phone: str | None = strawberry.field(default=None, description="Phone for the carrier.")
 
     def to_domain(self) -> locations.Address:
         return locations.Address(

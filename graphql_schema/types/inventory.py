@@ -96,16 +96,16 @@ StockChangeCause = strawberry.enum(inventory.StockChangeCause, description="Why 
 
 @strawberry.type(description="One change to one stock level: what moved, the level after it, who and why.")
 class StockMovement:
-    id: strawberry.ID
-    at: datetime
-    cause: StockChangeCause
+    id: strawberry.ID = strawberry.field(description="The StockLevelChanged event's id.")
+    at: datetime = strawberry.field(description="When it happened.")
+    cause: StockChangeCause = strawberry.field(description="Why the level changed.")
     on_hand_delta: int = strawberry.field(description="Change in units on hand (negative: removed).")
     reserved_delta: int = strawberry.field(description="Change in units reserved for orders.")
     on_hand: int = strawberry.field(description="On hand after the change.")
     reserved: int = strawberry.field(description="Reserved after the change.")
     safety_stock: int = strawberry.field(description="Safety stock after the change.")
     available: int = strawberry.field(description="Available after the change.")
-    actor: Actor
+    actor: Actor = strawberry.field(description="Who made the change (or SYSTEM).")
     reason: str | None = strawberry.field(description="Why, when a reason was given.")
     order_ref: strawberry.Private[str | None]
     transfer_id: str | None = strawberry.field(description="Pairs the two sides of a transfer.")
@@ -139,14 +139,14 @@ class StockMovement:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A stock movement and its cursor.")
 class StockMovementEdge(relay.Edge[StockMovement]):
     pass
 
 
 @strawberry.type(description="A page of stock movements, newest first.")
 class StockMovementConnection(relay.Connection[StockMovement]):
-    edges: list[StockMovementEdge]
+    edges: list[StockMovementEdge] = strawberry.field(description="The movements on this page.")
 
 
 @strawberry.type(description="Totals for one SKU across the whole network.")

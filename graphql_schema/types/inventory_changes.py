@@ -15,7 +15,7 @@ from graphql_schema.types.orders import Order
 
 @strawberry.input(description="Correct a level, or record a count. Give `delta` or `count`, and a reason.")
 class AdjustStockInput:
-    sku: str
+    sku: str = strawberry.field(description="The SKU.")
     location: str = strawberry.field(description="Location code.")
     delta: int | None = strawberry.field(default=None, description="Units to add (positive) or remove (negative).")
     count: int | None = strawberry.field(default=None, description="Units counted: on hand becomes exactly this.")
@@ -24,7 +24,7 @@ class AdjustStockInput:
 
 @strawberry.input(description="Goods arrived at a location.")
 class ReceiveStockInput:
-    sku: str
+    sku: str = strawberry.field(description="The SKU.")
     location: str = strawberry.field(description="Location code.")
     quantity: int = strawberry.field(description="Units received, at least 1.")
     reason: str | None = strawberry.field(default=None, description="Reference, e.g. a delivery note number.")
@@ -32,7 +32,7 @@ class ReceiveStockInput:
 
 @strawberry.input(description="Move unreserved units from one location to another, atomically.")
 class TransferStockInput:
-    sku: str
+    sku: str = strawberry.field(description="The SKU.")
     from_: str = strawberry.field(name="from", description="Location code units leave.")
     to: str = strawberry.field(description="Location code units arrive at.")
     quantity: int = strawberry.field(description="Units to move, at least 1.")
@@ -41,7 +41,7 @@ class TransferStockInput:
 
 @strawberry.input(description="Set safety stock and reorder settings of one SKU at one location; omitted values stay.")
 class SetStockPolicyInput:
-    sku: str
+    sku: str = strawberry.field(description="The SKU.")
     location: str = strawberry.field(description="Location code.")
     safety_stock: int | None = strawberry.field(default=None, description="Units held back from promising.")
     reorder_point: int | None = strawberry.field(default=None, description="Reorder when available falls to this.")
@@ -60,7 +60,7 @@ class StockChangePayload:
 
 @strawberry.type(description="The level after the adjustment.")
 class AdjustStockPayload(StockChangePayload):
-    level: InventoryLevel
+    level: InventoryLevel = strawberry.field(description="The level after the change.")
 
     @classmethod
     def from_domain(cls, change: StockChange) -> AdjustStockPayload:
@@ -69,7 +69,7 @@ class AdjustStockPayload(StockChangePayload):
 
 @strawberry.type(description="The level after the receipt.")
 class ReceiveStockPayload(StockChangePayload):
-    level: InventoryLevel
+    level: InventoryLevel = strawberry.field(description="The level after the change.")
 
     @classmethod
     def from_domain(cls, change: StockChange) -> ReceiveStockPayload:
@@ -93,7 +93,7 @@ class TransferStockPayload(StockChangePayload):
 
 @strawberry.type(description="The level with its new policy.")
 class SetStockPolicyPayload(StockChangePayload):
-    level: InventoryLevel
+    level: InventoryLevel = strawberry.field(description="The level after the change.")
 
     @classmethod
     def from_domain(cls, change: StockChange) -> SetStockPolicyPayload:

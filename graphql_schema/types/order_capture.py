@@ -16,10 +16,10 @@ from graphql_schema.types.orders import Order
 
 @strawberry.input(description="Who ordered, as the channel knows them. Matched to an existing customer by channel id, email or phone, else created.")
 class CustomerInput:
-    email: str | None = None
-    phone: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
+    email: str | None = strawberry.field(default=None, description="Email; matched case-insensitively.")
+    phone: str | None = strawberry.field(default=None, description="Phone; matched on its digits.")
+    first_name: str | None = strawberry.field(default=None, description="Given name, for a new customer.")
+    last_name: str | None = strawberry.field(default=None, description="Family name, for a new customer.")
     channel_customer_id: str | None = strawberry.field(
         default=None, description="The channel's own id for the buyer: marketplace buyer id, loyalty number."
     )
@@ -27,14 +27,14 @@ class CustomerInput:
 
 @strawberry.input(description="One SKU and how many.")
 class OrderLineInput:
-    sku: str
+    sku: str = strawberry.field(description="The SKU; one line per SKU.")
     quantity: int = strawberry.field(description="1 to 10,000.")
     unit_price_cents: int | None = strawberry.field(default=None, description="Price per unit in minor units; the catalog price when omitted.")
 
 
 @strawberry.input(description="Ship to an address (with its coordinates), or pick up in a store.")
 class DeliveryInput:
-    method: DeliveryMethod
+    method: DeliveryMethod = strawberry.field(description="SHIP or PICKUP_IN_STORE.")
     address: AddressInput | None = strawberry.field(default=None, description="Required for SHIP.")
     point: GeoPointInput | None = strawberry.field(default=None, description="The address's coordinates; required for SHIP.")
     pickup_location: str | None = strawberry.field(default=None, description="Store code; required for PICKUP_IN_STORE.")
@@ -51,7 +51,7 @@ class CaptureOrderInput:
     channel: str = strawberry.field(description="Channel code, e.g. `web`, `amazon`.")
     external_id: str = strawberry.field(description="The channel's own order id.")
     lines: list[OrderLineInput] = strawberry.field(description="1 to 100 lines, one per SKU.")
-    delivery: DeliveryInput
+    delivery: DeliveryInput = strawberry.field(description="Ship to an address, or pick up in a store.")
     customer: CustomerInput | None = strawberry.field(default=None, description="Required except for customers ordering for themselves.")
     requested_delivery_date: date | None = strawberry.field(
         default=None, description="Deliver on this day: the order waits SCHEDULED until it must be released."
@@ -91,7 +91,7 @@ class CaptureOrderInput:
 
 @strawberry.type(description="The captured order, routed and reserved.")
 class CaptureOrderPayload:
-    order: Order
+    order: Order = strawberry.field(description="The order, as stored.")
     replayed: bool = strawberry.field(description="True when this input was captured before: the stored order is returned, nothing new was written.")
 
 

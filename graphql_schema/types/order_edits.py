@@ -16,7 +16,7 @@ from graphql_schema.types.orders import Order
 
 @strawberry.input(description="A line's new ordered quantity.")
 class OrderLineQuantityInput:
-    line_id: str
+    line_id: str = strawberry.field(description="The line's id on the order.")
     quantity: int = strawberry.field(description="At least 1 and at least what was already fulfilled.")
 
 
@@ -27,7 +27,7 @@ class OrderLineQuantityInput:
     )
 )
 class EditOrderInput:
-    order_id: relay.GlobalID
+    order_id: relay.GlobalID = strawberry.field(description="The order's global id.")
     reason: str = strawberry.field(description="Why; kept with the actor in the order's timeline.")
     shipping_address: AddressInput | None = strawberry.field(default=None, description="New address (SHIP orders); give `point` too.")
     point: GeoPointInput | None = strawberry.field(default=None, description="The new address's coordinates.")
@@ -50,7 +50,7 @@ class EditOrderInput:
 
 @strawberry.type(description="The edited order.")
 class EditOrderPayload:
-    order: Order
+    order: Order = strawberry.field(description="The order after the edit.")
 
 
 EditOrderResult = Annotated[
