@@ -8,7 +8,7 @@ from app.domain.principals import SYSTEM
 from app.services.container import Services
 from tests.conftest import GraphQLClient
 from tests.factories import World
-from tests.order_helpers import CAPTURE, capture_input, capture_request, network, reserved
+from tests.order_helpers import capture_input, capture_request, network, reserved
 
 pytestmark = pytest.mark.usefixtures("reservations_consistent")
 

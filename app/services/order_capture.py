@@ -17,7 +17,7 @@ from typing import Any
 from app.domain.channels import BackorderPolicy, Channel
 from app.domain.clock import utcnow
 from app.domain.customers import CustomerKeyTaken
-from app.domain.errors import Conflict, Forbidden, Validator
+from app.domain.errors import Conflict, Forbidden
 from app.domain.events import Actor, DomainEvent
 from app.domain.ids import new_id
 from app.domain.inventory import InsufficientStock
