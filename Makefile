@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint schema bench clean
+.PHONY: run test install lint schema bench bench-capture clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
@@ -31,6 +31,9 @@ schema: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.store_availability
+
+bench-capture: $(STAMP)
+	$(BIN)/python -m bench.capture_order --json bench/results/capture_order.json
 
 clean:
 	rm -rf $(VENV) .oms .pytest_cache

@@ -18,6 +18,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -48,6 +58,8 @@ class Settings:
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_key: str | None = None
     allow_anonymous_admin: bool = True
+    # Seconds between scheduler ticks (scheduled releases, backorder sweep); 0 turns it off.
+    scheduler_interval_seconds: float = 5.0
 
     @property
     def production(self) -> bool:
@@ -83,4 +95,5 @@ class Settings:
             jwt_key=env.get("OMS_JWT_KEY") or None,
             # The anonymous admin exists only for the local demo; production never has one.
             allow_anonymous_admin=(not production) and _bool(env, "OMS_ALLOW_ANONYMOUS_ADMIN", True),
+            scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
         )

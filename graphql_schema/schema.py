@@ -12,8 +12,8 @@ from graphql_schema.limits import MAX_TOKENS, QueryShapeLimits
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.customers import CustomerQueries
-from graphql_schema.roots.inventory import InventoryQueries
-from graphql_schema.roots.orders import OrderQueries
+from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
+from graphql_schema.roots.orders import OrderMutations, OrderQueries
 from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
 
 
@@ -32,9 +32,10 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
 )
 
-Mutation = merge_types("Mutation", (RoutingMutations,))
+Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations, RoutingMutations))
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
-    "Change the OMS. Every mutation returns a union of its success payload and typed errors."
+    "Change the OMS: capture and manage orders, move and count stock, configure routing. Every mutation "
+    "returns a union of its success payload and typed errors."
 )
 
 # Built once per process: Relay fields are bound to their resolvers at schema build time.

@@ -62,3 +62,27 @@ class GeoPointInput:
 
     def to_domain(self) -> geo.GeoPoint:
         return geo.GeoPoint(lat=self.lat, lng=self.lng)
+
+
+@strawberry.input(description="A postal address.")
+class AddressInput:
+    line1: str = strawberry.field(description="Street and number.")
+    city: str = strawberry.field(description="City.")
+    postal_code: str = strawberry.field(description="Postal or ZIP code.")
+    country: str = strawberry.field(default="US", description="ISO 3166-1 alpha-2 country code.")
+    line2: str | None = strawberry.field(default=None, description="Apartment, suite, floor.")
+    region: str | None = strawberry.field(default=None, description="State, province or county.")
+    name: str | None = strawberry.field(default=None, description="Recipient.")
+    phone: str | None = strawberry.field(default=None, description="Phone for the carrier.")
+
+    def to_domain(self) -> locations.Address:
+        return locations.Address(
+            line1=self.line1,
+            city=self.city,
+            postal_code=self.postal_code,
+            country=self.country,
+            line2=self.line2,
+            region=self.region,
+            name=self.name,
+            phone=self.phone,
+        )
