@@ -45,6 +45,10 @@ INDEXES: dict[str, list[IndexModel]] = {
                    partialFilterExpression={"order_id": {"$type": "string"}}),
         IndexModel([("at", ASCENDING)], name="at"),
     ],
+    # Replay protection for signed webhooks: a nonce is kept only while its timestamp is acceptable.
+    "webhook_nonces": [
+        IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
+    ],
 }
 
 
