@@ -66,12 +66,19 @@ def create_app(
         mongo = Mongo(connect(uri, event_listeners=mongo_listeners), settings.database)
         try:
             await ensure_indexes(mongo.db)
-            services = build_services(mongo, allow_anonymous_admin=settings.allow_anonymous_admin)
+            services = build_services(
+                mongo,
+                allow_anonymous_admin=settings.allow_anonymous_admin,
+                scheduler_interval_seconds=settings.scheduler_interval_seconds,
+            )
             state["services"] = services
             graphql.services = services
+            services.scheduler.start()
             log.info("ready", extra={"database": settings.database, "env": settings.env})
             yield
         finally:
+            if "services" in state:
+                await state["services"].scheduler.stop()
             await mongo.close()
 
     graphql = OmsGraphQL(schema, services=None, graphiql=not settings.production)  # type: ignore[arg-type]

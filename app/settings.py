@@ -99,6 +99,8 @@ class Settings:
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_key: str | None = None
     allow_anonymous_admin: bool = True
+    # Seconds between scheduler ticks (scheduled releases, backorder sweep); 0 turns it off.
+    scheduler_interval_seconds: float = 5.0
     # Security (docs/SECURITY.md)
     jwt_claim_prefix: str = "oms_"
     jwt_leeway_seconds: int = 30
@@ -169,6 +171,7 @@ class Settings:
             legacy_graphql_ws=_bool(env, "OMS_LEGACY_GRAPHQL_WS", False),
             webhook_secrets=_webhook_secrets(env.get("OMS_WEBHOOK_SECRETS", "")),
             webhook_tolerance_seconds=_int(env, "OMS_WEBHOOK_TOLERANCE_SECONDS", 300),
+            scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
         )
 
     def webhook_secrets_for(self, source: str) -> tuple[str, ...]:

@@ -11,8 +11,8 @@ from graphql_schema.extensions import TypedErrors
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.customers import CustomerQueries
-from graphql_schema.roots.inventory import InventoryQueries
-from graphql_schema.roots.orders import OrderQueries
+from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
+from graphql_schema.roots.orders import OrderMutations, OrderQueries
 
 
 @strawberry.type
@@ -28,11 +28,17 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
 )
 
+Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations))
+Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Change the OMS: capture and manage orders, move and count stock. Expected failures are typed union members."
+)
+
 # Built once per process: Relay fields are bound to their resolvers at schema build time.
 # Per-deployment switches (production hardening) read the request context, not the schema.
 # Factories, not instances: Strawberry builds fresh extensions per operation.
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     extensions=[
         TypedErrors,
         lambda: QueryDepthLimiter(max_depth=12),

@@ -15,11 +15,21 @@ from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.repositories.signatures import WebhookNonceRepository
 from app.services.auth import AuthService
+from app.services.backorders import BackorderService
 from app.services.jwt_tokens import JwtConfig
 from app.services.catalog import CatalogService
+from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
 from app.services.inventory import InventoryQueryService
+from app.services.inventory_changes import InventoryChangeService
+from app.services.nearby import NearbyStores
+from app.services.order_capture import OrderCaptureService
+from app.services.order_edits import OrderEditService
+from app.services.order_lifecycle import OrderLifecycleService
+from app.services.order_routing import OrderRouting
 from app.services.orders import OrderQueryService
+from app.services.reservations import OrderWriter
+from app.services.scheduler import Scheduler
 from app.services.signatures import SignatureService
 
 
@@ -31,6 +41,12 @@ class Services:
     customers: CustomerService
     orders: OrderQueryService
     inventory: InventoryQueryService
+    inventory_changes: InventoryChangeService
+    order_capture: OrderCaptureService
+    order_lifecycle: OrderLifecycleService
+    order_edits: OrderEditService
+    backorders: BackorderService
+    scheduler: Scheduler
     signatures: SignatureService
 
     async def ready(self) -> bool:
@@ -44,9 +60,22 @@ def build_services(
     jwt: JwtConfig | None = None,
     api_key_cache_seconds: float = 10.0,
     webhook_tolerance_seconds: int = 300,
+    scheduler_interval_seconds: float = 5.0,
 ) -> Services:
     db = mongo.db
     events = EventRepository(db)
+    orders = OrderRepository(db)
+    inventory = InventoryRepository(db)
+    locations = LocationRepository(db)
+    products = ProductRepository(db)
+    channels = ChannelRepository(db)
+    customers = CustomerRepository(db)
+    routing = OrderRouting(inventory=inventory, locations=locations)
+    writer = OrderWriter(orders=orders, inventory=inventory, events=events)
+    nearby = NearbyStores(inventory=inventory, locations=locations)
+    queue = KeyedLocks()  # one per process: captures of the same SKU queue here instead of colliding in MongoDB
+    backorders = BackorderService(mongo=mongo, orders=orders, routing=routing, writer=writer)
+    lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
     return Services(
         mongo=mongo,
         auth=AuthService(
@@ -55,11 +84,46 @@ def build_services(
             jwt=jwt,
             key_cache_seconds=api_key_cache_seconds,
         ),
-        catalog=CatalogService(
-            channels=ChannelRepository(db), locations=LocationRepository(db), products=ProductRepository(db)
-        ),
-        customers=CustomerService(customers=CustomerRepository(db)),
-        orders=OrderQueryService(orders=OrderRepository(db), events=events),
-        inventory=InventoryQueryService(inventory=InventoryRepository(db)),
         signatures=SignatureService(nonces=WebhookNonceRepository(db), tolerance_seconds=webhook_tolerance_seconds),
+        catalog=CatalogService(channels=channels, locations=locations, products=products),
+        customers=CustomerService(customers=customers),
+        orders=OrderQueryService(orders=orders, events=events),
+        inventory=InventoryQueryService(inventory=inventory, events=events),
+        inventory_changes=InventoryChangeService(
+            mongo=mongo,
+            inventory=inventory,
+            locations=locations,
+            products=products,
+            events=events,
+            backorders=backorders,
+            queue=queue,
+        ),
+        order_capture=OrderCaptureService(
+            mongo=mongo,
+            orders=orders,
+            customers=customers,
+            channels=channels,
+            products=products,
+            locations=locations,
+            routing=routing,
+            writer=writer,
+            nearby=nearby,
+            queue=queue,
+        ),
+        order_lifecycle=lifecycle,
+        order_edits=OrderEditService(
+            mongo=mongo,
+            orders=orders,
+            products=products,
+            channels=channels,
+            locations=locations,
+            routing=routing,
+            writer=writer,
+            backorders=backorders,
+            nearby=nearby,
+        ),
+        backorders=backorders,
+        scheduler=Scheduler(
+            orders=orders, lifecycle=lifecycle, backorders=backorders, interval_seconds=scheduler_interval_seconds
+        ),
     )
