@@ -21,6 +21,7 @@ from app.services.container import Services, build_services
 from app.settings import Settings
 from graphql_schema.schema import schema
 from graphql_schema.view import OmsGraphQL
+from subscriptions.realtime import Realtime, RealtimeOptions
 
 log = logging.getLogger("oms")
 
@@ -51,6 +52,16 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+def realtime_options(settings: Settings) -> RealtimeOptions:
+    return RealtimeOptions(
+        broadcast_url=settings.broadcast_url,
+        subscriber_queue_size=settings.subscriber_queue_size,
+        lease_seconds=settings.relay_lease_seconds,
+        relay=settings.relay_enabled,
+        dashboard_interval_seconds=settings.dashboard_interval_seconds,
+    )
+
+
 def create_app(
     settings: Settings, *, mongodb_uri: str | None = None, mongo_listeners: Sequence[object] = ()
 ) -> Starlette:
@@ -64,17 +75,29 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         mongo = Mongo(connect(uri, event_listeners=mongo_listeners), settings.database)
+        realtime: Realtime | None = None
         try:
-            await ensure_indexes(mongo.db)
+            await ensure_indexes(mongo.db, event_retention_days=settings.event_retention_days)
             services = build_services(mongo, allow_anonymous_admin=settings.allow_anonymous_admin)
             state["services"] = services
             graphql.services = services
+            realtime = Realtime(services, realtime_options(settings))
+            await realtime.start()
+            graphql.realtime = realtime
             log.info("ready", extra={"database": settings.database, "env": settings.env})
             yield
         finally:
+            if realtime is not None:
+                await realtime.stop()
             await mongo.close()
 
-    graphql = OmsGraphQL(schema, services=None, graphiql=not settings.production)  # type: ignore[arg-type]
+    graphql = OmsGraphQL(
+        schema,
+        services=None,  # type: ignore[arg-type]
+        graphiql=not settings.production,
+        ws_init_timeout_seconds=settings.ws_init_timeout_seconds,
+        ws_heartbeat_seconds=settings.ws_heartbeat_seconds,
+    )
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -18,6 +18,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -48,6 +58,14 @@ class Settings:
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_key: str | None = None
     allow_anonymous_admin: bool = True
+    # Real time (docs/ARCHITECTURE.md, "Event flow")
+    event_retention_days: int = 30
+    subscriber_queue_size: int = 1_000
+    relay_enabled: bool = True
+    relay_lease_seconds: float = 10.0
+    dashboard_interval_seconds: float = 5.0
+    ws_init_timeout_seconds: float = 10.0
+    ws_heartbeat_seconds: float = 15.0
 
     @property
     def production(self) -> bool:
@@ -83,4 +101,11 @@ class Settings:
             jwt_key=env.get("OMS_JWT_KEY") or None,
             # The anonymous admin exists only for the local demo; production never has one.
             allow_anonymous_admin=(not production) and _bool(env, "OMS_ALLOW_ANONYMOUS_ADMIN", True),
+            event_retention_days=_int(env, "OMS_EVENT_RETENTION_DAYS", 30),
+            subscriber_queue_size=_int(env, "OMS_SUBSCRIBER_QUEUE", 1_000),
+            relay_enabled=_bool(env, "OMS_RELAY", True),
+            relay_lease_seconds=_float(env, "OMS_RELAY_LEASE_SECONDS", 10.0),
+            dashboard_interval_seconds=_float(env, "OMS_DASHBOARD_INTERVAL", 5.0),
+            ws_init_timeout_seconds=_float(env, "OMS_WS_INIT_TIMEOUT", 10.0),
+            ws_heartbeat_seconds=_float(env, "OMS_WS_HEARTBEAT", 15.0),
         )

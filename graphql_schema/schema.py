@@ -11,6 +11,7 @@ from graphql_schema.extensions import TypedErrors
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.customers import CustomerQueries
+from graphql_schema.roots.events import EventQueries, EventSubscriptions
 from graphql_schema.roots.inventory import InventoryQueries
 from graphql_schema.roots.orders import OrderQueries
 
@@ -23,9 +24,14 @@ class NodeQueries:
     )
 
 
-Query = merge_types("Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries))
+Query = merge_types("Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, EventQueries))
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
+)
+
+Subscription = merge_types("Subscription", (EventSubscriptions,))
+Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Live changes over graphql-transport-ws, resumable from a cursor without gaps or duplicates."
 )
 
 # Built once per process: Relay fields are bound to their resolvers at schema build time.
@@ -33,6 +39,7 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
 # Factories, not instances: Strawberry builds fresh extensions per operation.
 schema = strawberry.Schema(
     query=Query,
+    subscription=Subscription,
     extensions=[
         TypedErrors,
         lambda: QueryDepthLimiter(max_depth=12),

@@ -7,17 +7,22 @@ from dataclasses import dataclass
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.channels import ChannelRepository
 from app.repositories.customers import CustomerRepository
+from app.repositories.dashboard import DashboardRepository
 from app.repositories.database import Mongo
 from app.repositories.events import EventRepository
 from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.repositories.sequencer import RelayStateRepository
 from app.services.auth import AuthService
 from app.services.catalog import CatalogService
 from app.services.customers import CustomerService
+from app.services.dashboard import DashboardService
+from app.services.events import EventService
 from app.services.inventory import InventoryQueryService
 from app.services.orders import OrderQueryService
+from app.services.sequencer import OnSequenced, Sequencer, build_sequencer
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +33,15 @@ class Services:
     customers: CustomerService
     orders: OrderQueryService
     inventory: InventoryQueryService
+    events: EventService
+    dashboard: DashboardService
 
     async def ready(self) -> bool:
         return await self.mongo.ping()
+
+    def sequencer(self, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = 10.0) -> Sequencer:
+        """The process's sequencer candidate (services/sequencer.py); the real-time layer runs it."""
+        return build_sequencer(self.mongo, on_sequenced=on_sequenced, follow=follow, lease_seconds=lease_seconds)
 
 
 def build_services(mongo: Mongo, *, allow_anonymous_admin: bool = False) -> Services:
@@ -45,4 +56,11 @@ def build_services(mongo: Mongo, *, allow_anonymous_admin: bool = False) -> Serv
         customers=CustomerService(customers=CustomerRepository(db)),
         orders=OrderQueryService(orders=OrderRepository(db), events=events),
         inventory=InventoryQueryService(inventory=InventoryRepository(db)),
+        events=EventService(
+            events=events,
+            orders=OrderRepository(db),
+            locations=LocationRepository(db),
+            relay_state=RelayStateRepository(db),
+        ),
+        dashboard=DashboardService(dashboard=DashboardRepository(db), events=events),
     )
