@@ -5,16 +5,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from app.repositories.database import Session
 from app.repositories.events import ResumeToken
 
 SEQUENCER = "sequencer"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,29 +41,16 @@ class LeaseRepository:
     async def acquire(self, name: str, owner: str, seconds: float) -> Lease | None:
         """Take the lease if it is free or expired (a new epoch), or extend it if already ours."""
         expires = {"$add": ["$$NOW", int(seconds * 1000)]}
-        try:
-            doc = await self.collection.find_one_and_update(
-                {"_id": name, "$or": [{"owner": owner}, {"$expr": {"$lt": ["$expires_at", "$$NOW"]}}]},
-                [
-                    {
-                        "$set": {
-                            "epoch": {
-                                "$cond": [
-                                    {"$eq": ["$owner", owner]},
-                                    "$epoch",
-                                    {"$add": [{"$ifNull": ["$epoch", 0]}, 1]},
-                                ]
-                            },
-                            "owner": owner,
-                            "expires_at": expires,
-                        }
-                    }
-                ],
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            return None  # someone else holds an unexpired lease
+        # $expr (server time) cannot sit in an upsert's filter, so create the document first.
+        await self.collection.update_one(
+            {"_id": name}, {"$setOnInsert": {"owner": None, "epoch": 0, "expires_at": _EPOCH}}, upsert=True
+        )
+        keep_epoch_if_ours = {"$cond": [{"$eq": ["$owner", owner]}, "$epoch", {"$add": ["$epoch", 1]}]}
+        doc = await self.collection.find_one_and_update(
+            {"_id": name, "$or": [{"owner": owner}, {"$expr": {"$lt": ["$expires_at", "$$NOW"]}}]},
+            [{"$set": {"epoch": keep_epoch_if_ours, "owner": owner, "expires_at": expires}}],
+            return_document=ReturnDocument.AFTER,
+        )
         return Lease(owner=doc["owner"], epoch=int(doc["epoch"])) if doc else None
 
     async def renew(self, name: str, lease: Lease, seconds: float) -> bool:
