@@ -97,6 +97,33 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         uvicorn.Server(config).run()
 
 
+async def _relay(uri: str, settings: Settings) -> None:
+    import signal
+
+    from app.asgi import realtime_options
+    from app.repositories.database import Mongo, connect
+    from app.repositories.indexes import ensure_indexes
+    from app.services.container import build_services
+    from subscriptions.realtime import run_relay
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    mongo = Mongo(connect(uri), settings.database)
+    try:
+        await ensure_indexes(mongo.db, event_retention_days=settings.event_retention_days)
+        log.info("relay starting", extra={"broadcast": settings.broadcast_url.split("@")[-1]})
+        await run_relay(build_services(mongo), realtime_options(settings), stop=stop)
+    finally:
+        await mongo.close()
+
+
+def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
+    with mongodb(settings) as uri:
+        asyncio.run(_relay(uri, settings))
+
+
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
     with mongodb(settings) as uri:
         asyncio.run(_seed(uri, settings, args, only_if_empty=False))
@@ -155,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed-if-empty", action="store_true", help="load demo data into an empty database first")
     _add_seed_options(serve)
     serve.set_defaults(handler=cmd_serve)
+
+    relay = commands.add_parser(
+        "relay", help="sequence the event log and publish it to OMS_BROADCAST_URL (no HTTP); one leader at a time"
+    )
+    relay.set_defaults(handler=cmd_relay)
 
     seed = commands.add_parser("seed", help="load deterministic demo data")
     _add_seed_options(seed)

@@ -49,14 +49,14 @@ class ApiLimits:
     max_aliases: int = 30
     max_tokens: int = 4_000
     # Static cost of one operation (graphql_schema/cost.py); refused above this.
-    max_cost: int = 10_000
+    max_cost: int = 50_000
     # Leaky bucket per client (principal subject, else IP): holds `rate_capacity` cost units and
     # drains `rate_per_second`; 0 turns rate limiting off.
-    rate_capacity: int = 100_000
-    rate_per_second: float = 20_000.0
+    rate_capacity: int = 500_000
+    rate_per_second: float = 100_000.0
     max_body_bytes: int = 256 * 1024
     max_string_length: int = 10_000
-    max_list_length: int = 100
+    max_list_length: int = 500
     max_subscriptions_per_connection: int = 20
     # Production hides "Did you mean ...?" hints, which map the schema for a caller without introspection.
     hide_suggestions: bool = False
@@ -68,12 +68,12 @@ class ApiLimits:
             max_depth=_int(env, "OMS_MAX_DEPTH", 12),
             max_aliases=_int(env, "OMS_MAX_ALIASES", 30),
             max_tokens=_int(env, "OMS_MAX_TOKENS", 4_000),
-            max_cost=_int(env, "OMS_MAX_COST", 10_000),
-            rate_capacity=_int(env, "OMS_RATE_CAPACITY", 100_000),
-            rate_per_second=_float(env, "OMS_RATE_PER_SECOND", 20_000.0),
+            max_cost=_int(env, "OMS_MAX_COST", 50_000),
+            rate_capacity=_int(env, "OMS_RATE_CAPACITY", 500_000),
+            rate_per_second=_float(env, "OMS_RATE_PER_SECOND", 100_000.0),
             max_body_bytes=_int(env, "OMS_MAX_BODY_BYTES", 256 * 1024),
             max_string_length=_int(env, "OMS_MAX_STRING_LENGTH", 10_000),
-            max_list_length=_int(env, "OMS_MAX_LIST_LENGTH", 100),
+            max_list_length=_int(env, "OMS_MAX_LIST_LENGTH", 500),
             max_subscriptions_per_connection=_int(env, "OMS_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20),
             hide_suggestions=production or _bool(env, "OMS_HIDE_SUGGESTIONS", False),
             introspection=(not production) and _bool(env, "OMS_INTROSPECTION", True),
@@ -99,6 +99,14 @@ class Settings:
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_key: str | None = None
     allow_anonymous_admin: bool = True
+    # Real time (docs/ARCHITECTURE.md, "Event flow")
+    event_retention_days: int = 30
+    subscriber_queue_size: int = 1_000
+    relay_enabled: bool = True
+    relay_lease_seconds: float = 10.0
+    dashboard_interval_seconds: float = 5.0
+    ws_init_timeout_seconds: float = 10.0
+    ws_heartbeat_seconds: float = 15.0
     # Seconds between scheduler ticks (scheduled releases, backorder sweep); 0 turns it off.
     scheduler_interval_seconds: float = 5.0
     # Security (docs/SECURITY.md)
@@ -172,6 +180,13 @@ class Settings:
             webhook_secrets=_webhook_secrets(env.get("OMS_WEBHOOK_SECRETS", "")),
             webhook_tolerance_seconds=_int(env, "OMS_WEBHOOK_TOLERANCE_SECONDS", 300),
             scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
+            event_retention_days=_int(env, "OMS_EVENT_RETENTION_DAYS", 30),
+            subscriber_queue_size=_int(env, "OMS_SUBSCRIBER_QUEUE", 1_000),
+            relay_enabled=_bool(env, "OMS_RELAY", True),
+            relay_lease_seconds=_float(env, "OMS_RELAY_LEASE_SECONDS", 10.0),
+            dashboard_interval_seconds=_float(env, "OMS_DASHBOARD_INTERVAL", 5.0),
+            ws_init_timeout_seconds=_float(env, "OMS_WS_INIT_TIMEOUT", 10.0),
+            ws_heartbeat_seconds=_float(env, "OMS_WS_HEARTBEAT", 15.0),
         )
 
     def webhook_secrets_for(self, source: str) -> tuple[str, ...]:

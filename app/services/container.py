@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.channels import ChannelRepository
 from app.repositories.customers import CustomerRepository
+from app.repositories.dashboard import DashboardRepository
 from app.repositories.database import Mongo
 from app.repositories.events import EventRepository
 from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.repositories.sequencer import RelayStateRepository
 from app.repositories.signatures import WebhookNonceRepository
 from app.services.auth import AuthService
 from app.services.backorders import BackorderService
@@ -20,6 +22,8 @@ from app.services.jwt_tokens import JwtConfig
 from app.services.catalog import CatalogService
 from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
+from app.services.dashboard import DashboardService
+from app.services.events import EventService
 from app.services.inventory import InventoryQueryService
 from app.services.inventory_changes import InventoryChangeService
 from app.services.nearby import NearbyStores
@@ -30,6 +34,7 @@ from app.services.order_routing import OrderRouting
 from app.services.orders import OrderQueryService
 from app.services.reservations import OrderWriter
 from app.services.scheduler import Scheduler
+from app.services.sequencer import OnSequenced, Sequencer, build_sequencer
 from app.services.signatures import SignatureService
 
 
@@ -48,9 +53,15 @@ class Services:
     backorders: BackorderService
     scheduler: Scheduler
     signatures: SignatureService
+    events: EventService
+    dashboard: DashboardService
 
     async def ready(self) -> bool:
         return await self.mongo.ping()
+
+    def sequencer(self, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = 10.0) -> Sequencer:
+        """The process's sequencer candidate (services/sequencer.py); the real-time layer runs it."""
+        return build_sequencer(self.mongo, on_sequenced=on_sequenced, follow=follow, lease_seconds=lease_seconds)
 
 
 def build_services(
@@ -126,4 +137,11 @@ def build_services(
         scheduler=Scheduler(
             orders=orders, lifecycle=lifecycle, backorders=backorders, interval_seconds=scheduler_interval_seconds
         ),
+        events=EventService(
+            events=events,
+            orders=orders,
+            locations=locations,
+            relay_state=RelayStateRepository(db),
+        ),
+        dashboard=DashboardService(dashboard=DashboardRepository(db), events=events),
     )
