@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -27,6 +28,14 @@ class TypedErrors(SchemaExtension):
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
         result.errors = [self._convert(error, request_id) for error in result.errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Results streamed over WebSocket leave before on_operation ends: convert each one here."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            request_id = getattr(self.execution_context.context, "request_id", None)
+            result.errors = [self._convert(error, request_id) for error in errors]
+        yield
 
     @staticmethod
     def _convert(error: GraphQLError, request_id: str | None) -> GraphQLError:

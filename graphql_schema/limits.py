@@ -121,9 +121,16 @@ class OperationGuard(SchemaExtension):
             limits.max_depth, limits.max_aliases, limits.max_string_length, limits.max_list_length, limits.introspection
         )
         yield
-        result = execution.result
-        if limits.hide_suggestions and result is not None and result.errors:
-            for error in result.errors:
+        self._hide_suggestions(execution.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        self._hide_suggestions(result)
+        yield
+
+    def _hide_suggestions(self, result: Any) -> None:
+        errors = getattr(result, "errors", None)
+        if errors and self._limits().hide_suggestions:
+            for error in errors:
                 error.message = _SUGGESTION.sub("", error.message)
 
     def on_execute(self) -> Iterator[None]:
