@@ -166,7 +166,8 @@ def create_app(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # GET serves queries (never mutations) and the GraphiQL page; off, only POST reaches GraphQL.
+            Route("/graphql", graphql, methods=["GET", "POST"] if settings.http_get else ["POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
         middleware=middleware,

@@ -123,12 +123,13 @@ class Settings:
 
     def __post_init__(self) -> None:
         # Enforced here, whichever way Settings was built: production never has an anonymous admin,
-        # GraphiQL, introspection or field suggestions, and only the embedded demo database may
+        # GraphiQL, GET, introspection or field suggestions, and only the embedded demo database may
         # have an anonymous admin.
         if self.allow_anonymous_admin and (self.production or not self.embedded):
             object.__setattr__(self, "allow_anonymous_admin", False)
         if self.production:
             object.__setattr__(self, "graphiql", False)
+            object.__setattr__(self, "http_get", False)
             object.__setattr__(
                 self, "limits", dataclasses.replace(self.limits, introspection=False, hide_suggestions=True)
             )
@@ -175,7 +176,7 @@ class Settings:
             api_key_cache_seconds=_float(env, "OMS_API_KEY_CACHE_SECONDS", 10.0),
             limits=ApiLimits.from_env(env, production=production),
             graphiql=(not production) and _bool(env, "OMS_GRAPHIQL", True),
-            http_get=_bool(env, "OMS_HTTP_GET", not production),
+            http_get=_bool(env, "OMS_HTTP_GET", True),
             legacy_graphql_ws=_bool(env, "OMS_LEGACY_GRAPHQL_WS", False),
             webhook_secrets=_webhook_secrets(env.get("OMS_WEBHOOK_SECRETS", "")),
             webhook_tolerance_seconds=_int(env, "OMS_WEBHOOK_TOLERANCE_SECONDS", 300),
