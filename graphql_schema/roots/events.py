@@ -6,7 +6,8 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from graphql_schema.permissions import IsAuthenticated
+from app.domain.principals import Role
+from graphql_schema.permissions import HasRole, IsAuthenticated
 from graphql_schema.types.dashboard import Dashboard
 from graphql_schema.types.events import EventConnection, LowStockAlert, OrderUpdate, ShipmentUpdate, StockLevelUpdate
 from resolvers import events as resolve
@@ -31,23 +32,28 @@ class EventQueries:
 class EventSubscriptions:
     order_updated: AsyncGenerator[OrderUpdate, None] = strawberry.subscription(
         resolver=orders.order_updated,
+        permission_classes=[IsAuthenticated],
         description="Changes to orders: one order, a customer's, a channel's, or orders reaching given statuses."
         + _RESUME,
     )
     stock_level_changed: AsyncGenerator[StockLevelUpdate, None] = strawberry.subscription(
         resolver=inventory.stock_level_changed,
+        permission_classes=[IsAuthenticated],
         description="Stock level changes by SKU, at locations or at stores within `radiusKm` of `near`." + _RESUME,
     )
     shipment_tracking: AsyncGenerator[ShipmentUpdate, None] = strawberry.subscription(
         resolver=orders.shipment_tracking,
+        permission_classes=[IsAuthenticated],
         description="Shipment progress of one order: creation, picking, shipping, carrier scans, delivery." + _RESUME,
     )
     low_stock_alerts: AsyncGenerator[LowStockAlert, None] = strawberry.subscription(
         resolver=inventory.low_stock_alerts,
+        permission_classes=[IsAuthenticated],
         description="Availability falling to or below the reorder point at the given (or the caller's) locations."
         + _RESUME,
     )
     dashboard: AsyncGenerator[Dashboard, None] = strawberry.subscription(
         resolver=dashboard.dashboard,
+        permission_classes=[HasRole(Role.ADMIN, Role.CSR)],
         description="Live operations figures for admins and customer service, every few seconds and on change.",
     )
