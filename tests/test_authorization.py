@@ -7,22 +7,17 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from strawberry.permission import PermissionExtension
 
-from app.domain.principals import Role
 from app.repositories.database import Mongo
-from app.services.container import Services
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.schema import schema
-from tests.authz_table import ALLOW, CALLERS, DENY, HIDE, ROWS, Row, Seed, people, seed_orders
+from tests.authz_table import CALLERS, DENY, HIDE, ROWS, Row, Seed
+from tests.authz_world import Callers, callers, seed  # noqa: F401 - fixtures
 from tests.conftest import GraphQLClient
-from tests.realtime import append, order_event
-from tests.factories import BOSTON, CAMBRIDGE, PROVIDENCE, World, level, location, product
-from app.domain.locations import LocationKind
 
 pytestmark = pytest.mark.usefixtures("reservations_consistent")
 
@@ -38,51 +33,6 @@ async def fingerprint(mongo: Mongo) -> str:
         async for doc in mongo.db[name].find({}, {"seq": 0}).sort("_id", 1):
             digest.update(json.dumps(doc, sort_keys=True, default=str).encode())
     return digest.hexdigest()
-
-
-@dataclass
-class Callers:
-    tokens: dict[str, str | None]
-
-
-@pytest.fixture
-async def seed(world: World, mongo: Mongo) -> Seed:
-    await world.add_locations(
-        location("ST-A", BOSTON), location("ST-B", CAMBRIDGE), location("DC-A", PROVIDENCE, LocationKind.DISTRIBUTION_CENTER)
-    )
-    await world.add_products(product("SKU-1"), product("SKU-2"))
-    await world.add_stock(
-        level("SKU-1", "ST-A", 10, reserved=1), level("SKU-1", "ST-B", 10, reserved=1),
-        level("SKU-1", "DC-A", 50), level("SKU-2", "DC-A", 20),
-    )
-    ada, bob = people()
-    await world.add_customers(ada, bob)
-    a1, b1 = seed_orders(ada.id, bob.id)
-    await world.add_orders(a1, b1)
-    await append(mongo, order_event(a1, "OrderCaptured"), order_event(b1, "OrderCaptured"))
-
-    async def add_order(made: Any) -> None:
-        await world.add_orders(made)
-
-    return Seed(ada=ada.id, bob=bob.id, a1=a1, b1=b1, add_order=add_order)
-
-
-@pytest.fixture
-async def callers(services: Services, seed: Seed) -> Callers:
-    async def key(role: Role, **scope: Any) -> str:
-        return (await services.auth.create_api_key(name=f"authz-{role}", role=role, **scope))[1]
-
-    return Callers(
-        tokens={
-            "ADMIN": await key(Role.ADMIN),
-            "CSR": await key(Role.CSR),
-            "STORE_STAFF": await key(Role.STORE_STAFF, location_ids=frozenset({"ST-A"})),
-            "WAREHOUSE": await key(Role.WAREHOUSE, location_ids=frozenset({"DC-A"})),
-            "CHANNEL": await key(Role.CHANNEL, channel_id="web"),
-            "CUSTOMER": await key(Role.CUSTOMER, customer_id=seed.ada),
-            "ANONYMOUS": None,
-        }
-    )
 
 
 def _root(body: dict[str, Any]) -> Any:
