@@ -143,10 +143,6 @@ class OperationGuard(SchemaExtension):
                 raise GraphQLError(
                     f"Variable ${'.'.join(path)} {message}.", extensions={"code": "INVALID_INPUT", "field": list(path)}
                 )
-        if getattr(context, "principal", None) is None and _selects_data(execution):
-            raise GraphQLError(
-                "Authentication required: send an API key or a bearer token.", extensions={"code": "UNAUTHENTICATED"}
-            )
         cost = operation_cost(
             execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables
         )
@@ -171,6 +167,12 @@ class OperationGuard(SchemaExtension):
                     f"Rate limit: this client's query budget is spent; retry in {decision.retry_after_seconds} s.",
                     extensions={"code": "RATE_LIMITED", "retryAfterSeconds": decision.retry_after_seconds},
                 )
+        # Anonymous callers reach nothing but introspection; refused after their address's budget
+        # is charged, so a flood of guessed credentials runs into 429s too.
+        if getattr(context, "principal", None) is None and _selects_data(execution):
+            raise GraphQLError(
+                "Authentication required: send an API key or a bearer token.", extensions={"code": "UNAUTHENTICATED"}
+            )
         yield
 
     def get_results(self) -> Mapping[str, Any]:

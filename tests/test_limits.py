@@ -19,7 +19,7 @@ from app.settings import ApiLimits, Settings
 from graphql_schema.cost import operation_cost
 from graphql_schema.schema import schema
 from tests.conftest import GraphQLClient
-from tests.factories import World
+from tests.factories import World, customer
 from tests.realtime import GraphQLWs, serve
 from tests.security_helpers import client_for, codes, post
 
@@ -99,17 +99,21 @@ async def test_a_spent_budget_answers_429_with_retry_after_per_client(
         assert spent.status_code == 429 and int(spent.headers["retry-after"]) >= 1
         assert codes(spent.json()) == ["RATE_LIMITED"] and spent.json()["data"] is None
         assert (await post(client, query, token=two)).status_code == 200  # another client's budget
-        # Anonymous callers share their address's budget and are refused before any resolver runs.
-        anonymous = await post(client, query)
-        assert codes(anonymous.json()) == ["UNAUTHENTICATED"]
+        # Anonymous callers (and bad credentials) are refused before any resolver runs, and spend
+        # their address's budget doing so: guessing keys runs into 429s too.
+        anonymous = [await post(client, query, token=f"oms_guess{n}_x") for n in range(3)]
+        assert [codes(r.json()) for r in anonymous[:2]] == [["UNAUTHENTICATED"], ["UNAUTHENTICATED"]]
+        assert anonymous[2].status_code == 429
 
 
 async def test_page_sizes_are_capped_on_every_connection(world: World, gql: GraphQLClient) -> None:
+    await world.add_customers(customer())
     for query in (
         "{ orders(first: 101) { edges { cursor } } }",
         "{ customers(first: 101) { edges { cursor } } }",
         '{ storeAvailability(skus: ["S"], near: {lat: 0, lng: 0}, first: 101) { locationCode } }',
         "{ events(first: 101) { edges { cursor } } }",
+        '{ customers(first: 1) { edges { node { orders(first: 101) { edges { cursor } } } } } }',
     ):
         body = await gql(query)
         assert codes(body) == ["INVALID_INPUT"], (query, body)
