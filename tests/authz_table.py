@@ -313,3 +313,52 @@ def seed_orders(ada: str, bob: str) -> tuple[Order, Order]:
 
 def people() -> tuple[Any, Any]:
     return customer("Ada", "Lovelace"), customer("Bob", "Builder", email="bob@example.com")
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    """A subscription, run over graphql-transport-ws. ALLOW: accepted (no error while it waits for
+    events); DENY: ends at once with a typed error. Missing callers are DENY; ANONYMOUS cannot even
+    connect (4403, tests/test_auth.py)."""
+
+    name: str
+    group: str
+    query: str
+    expect: Mapping[str, str]
+    variables: Callable[[Seed], dict[str, Any]] = lambda seed: {}  # noqa: E731
+
+
+SUBSCRIPTION_ROWS: list[SubscriptionRow] = [
+    SubscriptionRow(
+        "order_updated_unfiltered", "subscriptions: orders", "subscription { orderUpdated { cursor } }", everyone()
+    ),
+    SubscriptionRow(
+        "order_updated_other_customer", "subscriptions: orders",
+        "subscription($c: ID) { orderUpdated(customerId: $c) { cursor } }",
+        # Scoped callers other than the customer are narrowed (their scope AND this filter), not refused.
+        everyone(CUSTOMER=DENY), variables=lambda s: {"c": gid("Customer", s.bob)},
+    ),
+    SubscriptionRow(
+        "order_updated_other_order", "subscriptions: orders",
+        "subscription($o: ID) { orderUpdated(orderId: $o) { cursor } }",
+        {"ADMIN": ALLOW, "CSR": ALLOW}, variables=lambda s: {"o": gid("Order", s.b1.id)},
+    ),
+    SubscriptionRow(
+        "order_updated_other_channel", "subscriptions: orders",
+        'subscription { orderUpdated(channel: "amazon") { cursor } }', everyone(CHANNEL=DENY),
+    ),
+    SubscriptionRow(
+        "stock_level_changed_other_location", "subscriptions: stock",
+        'subscription { stockLevelChanged(skus: ["SKU-1"], locationIds: ["ST-B"]) { cursor } }',
+        {"ADMIN": ALLOW, "CSR": ALLOW, "CHANNEL": ALLOW},
+    ),
+    SubscriptionRow(
+        "stock_level_changed_own_location", "subscriptions: stock",
+        'subscription { stockLevelChanged(skus: ["SKU-1"], locationIds: ["ST-A"]) { cursor } }',
+        {"ADMIN": ALLOW, "CSR": ALLOW, "CHANNEL": ALLOW, "STORE_STAFF": ALLOW},
+    ),
+    SubscriptionRow(
+        "dashboard", "subscriptions: dashboard", "subscription { dashboard { backorders } }",
+        {"ADMIN": ALLOW, "CSR": ALLOW},
+    ),
+]
