@@ -206,6 +206,11 @@ ROWS: list[Row] = [
         everyone(HIDE, ADMIN=ALLOW, CSR=ALLOW), variables=lambda s: {"id": gid("Order", s.b1.id)},
     ),
     Row(
+        # A pick-up at ST-A filled from DC-A: the store hands it over, so its staff must see it.
+        "pickup_order_at_own_store", "orders: read", "query($id: ID!) { order(id: $id) { externalId } }",
+        everyone(ALLOW), variables=lambda s: _pickup(s),
+    ),
+    Row(
         # Seeded: one OrderCaptured per order. Staff see stock events of their locations, not orders'.
         "events_scoped", "events", "{ events(first: 50) { edges { node { aggregateId } } } }",
         everyone(HIDE, ADMIN=ALLOW, CSR=ALLOW, CHANNEL=ALLOW, CUSTOMER=ALLOW),

@@ -104,3 +104,13 @@ def test_every_root_field_declares_a_role_check() -> None:
             if not any(isinstance(p, IsAuthenticated) or type(p).__name__.startswith("HasRole") for p in permissions):
                 missing.append(f"{root.__name__}.{field.python_name}")
     assert missing == [], f"root fields without IsAuthenticated / HasRole: {missing}"
+
+
+def test_docs_cite_every_authorization_row() -> None:
+    from pathlib import Path
+
+    from tests.authz_table import SUBSCRIPTION_ROWS
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "SECURITY.md").read_text()
+    missing = [row.name for row in [*ROWS, *SUBSCRIPTION_ROWS] if f"`{row.name}`" not in text]
+    assert missing == [], f"docs/SECURITY.md does not list: {missing}"
