@@ -1,9 +1,9 @@
 """HTTP hygiene in front of every route: JSON-only POST, a body-size cap, security headers.
 
-- POST bodies must be `application/json`: the content types a browser may send cross-site without a
+- GraphQL POST bodies must be `application/json`: the content types a browser may send cross-site without a
   CORS preflight (`application/x-www-form-urlencoded`, `multipart/form-data`, `text/plain`) are
   refused with 415, so no "simple request" can make the API act for a logged-in browser.
-- A body over `max_body_bytes` is refused with 413 before it is parsed (declared length checked
+- Any POST body over `max_body_bytes` is refused with 413 before it is parsed (declared length checked
   first, then counted while reading, so a chunked body cannot slip past).
 - Every response gets nosniff, frame-deny, no-referrer and a CSP; the GraphiQL page (development
   only) gets a CSP that lets it load its scripts and styles from its CDN.
@@ -58,7 +58,8 @@ class HttpGuard:
         send = self._with_headers(send)
         if scope["method"] == "POST":
             content_type = _header(scope, b"content-type").split(";", 1)[0].strip().lower()
-            if content_type not in JSON_TYPES:
+            # Webhooks (signed, e.g. /webhooks/...) may use their sender's content type; GraphQL may not.
+            if scope["path"].rstrip("/") == "/graphql" and content_type not in JSON_TYPES:
                 await _refuse(send, 415, "UNSUPPORTED_MEDIA_TYPE", "POST bodies must be application/json.")
                 return
             declared = _header(scope, b"content-length")

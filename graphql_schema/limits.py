@@ -93,7 +93,7 @@ def _oversized_input(value: Any, limits: ApiLimits, path: tuple[str, ...], nesti
         for key, item in value.items():
             # No input field is named like this; in free-form JSON such a key is a MongoDB operator.
             if not isinstance(key, str) or key.startswith("$") or len(key) > 256:
-                return (*path, str(key)[:64]), "keys may not start with $"
+                return (*path, str(key)[:64]), "keys may not start with $ or be longer than 256 characters"
             if found := _oversized_input(item, limits, (*path, key), nesting + 1):
                 return found
     return None

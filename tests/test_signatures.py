@@ -63,3 +63,14 @@ async def test_a_refused_signature_records_no_nonce(services: Services, mongo: M
     with pytest.raises(SignatureError):
         await services.signatures.verify("carrier:ups", [SECRET], header, BODY)
     assert await mongo.db["webhook_nonces"].count_documents({}) == 0
+
+
+def test_webhook_secrets_are_configured_per_source_with_rotation() -> None:
+    from app.settings import Settings
+
+    settings = Settings.from_env({"OMS_WEBHOOK_SECRETS": "ups=old new, fedex=f1", "OMS_WEBHOOK_TOLERANCE_SECONDS": "120"})
+    assert settings.webhook_secrets_for("ups") == ("old", "new")
+    assert settings.webhook_secrets_for("fedex") == ("f1",) and settings.webhook_secrets_for("usps") == ()
+    assert settings.webhook_tolerance_seconds == 120
+    with pytest.raises(SystemExit):
+        Settings.from_env({"OMS_WEBHOOK_SECRETS": "ups"})
