@@ -256,9 +256,10 @@ class GraphQLWs:
         return op_id
 
     async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
-        """The next operation message; answers server pings on the way."""
+        """The next operation message within `timeout`; answers server pings on the way."""
+        deadline = time.monotonic() + timeout
         while True:
-            message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), max(0.0, deadline - time.monotonic())))
             if message["type"] == "ping":
                 self.pings += 1
                 await self.ws.send(json.dumps({"type": "pong"}))
