@@ -59,6 +59,7 @@ def realtime_options(settings: Settings) -> RealtimeOptions:
         lease_seconds=settings.relay_lease_seconds,
         relay=settings.relay_enabled,
         dashboard_interval_seconds=settings.dashboard_interval_seconds,
+        tail_check_seconds=settings.hub_tail_check_seconds,
     )
 
 

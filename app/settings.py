@@ -64,6 +64,8 @@ class Settings:
     relay_enabled: bool = True
     relay_lease_seconds: float = 10.0
     dashboard_interval_seconds: float = 5.0
+    # How often each process checks the log for events its broadcaster missed (a safety net).
+    hub_tail_check_seconds: float = 5.0
     ws_init_timeout_seconds: float = 10.0
     ws_heartbeat_seconds: float = 15.0
 
@@ -106,6 +108,7 @@ class Settings:
             relay_enabled=_bool(env, "OMS_RELAY", True),
             relay_lease_seconds=_float(env, "OMS_RELAY_LEASE_SECONDS", 10.0),
             dashboard_interval_seconds=_float(env, "OMS_DASHBOARD_INTERVAL", 5.0),
+            hub_tail_check_seconds=_float(env, "OMS_HUB_TAIL_CHECK", 5.0),
             ws_init_timeout_seconds=_float(env, "OMS_WS_INIT_TIMEOUT", 10.0),
             ws_heartbeat_seconds=_float(env, "OMS_WS_HEARTBEAT", 15.0),
         )

@@ -141,6 +141,7 @@ class InProcessServer:
             await asyncio.wait_for(self.task, timeout=15)
 
 
+
 @contextlib.asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[InProcessServer]:
     async with InProcessServer(settings) as server:
@@ -162,6 +163,7 @@ class SubprocessServer:
             "OMS_ALLOW_ANONYMOUS_ADMIN": "false",
             "OMS_BROADCAST_URL": settings.broadcast_url,
             "OMS_RELAY_LEASE_SECONDS": str(settings.relay_lease_seconds),
+            "OMS_HUB_TAIL_CHECK": str(settings.hub_tail_check_seconds),
             "OMS_LOG_LEVEL": "WARNING",
             **env,
         }
@@ -354,4 +356,5 @@ class RawWsClient:
 
 
 def realtime_settings(settings: Settings, **changes: Any) -> Settings:
-    return replace(settings, **{"relay_lease_seconds": 1.5, **changes})
+    # No tail check unless a test asks: delivery must not depend on the safety net.
+    return replace(settings, **{"relay_lease_seconds": 1.5, "hub_tail_check_seconds": 0, **changes})
