@@ -79,9 +79,14 @@ def create_app(
         realtime: Realtime | None = None
         try:
             await ensure_indexes(mongo.db, event_retention_days=settings.event_retention_days)
-            services = build_services(mongo, allow_anonymous_admin=settings.allow_anonymous_admin)
+            services = build_services(
+                mongo,
+                allow_anonymous_admin=settings.allow_anonymous_admin,
+                scheduler_interval_seconds=settings.scheduler_interval_seconds,
+            )
             state["services"] = services
             graphql.services = services
+            services.scheduler.start()
             realtime = Realtime(services, realtime_options(settings))
             await realtime.start()
             graphql.realtime = realtime
@@ -90,6 +95,8 @@ def create_app(
         finally:
             if realtime is not None:
                 await realtime.stop()
+            if "services" in state:
+                await state["services"].scheduler.stop()
             await mongo.close()
 
     graphql = OmsGraphQL(

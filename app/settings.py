@@ -68,6 +68,8 @@ class Settings:
     hub_tail_check_seconds: float = 5.0
     ws_init_timeout_seconds: float = 10.0
     ws_heartbeat_seconds: float = 15.0
+    # Seconds between scheduler ticks (scheduled releases, backorder sweep); 0 turns it off.
+    scheduler_interval_seconds: float = 5.0
 
     @property
     def production(self) -> bool:
@@ -111,4 +113,5 @@ class Settings:
             hub_tail_check_seconds=_float(env, "OMS_HUB_TAIL_CHECK", 5.0),
             ws_init_timeout_seconds=_float(env, "OMS_WS_INIT_TIMEOUT", 10.0),
             ws_heartbeat_seconds=_float(env, "OMS_WS_HEARTBEAT", 15.0),
+            scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
         )

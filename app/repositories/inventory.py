@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from datetime import datetime
+
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.geo import GeoPoint
-from app.domain.inventory import BinLocation, InventoryLevel, StoreStock, available
+from app.domain.inventory import (
+    BinLocation,
+    InventoryLevel,
+    ReservationMismatch,
+    StockPolicy,
+    StoreStock,
+    available,
+    empty_level,
+)
 from app.domain.locations import Location, LocationKind
+from app.domain.routing.plan import StockAtLocation
 from app.repositories.database import Session
 from app.repositories.mapping import point_to_doc
 
@@ -64,6 +75,18 @@ def from_doc(doc: dict[str, Any]) -> InventoryLevel:
     )
 
 
+def _field(name: str) -> dict[str, Any]:
+    return {"$ifNull": [f"${name}", 0]}
+
+
+# Recomputes the stored `available` in the same atomic update as the change (an update pipeline).
+_AVAILABLE = {
+    "$set": {
+        "available": {"$max": [0, {"$subtract": [{"$subtract": ["$on_hand", "$reserved"]}, "$safety_stock"]}]}
+    }
+}
+
+
 class InventoryRepository:
     def __init__(self, db: AsyncDatabase):
         self.collection = db["inventory"]
@@ -71,6 +94,24 @@ class InventoryRepository:
     async def for_skus(self, skus: list[str], *, session: Session | None = None) -> list[InventoryLevel]:
         cursor = self.collection.find({"sku": {"$in": skus}}, session=session).sort([("sku", 1), ("location_id", 1)])
         return [from_doc(doc) async for doc in cursor.limit(MAX_LEVELS_PER_SKU * max(1, len(skus)))]
+
+    async def routing_stock(self, skus: list[str], *, session: Session | None = None) -> list[StockAtLocation]:
+        """What routing needs: levels of these SKUs with something available, wherever they are."""
+        cursor = self.collection.find(
+            {"sku": {"$in": skus}, "available": {"$gt": 0}},
+            {"_id": 0, "sku": 1, "location_id": 1, "available": 1, "on_hand": 1, "reorder_point": 1},
+            session=session,
+        ).limit(MAX_LEVELS_PER_SKU * max(1, len(skus)))
+        return [
+            StockAtLocation(
+                sku=doc["sku"],
+                location_id=doc["location_id"],
+                available=int(doc["available"]),
+                on_hand=int(doc.get("on_hand", 0)),
+                reorder_point=int(doc.get("reorder_point", 0)),
+            )
+            async for doc in cursor
+        ]
 
     async def by_keys(self, keys: list[tuple[str, str]], *, session: Session | None = None) -> list[InventoryLevel]:
         ids = [inventory_id(sku, location_id) for sku, location_id in keys]
@@ -132,3 +173,153 @@ class InventoryRepository:
                 ordered=False,
                 session=session,
             )
+
+    async def _update(
+        self,
+        sku: str,
+        location_id: str,
+        changes: dict[str, Any],
+        *,
+        at: datetime,
+        session: Session,
+        guard: dict[str, Any] | None = None,
+        location: Location | None = None,
+    ) -> InventoryLevel | None:
+        """One atomic update of one level; returns the level as it was before.
+
+        With `guard`: None when the level is missing or the guard does not hold (nothing written).
+        With `location`: the level is created when missing (no guard allowed then).
+        """
+        assert not (guard and location), "a guarded update never creates a level"
+        stage: dict[str, Any] = {
+            "on_hand": _field("on_hand"),
+            "reserved": _field("reserved"),
+            "safety_stock": _field("safety_stock"),
+            "incoming": _field("incoming"),
+            "reorder_point": _field("reorder_point"),
+            "reorder_quantity": _field("reorder_quantity"),
+            **changes,
+            "updated_at": at,
+        }
+        if location is not None:
+            stage |= {
+                "sku": {"$literal": sku},
+                "location_id": {"$literal": location_id},
+                "location_kind": {"$literal": location.kind.value},
+                "point": {"$literal": point_to_doc(location.point)},
+            }
+        before = await self.collection.find_one_and_update(
+            {"_id": inventory_id(sku, location_id), **(guard or {})},
+            [{"$set": stage}, _AVAILABLE],
+            upsert=location is not None,
+            session=session,
+        )
+        if before is None:
+            return empty_level(sku, location_id) if location is not None else None
+        return from_doc(before)
+
+    async def reserve(self, sku: str, location_id: str, quantity: int, *, at: datetime, session: Session) -> InventoryLevel | None:
+        """Promise `quantity` units only if that many are available now: the no-oversell guard."""
+        return await self._update(
+            sku,
+            location_id,
+            {"reserved": {"$add": [_field("reserved"), quantity]}},
+            guard={"available": {"$gte": quantity}},
+            at=at,
+            session=session,
+        )
+
+    async def release(self, sku: str, location_id: str, quantity: int, *, at: datetime, session: Session) -> InventoryLevel | None:
+        return await self._update(
+            sku,
+            location_id,
+            {"reserved": {"$add": [_field("reserved"), -quantity]}},
+            guard={"reserved": {"$gte": quantity}},
+            at=at,
+            session=session,
+        )
+
+    async def add_on_hand(
+        self, sku: str, location_id: str, delta: int, *, at: datetime, session: Session, location: Location | None = None
+    ) -> InventoryLevel | None:
+        """Add units, or remove them (negative delta) without taking on hand below zero."""
+        change = {"on_hand": {"$add": [_field("on_hand"), delta]}}
+        if delta >= 0:
+            return await self._update(sku, location_id, change, at=at, session=session, location=location)
+        return await self._update(sku, location_id, change, guard={"on_hand": {"$gte": -delta}}, at=at, session=session)
+
+    async def remove_unreserved(self, sku: str, location_id: str, quantity: int, *, at: datetime, session: Session) -> InventoryLevel | None:
+        """Take units that no order is promised: what a transfer may move."""
+        return await self._update(
+            sku,
+            location_id,
+            {"on_hand": {"$add": [_field("on_hand"), -quantity]}},
+            guard={"$expr": {"$gte": [{"$subtract": ["$on_hand", "$reserved"]}, quantity]}},
+            at=at,
+            session=session,
+        )
+
+    async def set_on_hand(
+        self, sku: str, location_id: str, count: int, *, at: datetime, session: Session, location: Location
+    ) -> InventoryLevel:
+        before = await self._update(sku, location_id, {"on_hand": {"$literal": count}}, at=at, session=session, location=location)
+        assert before is not None
+        return before
+
+    async def set_policy(
+        self, sku: str, location_id: str, policy: StockPolicy, *, at: datetime, session: Session, location: Location
+    ) -> InventoryLevel:
+        changes = {
+            name: value
+            for name, value in (
+                ("safety_stock", policy.safety_stock),
+                ("reorder_point", policy.reorder_point),
+                ("reorder_quantity", policy.reorder_quantity),
+            )
+            if value is not None
+        }
+        changes = {name: {"$literal": value} for name, value in changes.items()}
+        before = await self._update(sku, location_id, changes, at=at, session=session, location=location)
+        assert before is not None
+        return before
+
+    async def reservation_mismatches(self, *, limit: int = 100) -> list[ReservationMismatch]:
+        """Levels where `reserved` differs from the sum of OPEN allocations across all orders.
+
+        Empty when the invariant holds. One aggregation over both collections, for tests, benches and ops.
+        """
+        open_allocations: list[dict[str, Any]] = [
+            {"$match": {"allocations.status": "OPEN"}},
+            {"$unwind": "$allocations"},
+            {"$match": {"allocations.status": "OPEN"}},
+            {
+                "$group": {
+                    "_id": {"$concat": ["$allocations.sku", "@", "$allocations.location_id"]},
+                    "sku": {"$first": "$allocations.sku"},
+                    "location_id": {"$first": "$allocations.location_id"},
+                    "allocated": {"$sum": "$allocations.quantity"},
+                }
+            },
+            {"$set": {"reserved": 0}},
+        ]
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"reserved": {"$ne": 0}}},
+            {"$project": {"sku": 1, "location_id": 1, "reserved": 1, "allocated": {"$literal": 0}}},
+            {"$unionWith": {"coll": "orders", "pipeline": open_allocations}},
+            {
+                "$group": {
+                    "_id": "$_id",
+                    "sku": {"$first": "$sku"},
+                    "location_id": {"$first": "$location_id"},
+                    "reserved": {"$sum": "$reserved"},
+                    "allocated": {"$sum": "$allocated"},
+                }
+            },
+            {"$match": {"$expr": {"$ne": ["$reserved", "$allocated"]}}},
+            {"$sort": {"_id": 1}},
+            {"$limit": limit},
+        ]
+        return [
+            ReservationMismatch(row["sku"], row["location_id"], int(row["reserved"]), int(row["allocated"]))
+            async for row in await self.collection.aggregate(pipeline)
+        ]

@@ -14,15 +14,26 @@ from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.repositories.routing import RoutingPolicyRepository
 from app.repositories.sequencer import RelayStateRepository
 from app.services.auth import AuthService
+from app.services.backorders import BackorderService
 from app.services.catalog import CatalogService
+from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
 from app.services.dashboard import DashboardService
 from app.services.events import EventService
 from app.services.inventory import InventoryQueryService
+from app.services.inventory_changes import InventoryChangeService
+from app.services.order_capture import OrderCaptureService
+from app.services.order_edits import OrderEditService
+from app.services.order_lifecycle import OrderLifecycleService
+from app.services.order_routing import OrderRouting
 from app.services.orders import OrderQueryService
 from app.services.sequencer import OnSequenced, Sequencer, build_sequencer
+from app.services.reservations import OrderWriter
+from app.services.routing import RoutingService
+from app.services.scheduler import Scheduler
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,13 @@ class Services:
     inventory: InventoryQueryService
     events: EventService
     dashboard: DashboardService
+    routing: RoutingService
+    inventory_changes: InventoryChangeService
+    order_capture: OrderCaptureService
+    order_lifecycle: OrderLifecycleService
+    order_edits: OrderEditService
+    backorders: BackorderService
+    scheduler: Scheduler
 
     async def ready(self) -> bool:
         return await self.mongo.ping()
@@ -44,23 +62,75 @@ class Services:
         return build_sequencer(self.mongo, on_sequenced=on_sequenced, follow=follow, lease_seconds=lease_seconds)
 
 
-def build_services(mongo: Mongo, *, allow_anonymous_admin: bool = False) -> Services:
+def build_services(
+    mongo: Mongo, *, allow_anonymous_admin: bool = False, scheduler_interval_seconds: float = 5.0
+) -> Services:
     db = mongo.db
     events = EventRepository(db)
+    orders = OrderRepository(db)
+    inventory = InventoryRepository(db)
+    locations = LocationRepository(db)
+    products = ProductRepository(db)
+    channels = ChannelRepository(db)
+    customers = CustomerRepository(db)
+    routing_service = RoutingService(
+        mongo=mongo,
+        policies=RoutingPolicyRepository(db),
+        channels=channels,
+        locations=locations,
+        inventory=inventory,
+        events=events,
+    )
+    routing = OrderRouting(routing=routing_service, products=products, inventory=inventory, locations=locations)
+    writer = OrderWriter(orders=orders, inventory=inventory, events=events)
+    queue = KeyedLocks()  # one per process: captures of the same SKU queue here instead of colliding in MongoDB
+    backorders = BackorderService(mongo=mongo, orders=orders, routing=routing, writer=writer)
+    lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
     return Services(
         mongo=mongo,
         auth=AuthService(api_keys=ApiKeyRepository(db), allow_anonymous_admin=allow_anonymous_admin),
-        catalog=CatalogService(
-            channels=ChannelRepository(db), locations=LocationRepository(db), products=ProductRepository(db)
-        ),
-        customers=CustomerService(customers=CustomerRepository(db)),
-        orders=OrderQueryService(orders=OrderRepository(db), events=events),
-        inventory=InventoryQueryService(inventory=InventoryRepository(db)),
-        events=EventService(
+        catalog=CatalogService(channels=channels, locations=locations, products=products),
+        customers=CustomerService(customers=customers),
+        orders=OrderQueryService(orders=orders, events=events),
+        inventory=InventoryQueryService(inventory=inventory, events=events),
+        routing=routing_service,
+        inventory_changes=InventoryChangeService(
+            mongo=mongo,
+            inventory=inventory,
+            locations=locations,
+            products=products,
             events=events,
-            orders=OrderRepository(db),
-            locations=LocationRepository(db),
-            relay_state=RelayStateRepository(db),
+            backorders=backorders,
+            queue=queue,
+        ),
+        order_capture=OrderCaptureService(
+            mongo=mongo,
+            orders=orders,
+            customers=customers,
+            channels=channels,
+            products=products,
+            locations=locations,
+            routing=routing,
+            writer=writer,
+            queue=queue,
+        ),
+        order_lifecycle=lifecycle,
+        order_edits=OrderEditService(
+            mongo=mongo,
+            orders=orders,
+            products=products,
+            channels=channels,
+            locations=locations,
+            routing=routing,
+            writer=writer,
+            backorders=backorders,
+        ),
+        backorders=backorders,
+        scheduler=Scheduler(
+            orders=orders, lifecycle=lifecycle, backorders=backorders, interval_seconds=scheduler_interval_seconds
+        ),
+        events=EventService(
+            events=events, orders=orders, locations=locations, relay_state=RelayStateRepository(db)
         ),
         dashboard=DashboardService(dashboard=DashboardRepository(db), events=events),
     )
