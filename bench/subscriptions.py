@@ -130,6 +130,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             port = free_port()
             server = start_server(uri, port)
+            print(f"server pid {server.pid}", file=sys.stderr, flush=True)
             await wait_ready(f"http://127.0.0.1:{port}", server)
             idle_rss = rss_mb(server.pid)
             return await measure(args, mongo, token, port, server.pid, idle_rss)
@@ -166,6 +167,7 @@ async def measure(args: argparse.Namespace, mongo: Mongo, token: str, port: int,
     await asyncio.sleep(1.0)  # let the last subscriptions register
     subscribed_rss = rss_mb(pid)
     cpu_before = cpu_seconds(pid)
+    client_cpu_before = time.process_time()
 
     events = EventRepository(mongo.db)
     targets: list[str] = []
@@ -194,6 +196,7 @@ async def measure(args: argparse.Namespace, mongo: Mongo, token: str, port: int,
     while sum(len(s.received) for s in subscribers) < want and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     cpu_used = cpu_seconds(pid) - cpu_before
+    client_cpu_used = time.process_time() - client_cpu_before
     end_rss = rss_mb(pid)
     for task in tasks:
         task.cancel()
@@ -222,6 +225,9 @@ async def measure(args: argparse.Namespace, mongo: Mongo, token: str, port: int,
         "connect_seconds": round(connect_seconds, 1),
         "server_rss_mb": {"idle": idle_rss.get("rss_mb"), "subscribed": subscribed_rss.get("rss_mb"), "end": end_rss.get("rss_mb"), "peak": end_rss.get("peak_rss_mb")},
         "server_cpu_s_per_s": round(cpu_used / write_seconds, 2),
+        # The clients share this machine: near 1.0 here means they, not the server, set the pace.
+        "client_cpu_s_per_s": round(client_cpu_used / write_seconds, 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "target_p99_ms": 250,
     }
 
