@@ -7,7 +7,7 @@ import time
 
 from app.settings import Settings
 from tests.factories import World, customer, order
-from tests.realtime import GraphQLWs, RawWsClient, append, order_event, realtime_settings, serve, stock_event, wait_stamped
+from tests.realtime import GraphQLWs, RawWsClient, append, order_event, realtime_settings, serve, wait_stamped
 from tests.test_customers import gid
 
 ORDER_UPDATED = """
