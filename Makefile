@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint schema bench clean
+.PHONY: run test install lint schema bench bench-subscriptions clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -29,6 +29,9 @@ schema: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.store_availability
+
+bench-subscriptions: $(STAMP)
+	$(BIN)/python -m bench.subscriptions
 
 clean:
 	rm -rf $(VENV) .oms .pytest_cache

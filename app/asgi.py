@@ -63,6 +63,7 @@ def realtime_options(settings: Settings) -> RealtimeOptions:
         lease_seconds=settings.relay_lease_seconds,
         relay=settings.relay_enabled,
         dashboard_interval_seconds=settings.dashboard_interval_seconds,
+        tail_check_seconds=settings.hub_tail_check_seconds,
     )
 
 
@@ -107,19 +108,19 @@ def create_app(
             )
             state["services"] = services
             graphql.services = services
+            services.scheduler.start()
             realtime = Realtime(services, realtime_options(settings))
             await realtime.start()
             graphql.realtime = realtime
-            services.scheduler.start()
             if settings.allow_anonymous_admin:
                 log.warning("development mode: callers without a credential act as an anonymous ADMIN")
             log.info("ready", extra={"database": settings.database, "env": settings.env})
             yield
         finally:
-            if "services" in state:
-                await state["services"].scheduler.stop()
             if realtime is not None:
                 await realtime.stop()
+            if "services" in state:
+                await state["services"].scheduler.stop()
             await mongo.close()
 
     limits = settings.limits

@@ -105,6 +105,8 @@ class Settings:
     relay_enabled: bool = True
     relay_lease_seconds: float = 10.0
     dashboard_interval_seconds: float = 5.0
+    # How often each process checks the log for events its broadcaster missed (a safety net).
+    hub_tail_check_seconds: float = 5.0
     ws_init_timeout_seconds: float = 10.0
     ws_heartbeat_seconds: float = 15.0
     # Seconds between scheduler ticks (scheduled releases, backorder sweep); 0 turns it off.
@@ -180,14 +182,15 @@ class Settings:
             legacy_graphql_ws=_bool(env, "OMS_LEGACY_GRAPHQL_WS", False),
             webhook_secrets=_webhook_secrets(env.get("OMS_WEBHOOK_SECRETS", "")),
             webhook_tolerance_seconds=_int(env, "OMS_WEBHOOK_TOLERANCE_SECONDS", 300),
-            scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
             event_retention_days=_int(env, "OMS_EVENT_RETENTION_DAYS", 30),
             subscriber_queue_size=_int(env, "OMS_SUBSCRIBER_QUEUE", 1_000),
             relay_enabled=_bool(env, "OMS_RELAY", True),
             relay_lease_seconds=_float(env, "OMS_RELAY_LEASE_SECONDS", 10.0),
             dashboard_interval_seconds=_float(env, "OMS_DASHBOARD_INTERVAL", 5.0),
+            hub_tail_check_seconds=_float(env, "OMS_HUB_TAIL_CHECK", 5.0),
             ws_init_timeout_seconds=_float(env, "OMS_WS_INIT_TIMEOUT", 10.0),
             ws_heartbeat_seconds=_float(env, "OMS_WS_HEARTBEAT", 15.0),
+            scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
         )
 
     def webhook_secrets_for(self, source: str) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from graphql import GraphQLError
 
 from app.domain.errors import DomainError, ErrorCode as DomainErrorCode, InvalidInput
 from app.domain.order_capture import PickupUnavailable
-from graphql_schema.types.inventory import StoreAvailability
+from graphql_schema.types.routing import PickupAlternative
 
 ErrorCode = strawberry.enum(DomainErrorCode, description="Stable, machine-readable error codes.")
 
@@ -53,8 +53,8 @@ class PermissionDeniedError(Error):
 
 @strawberry.type(description="The pick-up store cannot hand over the whole order now; nothing was written.")
 class PickupUnavailableError(Error):
-    nearby_stores: list[StoreAvailability] = strawberry.field(
-        description="Nearby pick-up stores that have every line's quantity available now, nearest first."
+    nearby_stores: list[PickupAlternative] = strawberry.field(
+        description="Pick-up stores near the chosen one that can fill every line now, nearest first."
     )
 
 
@@ -64,8 +64,7 @@ def error_from_domain(
     code = ErrorCode(exc.code)
     field = list(exc.field) or None
     if isinstance(exc, PickupUnavailable):
-        asked = sorted({sku for store in exc.nearby for sku in store.quantities})
-        nearby = [StoreAvailability.from_domain(store, asked) for store in exc.nearby]
+        nearby = [PickupAlternative.from_domain(store) for store in exc.nearby]
         return PickupUnavailableError(code=code, message=exc.message, field=field, nearby_stores=nearby)
     if isinstance(exc, InvalidInput):
         issues = [FieldError(code=ErrorCode(i.code), message=i.message, field=list(i.field)) for i in exc.issues]

@@ -40,12 +40,10 @@ class TypedErrors(SchemaExtension):
     @staticmethod
     def _convert(error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = error.original_error
-        if original is None:
-            return error  # syntax, validation and permission errors: already client-safe
+        if original is None or isinstance(original, GraphQLError):
+            return _with_code(error)  # syntax, validation, coercion and permission errors: client-safe
         if isinstance(original, DomainError):
             return graphql_error_from_domain(original, error)
-        if isinstance(original, GraphQLError):
-            return error
         if getattr(error, "extensions", None) and "code" in (error.extensions or {}):
             return error
         log.error(
@@ -59,3 +57,16 @@ class TypedErrors(SchemaExtension):
             path=error.path,
             extensions={"code": "INTERNAL", "requestId": request_id},
         )
+
+
+def _with_code(error: GraphQLError) -> GraphQLError:
+    """Every error a client sees carries a code; the spec's own errors get one by their kind."""
+    if not (error.extensions or {}).get("code"):
+        if error.message.startswith("Syntax Error"):
+            code = "GRAPHQL_PARSE_FAILED"
+        elif error.message.startswith("Variable ") or error.path is None and "cannot represent" in error.message:
+            code = "INVALID_INPUT"
+        else:
+            code = "GRAPHQL_VALIDATION_FAILED"
+        error.extensions = {**(error.extensions or {}), "code": code}
+    return error

@@ -15,6 +15,7 @@ from graphql_schema.roots.customers import CustomerQueries
 from graphql_schema.roots.events import EventQueries, EventSubscriptions
 from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
+from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
 
 
 @strawberry.type
@@ -25,14 +26,17 @@ class NodeQueries:
     )
 
 
-Query = merge_types("Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, EventQueries))
+Query = merge_types(
+    "Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, RoutingQueries, EventQueries)
+)
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
 )
 
-Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations))
+Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations, RoutingMutations))
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
-    "Change the OMS: capture and manage orders, move and count stock. Expected failures are typed union members."
+    "Change the OMS: capture and manage orders, move and count stock, configure routing. Every mutation "
+    "returns a union of its success payload and typed errors."
 )
 
 Subscription = merge_types("Subscription", (EventSubscriptions,))

@@ -124,14 +124,15 @@ class OmsGraphQL(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticates connection_init: a credential there replaces one from the handshake headers.
-        A bad credential (there, or in the headers with none there) closes with 4403, and so does
-        none at all unless the development anonymous admin applies. Subscription resolvers read
+        A bad credential (there, or in the headers with none there) closes with 4403; with none at
+        all, every operation answers UNAUTHENTICATED (unless the development anonymous admin
+        applies). Subscription resolvers read
         the principal from `info.context.principal` (`info.context.actor` behind IsAuthenticated)."""
         credential = credential_from_params(context.connection_params or {})
         if credential is None:
-            if context.extras.get("credential_refused") or context.principal is None:
+            if context.extras.get("credential_refused"):
                 raise ConnectionRejectionError()
-            return UNSET
+            return UNSET  # anonymous: connected, but the operation guard refuses every operation
         try:
             principal = await self.services.auth.authenticate(credential)
         except Unauthenticated as exc:

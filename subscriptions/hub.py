@@ -31,10 +31,11 @@ Predicate = Callable[[DomainEvent], bool]
 class Feed:
     """One subscriber's live events: matching, in seq order, at most `limit` waiting."""
 
-    __slots__ = ("_buffer", "_closed", "_hub", "_limit", "_ready", "accepts", "last_seq", "overflowed")
+    __slots__ = ("_buffer", "_closed", "_hub", "_limit", "_ready", "accepts", "last_seq", "order_ids", "overflowed")
 
-    def __init__(self, hub: EventHub, accepts: Predicate, limit: int, position: int):
+    def __init__(self, hub: EventHub, accepts: Predicate, limit: int, position: int, order_ids: frozenset[str]):
         self._hub = hub
+        self.order_ids = order_ids
         self._buffer: collections.deque[DomainEvent] = collections.deque()
         self._ready = asyncio.Event()
         self._limit = limit
@@ -72,7 +73,7 @@ class Feed:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._hub._feeds.discard(self)
+            self._hub._remove(self)
 
 
 class EventHub:
@@ -82,6 +83,9 @@ class EventHub:
         self._queue_size = queue_size
         self._tail_check_seconds = tail_check_seconds
         self._feeds: set[Feed] = set()
+        # Most subscribers watch a few orders: find them by order id instead of asking every feed.
+        self._general: set[Feed] = set()
+        self._by_order: dict[str, set[Feed]] = {}
         self._next_seq = 1
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -118,10 +122,26 @@ class EventHub:
         """The sequencer's hand-off: one envelope per stamped batch."""
         await self._broadcast.publish(CHANNEL, encode_envelope(events))
 
-    def subscribe(self, accepts: Predicate) -> Feed:
-        feed = Feed(self, accepts, self._queue_size, self.position)
+    def subscribe(self, accepts: Predicate, *, order_ids: frozenset[str] = frozenset()) -> Feed:
+        """`order_ids`: when given, `accepts` only ever accepts events of these orders (an index hint)."""
+        feed = Feed(self, accepts, self._queue_size, self.position, order_ids)
         self._feeds.add(feed)
+        if order_ids:
+            for order_id in order_ids:
+                self._by_order.setdefault(order_id, set()).add(feed)
+        else:
+            self._general.add(feed)
         return feed
+
+    def _remove(self, feed: Feed) -> None:
+        self._feeds.discard(feed)
+        self._general.discard(feed)
+        for order_id in feed.order_ids:
+            watchers = self._by_order.get(order_id)
+            if watchers is not None:
+                watchers.discard(feed)
+                if not watchers:
+                    del self._by_order[order_id]
 
     def on_activity(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` (which must not block) after each dispatched batch; returns the unsubscribe."""
@@ -182,7 +202,8 @@ class EventHub:
             self._next_seq = max(self._next_seq, chunk_end + 1)
 
     def _dispatch(self, event: DomainEvent) -> None:
-        for feed in list(self._feeds):
+        watchers = self._by_order.get(event.order_id) if event.order_id else None
+        for feed in [*self._general, *watchers] if watchers else list(self._general):
             if feed.accepts(event):
                 feed.offer(event)
         self._next_seq = (event.seq or 0) + 1

@@ -20,8 +20,15 @@ from app.services.container import Services
 from app.services.sequencer import Sequencer
 from subscriptions.dashboard import DashboardFeed
 from subscriptions.hub import CHANNEL, EventHub
+from subscriptions.redis_backend import RedisPubSubBackend
 
 log = logging.getLogger("oms.realtime")
+
+
+def broadcast_for(url: str) -> Broadcast:
+    if url.startswith(("redis://", "rediss://")):
+        return Broadcast(backend=RedisPubSubBackend(url))
+    return Broadcast(url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +49,7 @@ class Realtime:
     def __init__(self, services: Services, options: RealtimeOptions):
         self._services = services
         self._options = options
-        self.broadcast = Broadcast(options.broadcast_url)
+        self.broadcast = broadcast_for(options.broadcast_url)
         self.hub = EventHub(
             self.broadcast,
             services.events,
@@ -78,7 +85,7 @@ class Realtime:
 async def run_relay(services: Services, options: RealtimeOptions, *, stop: asyncio.Event) -> None:
     """`oms relay`: sequence and publish only, no HTTP. With memory:// it still stamps (so a
     deployment can keep sequencing out of its API processes); the API processes then follow."""
-    async with Broadcast(options.broadcast_url) as broadcast:
+    async with broadcast_for(options.broadcast_url) as broadcast:
 
         async def publish(events: list[DomainEvent]) -> None:
             await broadcast.publish(CHANNEL, encode_envelope(events))

@@ -37,7 +37,7 @@ async def events_after(
     accepts = (lambda e: selection.matches(e) and also(e)) if also else selection.matches
 
     def subscribe() -> Feed:
-        return hub.subscribe(accepts)
+        return hub.subscribe(accepts, order_ids=selection.order_ids)
 
     feed = subscribe()
     try:

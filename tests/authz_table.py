@@ -323,8 +323,8 @@ def people() -> tuple[Any, Any]:
 @dataclass(frozen=True)
 class SubscriptionRow:
     """A subscription, run over graphql-transport-ws. ALLOW: accepted (no error while it waits for
-    events); DENY: ends at once with a typed error. Missing callers are DENY; ANONYMOUS cannot even
-    connect (4403, tests/test_auth.py)."""
+    events); DENY: ends at once with a typed error. Missing callers are DENY; ANONYMOUS is refused
+    every operation (UNAUTHENTICATED; a bad credential closes with 4403, tests/test_auth.py)."""
 
     name: str
     group: str

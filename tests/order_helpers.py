@@ -12,7 +12,7 @@ from app.domain.orders import DeliveryMethod
 from tests.factories import BOSTON, CAMBRIDGE, CHICAGO, NEW_YORK, World, level, location, product
 
 ERRORS = "... on Error { __typename code message field } ... on InvalidInputError { issues { code field message } }"
-PICKUP_ERROR = "... on PickupUnavailableError { nearbyStores { locationCode distanceKm items { sku available } } }"
+PICKUP_ERROR = "... on PickupUnavailableError { nearbyStores { locationCode name distanceKm } }"
 ORDER_FIELDS = (
     "id externalId status channelCode releaseAt version "
     "lines { id sku quantity openQuantity allocatedQuantity backorderedQuantity unitPrice { cents } } "

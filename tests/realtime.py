@@ -141,6 +141,7 @@ class InProcessServer:
             await asyncio.wait_for(self.task, timeout=15)
 
 
+
 @contextlib.asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[InProcessServer]:
     async with InProcessServer(settings) as server:
@@ -162,6 +163,7 @@ class SubprocessServer:
             "OMS_ALLOW_ANONYMOUS_ADMIN": "false",
             "OMS_BROADCAST_URL": settings.broadcast_url,
             "OMS_RELAY_LEASE_SECONDS": str(settings.relay_lease_seconds),
+            "OMS_HUB_TAIL_CHECK": str(settings.hub_tail_check_seconds),
             "OMS_LOG_LEVEL": "WARNING",
             **env,
         }
@@ -256,9 +258,10 @@ class GraphQLWs:
         return op_id
 
     async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
-        """The next operation message; answers server pings on the way."""
+        """The next operation message within `timeout`; answers server pings on the way."""
+        deadline = time.monotonic() + timeout
         while True:
-            message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), max(0.0, deadline - time.monotonic())))
             if message["type"] == "ping":
                 self.pings += 1
                 await self.ws.send(json.dumps({"type": "pong"}))
@@ -288,5 +291,70 @@ class GraphQLWs:
             raise AssertionError(f"unexpected message {message}")
 
 
+class RawWsClient:
+    """A graphql-transport-ws client on a plain socket (websockets' sans-I/O protocol): it reads
+    only when asked, so it can stall for real. Its receive window is kept small."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, protocol: Any):
+        self.reader, self.writer, self.protocol = reader, writer, protocol
+        self._pending: list[dict[str, Any]] = []
+
+    @classmethod
+    async def connect(cls, url: str, token: str) -> RawWsClient:
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+
+        uri = parse_uri(url)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+        sock.connect((uri.host, uri.port))
+        sock.setblocking(False)
+        # A small stream buffer too: once it is full the client stops reading the socket.
+        reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+        protocol = ClientProtocol(uri, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        client = cls(reader, writer, protocol)
+        protocol.send_request(protocol.connect())
+        await client._flush()
+        while protocol.state.name == "CONNECTING":
+            protocol.receive_data(await reader.read(4096))
+            protocol.events_received()
+        await client.send({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        ack = await client.receive(5)
+        assert ack["type"] == "connection_ack", ack
+        return client
+
+    async def _flush(self) -> None:
+        for chunk in self.protocol.data_to_send():
+            self.writer.write(chunk)
+        await self.writer.drain()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.protocol.send_text(json.dumps(message).encode())
+        await self._flush()
+
+    async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while not self._pending:
+            data = await asyncio.wait_for(self.reader.read(65_536), max(0.0, deadline - time.monotonic()))
+            if not data:
+                raise ConnectionError("closed")
+            self.protocol.receive_data(data)
+            for frame in self.protocol.events_received():
+                if frame.opcode.name == "TEXT":
+                    message = json.loads(frame.data)
+                    if message["type"] == "ping":
+                        await self.send({"type": "pong"})
+                    else:
+                        self._pending.append(message)
+            await self._flush()  # pongs for protocol-level pings
+        return self._pending.pop(0)
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+
 def realtime_settings(settings: Settings, **changes: Any) -> Settings:
-    return replace(settings, **{"relay_lease_seconds": 1.5, **changes})
+    # No tail check unless a test asks: delivery must not depend on the safety net.
+    return replace(settings, **{"relay_lease_seconds": 1.5, "hub_tail_check_seconds": 0, **changes})

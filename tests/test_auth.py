@@ -178,7 +178,10 @@ async def test_websocket_connection_init_authenticates_and_bad_credentials_close
         async with GraphQLWs.connect(server.ws_url, params={"apiKey": shopper}) as client:
             await client.subscribe(CUSTOMERS)
             assert (await client.error())["extensions"]["code"] == "FORBIDDEN"
-        for params in ({"authorization": "Bearer oms_bad_bad"}, {"apiKey": "eyJ.bad.token"}, {}):
+        async with GraphQLWs.connect(server.ws_url, params={}) as anonymous:
+            await anonymous.subscribe("subscription { orderUpdated { cursor } }")
+            assert (await anonymous.error())["extensions"]["code"] == "UNAUTHENTICATED"
+        for params in ({"authorization": "Bearer oms_bad_bad"}, {"apiKey": "eyJ.bad.token"}):
             async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
                 await ws.send(json.dumps({"type": "connection_init", "payload": params}))
                 with pytest.raises(websockets.ConnectionClosed) as closed:

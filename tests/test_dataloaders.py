@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+
 from collections import Counter
 from typing import Any
 
@@ -69,8 +70,8 @@ async def _commands_for(mongo: Mongo, settings: Settings, customers: int) -> Cou
     )
     _, token = await build_services(mongo).auth.create_api_key(name="n1", role=Role.ADMIN)
     counter = CommandCounter()
-    # Without the real-time relay, whose change stream and dashboard would add background commands.
-    quiet = dataclasses.replace(settings, relay_enabled=False, dashboard_interval_seconds=0)
+    # Only the request's commands count: the background sequencer, tail check and dashboard stay off.
+    quiet = dataclasses.replace(settings, relay_enabled=False, hub_tail_check_seconds=0, dashboard_interval_seconds=0)
     app = create_app(quiet, mongo_listeners=[counter])
     async with LifespanManager(app) as manager:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as client:

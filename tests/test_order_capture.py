@@ -119,7 +119,7 @@ async def test_pickup_reserves_at_the_store_or_names_stores_that_can(world: Worl
     refused = (await gql.data(CAPTURE, {"input": capture_input("W-P2", lines=[{"sku": "SKU-2", "quantity": 3}], delivery=pickup("ST-BOS"))}))
     error = refused["captureOrder"]
     assert (error["__typename"], error["code"], error["field"]) == ("PickupUnavailableError", "PICKUP_UNAVAILABLE", ["delivery", "pickupLocation"])
-    assert [(s["locationCode"], s["items"]) for s in error["nearbyStores"]] == [("ST-CAM", [{"sku": "SKU-2", "available": 3}])]
+    assert [s["locationCode"] for s in error["nearbyStores"]] == ["ST-CAM"]
     assert await counts(world) == before
 
     no_pickup = (await gql.data(CAPTURE, {"input": capture_input("W-P3", delivery=pickup("DC-CHI"))}))["captureOrder"]

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
-import websockets
-
-from app.domain.principals import Role
-from app.services.container import Services
 from app.settings import Settings
 from tests.factories import World, customer, order
-from tests.realtime import GraphQLWs, append, order_event, realtime_settings, serve, stock_event, wait_stamped
+from tests.realtime import GraphQLWs, RawWsClient, append, order_event, realtime_settings, serve, wait_stamped
 from tests.test_customers import gid
 
 ORDER_UPDATED = """
@@ -121,3 +116,64 @@ async def test_a_cursor_older_than_the_retained_history_gets_a_typed_error(
             assert (await client.error())["extensions"]["code"] == "INVALID_INPUT"
             await client.subscribe(ORDER_UPDATED, {"orderId": gid("Order", placed.id), "after": "x"})
             assert (await client.error())["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_a_stalled_subscriber_delays_nobody_and_is_told_where_to_resume(
+    world: World, settings: Settings, admin_token: str, mongo
+) -> None:
+    ada = customer()
+    await world.add_customers(ada)
+    placed = order(ada.id)
+    await world.add_orders(placed)
+    variables = {"orderId": gid("Order", placed.id)}
+    # Big events, each sent to four subscriptions of the stalled connection: far more than socket
+    # buffers hold, so its subscriptions back up while the healthy client keeps pace.
+    total, note, stalled_ops = 200, "x" * 16_000, 4
+    async with serve(realtime_settings(settings, subscriber_queue_size=20)) as server:
+        # A client that stops reading.
+        stalled = await RawWsClient.connect(server.ws_url, admin_token)
+        async with GraphQLWs.connect(server.ws_url, admin_token) as healthy:
+            for op in range(1, stalled_ops + 1):
+                query = {"query": ORDER_UPDATED, "variables": variables}
+                await stalled.send({"id": str(op), "type": "subscribe", "payload": query})
+            await healthy.subscribe(ORDER_UPDATED, variables)
+            await asyncio.sleep(0.2)
+            committed: dict[int, float] = {}
+            lags: list[float] = []
+
+            async def read_healthy() -> None:
+                for _ in range(total):
+                    got = await healthy.next_data("orderUpdated")
+                    lags.append(time.monotonic() - committed[got["event"]["payload"]["step"]])
+
+            reader = asyncio.create_task(read_healthy())
+            for step in range(total):
+                committed[step] = time.monotonic()
+                await append(mongo, order_event(placed, step=step, note=note))
+            await asyncio.wait_for(reader, 15)
+            # Healthy delivery stays prompt while the other client has stopped reading.
+            assert sorted(lags)[len(lags) // 2] < 0.25 and max(lags) < 1.0, (sorted(lags)[len(lags) // 2], max(lags))
+            # Now the stalled client reads: what was already on its way, then each operation's typed error.
+            received: dict[str, list[int]] = {str(op): [] for op in range(1, stalled_ops + 1)}
+            errors: dict[str, dict] = {}
+            while len(errors) < stalled_ops:
+                message = await stalled.receive(10)
+                if message["type"] == "complete":
+                    continue
+                if message["payload"].get("errors"):
+                    errors[message["id"]] = message["payload"]["errors"][0]
+                else:
+                    received[message["id"]].append(int(message["payload"]["data"]["orderUpdated"]["cursor"]))
+            assert {e["extensions"]["code"] for e in errors.values()} == {"SUBSCRIBER_TOO_SLOW"}
+            for op, error in errors.items():
+                if received[op]:
+                    assert error["extensions"]["resumeAfter"] == str(received[op][-1])
+            op, resume = "1", errors["1"]["extensions"]["resumeAfter"]
+            assert len(received[op]) < total
+            await stalled.receive()  # the last operation's complete
+            again = {"query": ORDER_UPDATED, "variables": {**variables, "after": resume}}
+            await stalled.send({"id": "resumed", "type": "subscribe", "payload": again})
+            rest = [(await stalled.receive(10))["payload"]["data"]["orderUpdated"] for _ in range(total - len(received[op]))]
+            await stalled.close()
+    everything = received[op] + [int(r["cursor"]) for r in rest]
+    assert everything == sorted(set(everything)) and len(everything) == total

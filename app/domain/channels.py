@@ -29,5 +29,5 @@ class Channel:
     name: str
     kind: ChannelKind
     backorder_policy: BackorderPolicy = BackorderPolicy.BACKORDER
-    routing_strategy: str | None = None  # None: the global default
+    # How its orders are routed lives in `routing_policies` (app.domain.routing.policy), not here.
     active: bool = True

@@ -12,11 +12,11 @@ from app.domain.channels import Channel, ChannelKind
 from app.domain.customers import ChannelIdentity, Customer, normalize_email, normalize_phone
 from app.domain.errors import DomainError, ErrorCode, Validator
 from app.domain.geo import GeoPoint
-from app.domain.inventory import StoreStock
 from app.domain.locations import Address, Location
 from app.domain.money import Money
 from app.domain.orders import Allocation, Delivery, DeliveryMethod, Order, OrderLine, OrderStatus, OrderTotals
 from app.domain.products import Product
+from app.domain.routing.plan import PickupAlternative
 
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
@@ -84,7 +84,7 @@ class PickupUnavailable(DomainError):
 
     code = ErrorCode.PICKUP_UNAVAILABLE
 
-    def __init__(self, message: str, nearby: tuple[StoreStock, ...], *, field: tuple[str, ...] = ()):
+    def __init__(self, message: str, nearby: tuple[PickupAlternative, ...], *, field: tuple[str, ...] = ()):
         super().__init__(message, field=field)
         self.nearby = nearby
 

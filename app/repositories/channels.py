@@ -16,7 +16,6 @@ def to_doc(channel: Channel) -> dict[str, Any]:
         "name": channel.name,
         "kind": channel.kind.value,
         "backorder_policy": channel.backorder_policy.value,
-        "routing_strategy": channel.routing_strategy,
         "active": channel.active,
     }
 
@@ -27,7 +26,6 @@ def from_doc(doc: dict[str, Any]) -> Channel:
         name=doc["name"],
         kind=ChannelKind(doc["kind"]),
         backorder_policy=BackorderPolicy(doc.get("backorder_policy", BackorderPolicy.BACKORDER)),
-        routing_strategy=doc.get("routing_strategy"),
         active=doc.get("active", True),
     )
 

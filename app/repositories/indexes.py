@@ -52,6 +52,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # The dashboard's stock-out count reads only this small index.
         IndexModel([("location_id", ASCENDING)], name="stock_outs", partialFilterExpression={"available": {"$lte": 0}}),
     ],
+    "routing_policies": [],  # _id = "global" or a channel id
     "events": [
         IndexModel([("seq", ASCENDING)], name="seq", unique=True, partialFilterExpression={"seq": {"$type": "number"}}),
         IndexModel([("order_id", ASCENDING), ("_id", ASCENDING)], name="order_timeline",

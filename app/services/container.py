@@ -14,6 +14,7 @@ from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.repositories.routing import RoutingPolicyRepository
 from app.repositories.sequencer import RelayStateRepository
 from app.repositories.signatures import WebhookNonceRepository
 from app.services.auth import AuthService
@@ -26,13 +27,13 @@ from app.services.dashboard import DashboardService
 from app.services.events import EventService
 from app.services.inventory import InventoryQueryService
 from app.services.inventory_changes import InventoryChangeService
-from app.services.nearby import NearbyStores
 from app.services.order_capture import OrderCaptureService
 from app.services.order_edits import OrderEditService
 from app.services.order_lifecycle import OrderLifecycleService
 from app.services.order_routing import OrderRouting
 from app.services.orders import OrderQueryService
 from app.services.reservations import OrderWriter
+from app.services.routing import RoutingService
 from app.services.scheduler import Scheduler
 from app.services.sequencer import OnSequenced, Sequencer, build_sequencer
 from app.services.signatures import SignatureService
@@ -46,6 +47,9 @@ class Services:
     customers: CustomerService
     orders: OrderQueryService
     inventory: InventoryQueryService
+    events: EventService
+    dashboard: DashboardService
+    routing: RoutingService
     inventory_changes: InventoryChangeService
     order_capture: OrderCaptureService
     order_lifecycle: OrderLifecycleService
@@ -53,8 +57,6 @@ class Services:
     backorders: BackorderService
     scheduler: Scheduler
     signatures: SignatureService
-    events: EventService
-    dashboard: DashboardService
 
     async def ready(self) -> bool:
         return await self.mongo.ping()
@@ -81,9 +83,16 @@ def build_services(
     products = ProductRepository(db)
     channels = ChannelRepository(db)
     customers = CustomerRepository(db)
-    routing = OrderRouting(inventory=inventory, locations=locations)
+    routing_service = RoutingService(
+        mongo=mongo,
+        policies=RoutingPolicyRepository(db),
+        channels=channels,
+        locations=locations,
+        inventory=inventory,
+        events=events,
+    )
+    routing = OrderRouting(routing=routing_service, products=products, inventory=inventory, locations=locations)
     writer = OrderWriter(orders=orders, inventory=inventory, events=events)
-    nearby = NearbyStores(inventory=inventory, locations=locations)
     queue = KeyedLocks()  # one per process: captures of the same SKU queue here instead of colliding in MongoDB
     backorders = BackorderService(mongo=mongo, orders=orders, routing=routing, writer=writer)
     lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
@@ -100,6 +109,7 @@ def build_services(
         customers=CustomerService(customers=customers),
         orders=OrderQueryService(orders=orders, events=events),
         inventory=InventoryQueryService(inventory=inventory, events=events),
+        routing=routing_service,
         inventory_changes=InventoryChangeService(
             mongo=mongo,
             inventory=inventory,
@@ -118,7 +128,6 @@ def build_services(
             locations=locations,
             routing=routing,
             writer=writer,
-            nearby=nearby,
             queue=queue,
         ),
         order_lifecycle=lifecycle,
@@ -131,17 +140,13 @@ def build_services(
             routing=routing,
             writer=writer,
             backorders=backorders,
-            nearby=nearby,
         ),
         backorders=backorders,
         scheduler=Scheduler(
             orders=orders, lifecycle=lifecycle, backorders=backorders, interval_seconds=scheduler_interval_seconds
         ),
         events=EventService(
-            events=events,
-            orders=orders,
-            locations=locations,
-            relay_state=RelayStateRepository(db),
+            events=events, orders=orders, locations=locations, relay_state=RelayStateRepository(db)
         ),
         dashboard=DashboardService(dashboard=DashboardRepository(db), events=events),
     )

@@ -12,6 +12,7 @@ import asyncio
 import random
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from app.domain.channels import BackorderPolicy, Channel
 from app.domain.clock import utcnow
@@ -54,8 +55,8 @@ from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.services.contention import KeyedLocks
-from app.services.nearby import NearbyStores
-from app.services.order_routing import LineNeed, OrderRouting, Placement, scheduled_release
+from app.domain.routing.plan import RoutingPlan
+from app.services.order_routing import LineNeed, OrderRouting, scheduled_release
 from app.services.reservations import OrderChanged, OrderWriter, StockMoved
 
 # Whole-capture retries for races the transaction helper does not retry itself (a plan made stale
@@ -76,6 +77,10 @@ class _Refs:
     products: dict[str, Product]
     pickup: Location | None
 
+    @property
+    def weights(self) -> dict[str, int]:
+        return {sku: product.weight_grams for sku, product in self.products.items()}
+
 
 class OrderCaptureService:
     def __init__(
@@ -89,7 +94,6 @@ class OrderCaptureService:
         locations: LocationRepository,
         routing: OrderRouting,
         writer: OrderWriter,
-        nearby: NearbyStores,
         queue: KeyedLocks,
     ):
         self._mongo = mongo
@@ -100,7 +104,6 @@ class OrderCaptureService:
         self._locations = locations
         self._routing = routing
         self._writer = writer
-        self._nearby = nearby
         self._queue = queue
 
     async def capture(self, principal: Principal, request: CaptureRequest) -> Captured:
@@ -117,8 +120,6 @@ class OrderCaptureService:
             except (StockMoved, OrderChanged, CustomerKeyTaken, ExternalIdTaken):
                 await asyncio.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
                 continue
-            except PickupUnavailable as exc:
-                raise PickupUnavailable(exc.message, await self._nearby.able_to_fill(refs.pickup, lines), field=exc.field) from None
             if replayed and order.input_hash != digest:
                 raise DuplicateExternalId(
                     f"{request.channel_id} order {request.external_id} was captured before with different content",
@@ -127,14 +128,16 @@ class OrderCaptureService:
             return Captured(order=order, replayed=replayed)
         raise Conflict("the order could not be captured under contention; retry it (it is idempotent)")
 
-    async def preview(self, principal: Principal, request: CaptureRequest) -> Placement:
-        """The plan capture would make for this input right now. Reserves and writes nothing."""
+    async def preview(self, principal: Principal, request: CaptureRequest) -> RoutingPlan:
+        """The plan capture would make for this input right now: same validation, same planner, same
+        policy. Reserves and writes nothing (and so ignores idempotency: it plans even a captured id)."""
         request = normalized(request)
         refs = await self._validated(principal, request)
         lines = order_lines(request, refs.products)
-        return await self._routing.place(
-            channel_id=request.channel_id, delivery=_delivery(request, refs), needs=_needs(lines), session=None
+        placement = await self._routing.place(
+            channel_id=request.channel_id, delivery=_delivery(request, refs), needs=_needs(lines), session=None, weights=refs.weights
         )
+        return placement.plan
 
     async def _capture_in(
         self,
@@ -154,13 +157,13 @@ class OrderCaptureService:
         delivery = _delivery(request, refs)
         needs = _needs(lines)
         placement = await self._routing.place(
-            channel_id=request.channel_id, delivery=delivery, needs=needs, session=session
+            channel_id=request.channel_id, delivery=delivery, needs=needs, session=session, weights=refs.weights
         )
         short = placement.short(needs)
         if short and request.delivery.method is DeliveryMethod.PICKUP_IN_STORE:
             raise PickupUnavailable(
                 f"{request.delivery.pickup_location_id} cannot hand over everything on this order now",
-                (),
+                placement.pickup_alternatives,
                 field=("delivery", "pickupLocation"),
             )
         if short and refs.channel.backorder_policy is BackorderPolicy.REFUSE:
@@ -199,10 +202,13 @@ class OrderCaptureService:
             raise Forbidden(f"role {principal.role} may not capture orders")
         check = validate_shape(request, today=utcnow().date(), customer_required=principal.role is not Role.CUSTOMER)
         skus = sorted({line.sku for line in request.lines if line.sku})[:100]
-        channels = await self._channels.by_ids([request.channel_id]) if request.channel_id else []
-        found = await self._products.by_skus(skus) if skus else []
         pickup_id = request.delivery.pickup_location_id
-        pickups = await self._locations.by_ids([pickup_id]) if pickup_id else []
+        # Independent reads, outside any transaction: issued together.
+        channels, found, pickups = await asyncio.gather(
+            self._channels.by_ids([request.channel_id]) if request.channel_id else _nothing(),
+            self._products.by_skus(skus) if skus else _nothing(),
+            self._locations.by_ids([pickup_id]) if pickup_id else _nothing(),
+        )
         channel = channels[0] if channels else None
         if principal.role is Role.CUSTOMER and channel is not None and channel.kind not in SELF_SERVICE_KINDS:
             raise Forbidden("customers order for themselves on the web shop or the app", field=("channel",))
@@ -252,6 +258,10 @@ def _delivery(request: CaptureRequest, refs: _Refs) -> Delivery:
         pickup_location_id=request.delivery.pickup_location_id,
         requested_date=request.requested_date,
     )
+
+
+async def _nothing() -> list[Any]:
+    return []
 
 
 def _needs(lines: tuple[OrderLine, ...]) -> list[LineNeed]:

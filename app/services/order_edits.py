@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from app.domain.channels import BackorderPolicy
 from app.domain.clock import utcnow
@@ -39,9 +38,8 @@ from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.services.backorders import BackorderService
-from app.services.nearby import NearbyStores
 from app.services.order_lifecycle import check_reason, require_order_access
-from app.services.order_routing import LineNeed, OrderRouting, scheduled_release
+from app.services.order_routing import LineNeed, OrderRouting, Placement, scheduled_release
 from app.services.reservations import OrderWriter
 
 
@@ -57,7 +55,6 @@ class OrderEditService:
         routing: OrderRouting,
         writer: OrderWriter,
         backorders: BackorderService,
-        nearby: NearbyStores,
     ):
         self._mongo = mongo
         self._orders = orders
@@ -67,7 +64,6 @@ class OrderEditService:
         self._routing = routing
         self._writer = writer
         self._backorders = backorders
-        self._nearby = nearby
 
     async def edit(self, principal: Principal, order_id: str, edit: OrderEdit) -> Order:
         reason = check_reason(edit.reason, required=True)
@@ -94,13 +90,7 @@ class OrderEditService:
                 await self._backorders.fill(session, freed, actor=actor, at=at, skip=frozenset({order_id}))
             return stored
 
-        try:
-            return await self._mongo.transaction(work)
-        except PickupUnavailable as exc:
-            order = await self._orders.by_id(order_id)
-            store = (await self._locations.by_ids([order.delivery.pickup_location_id]))[0] if order and order.delivery.pickup_location_id else None
-            wanted = edited_lines(order, edit, products) if order else ()
-            raise PickupUnavailable(exc.message, await self._nearby.able_to_fill(store, wanted), field=exc.field) from None
+        return await self._mongo.transaction(work)
 
     async def _edited(
         self, session: Session, before: Order, edit: OrderEdit, products: dict[str, Product], at: datetime
@@ -113,17 +103,18 @@ class OrderEditService:
             delivery = replace(delivery, address=edit.address, point=edit.point)
         draft = replace(before, lines=lines, allocations=allocations, delivery=delivery, totals=retotal(before, lines))
         if edit.changes_address:
-            draft, routing = await self._reroute(session, draft)
+            draft, placement = await self._reroute(session, draft)
+            routing = placement.explanation
         else:
-            draft = await self._place_backorders(session, draft)
-        await self._refuse_if_short(before, draft)
+            draft, placement = await self._place_backorders(session, draft)
+        await self._refuse_if_short(before, draft, placement)
         release_at = draft.release_at
         if before.delivery.requested_date and (edit.changes_address or edit.changes_lines):
             release_at = await scheduled_release(self._locations, draft, at)
         draft = replace(draft, routing=routing, release_at=release_at)
         return with_status(draft, _status_after_edit(before, draft, at), at)
 
-    async def _reroute(self, session: Session, draft: Order) -> tuple[Order, dict[str, Any] | None]:
+    async def _reroute(self, session: Session, draft: Order) -> tuple[Order, Placement]:
         """Plans every open unit again for the new address, counting this order's own reservations as
         available. Unchanged placements keep their allocations (no churn); changed ones move."""
         held = [a for a in draft.allocations if a.status is AllocationStatus.OPEN]
@@ -146,29 +137,31 @@ class OrderEditService:
             return counts
 
         if shape(held) == shape(placement.allocations):
-            return draft, placement.explanation
+            return draft, placement
         kept = tuple(a if a.status is not AllocationStatus.OPEN else replace(a, status=AllocationStatus.RELEASED) for a in draft.allocations)
-        return replace(draft, allocations=kept + placement.allocations), placement.explanation
+        return replace(draft, allocations=kept + placement.allocations), placement
 
-    async def _place_backorders(self, session: Session, draft: Order) -> Order:
+    async def _place_backorders(self, session: Session, draft: Order) -> tuple[Order, Placement | None]:
         needs = [
             LineNeed(line_id=line.id, sku=line.sku, quantity=draft.backordered_quantity(line.id))
             for line in draft.lines
             if draft.backordered_quantity(line.id) > 0
         ]
         if not needs:
-            return draft
+            return draft, None
         placement = await self._routing.place(channel_id=draft.channel_id, delivery=draft.delivery, needs=needs, session=session)
-        return replace(draft, allocations=draft.allocations + placement.allocations)
+        return replace(draft, allocations=draft.allocations + placement.allocations), placement
 
-    async def _refuse_if_short(self, before: Order, draft: Order) -> None:
+    async def _refuse_if_short(self, before: Order, draft: Order, placement: Placement | None) -> None:
         """Added or raised quantity the network cannot fill: refused for pick-ups and REFUSE channels."""
         short = [line for line in draft.lines if draft.backordered_quantity(line.id) > before_backordered(before, line.id)]
         if not short:
             return
         if draft.delivery.method is DeliveryMethod.PICKUP_IN_STORE:
             raise PickupUnavailable(
-                f"{draft.delivery.pickup_location_id} cannot hand over the edited order", (), field=("delivery", "pickupLocation")
+                f"{draft.delivery.pickup_location_id} cannot hand over the edited order",
+                placement.pickup_alternatives if placement else (),
+                field=("delivery", "pickupLocation"),
             )
         channels = await self._channels.by_ids([draft.channel_id])
         if channels and channels[0].backorder_policy is BackorderPolicy.REFUSE:

@@ -9,6 +9,7 @@ from graphql_schema.types.order_capture import CaptureOrderResult
 from graphql_schema.types.order_edits import EditOrderResult
 from graphql_schema.types.order_lifecycle import CancelOrderResult, HoldOrderResult, ReleaseOrderHoldResult
 from graphql_schema.types.orders import Order, OrderConnection
+from graphql_schema.types.routing import RoutingPlan
 from resolvers import order_capture as capture
 from resolvers import order_edits as edits
 from resolvers import order_lifecycle as lifecycle
@@ -29,6 +30,14 @@ class OrderQueries:
         resolver=resolve.orders,
         permission_classes=[IsAuthenticated],
         description="Orders, newest first, keyset-paginated.",
+    )
+    routing_preview: RoutingPlan = strawberry.field(
+        resolver=capture.routing_preview,
+        permission_classes=[IsAuthenticated],
+        description=(
+            "The plan captureOrder would make for this input right now (same validation, policy and planner), "
+            "with its explanation. Reserves and writes nothing. Same callers as captureOrder."
+        ),
     )
 
 

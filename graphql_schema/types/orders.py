@@ -18,6 +18,7 @@ from graphql_schema.types.catalog import Channel, Location, Product
 from graphql_schema.types.common import Address, GeoPoint, Money
 from graphql_schema.types.customers import Customer
 from graphql_schema.types.events import Event
+from graphql_schema.types.routing import RoutingExplanation
 
 
 @strawberry.type(description="Quantity of one line reserved at one location.")
@@ -103,6 +104,7 @@ class Order(relay.Node):
     external_id: str = strawberry.field(description="The channel's own order id; unique per channel.")
     channel_code: str
     customer_ref: strawberry.Private[str]
+    routing_data: strawberry.Private[dict[str, object] | None]
     status: OrderStatus
     lines: list[OrderLine]
     delivery: Delivery
@@ -125,6 +127,7 @@ class Order(relay.Node):
             external_id=value.external_id,
             channel_code=value.channel_id,
             customer_ref=value.customer_id,
+            routing_data=value.routing,
             status=value.status,
             lines=[
                 OrderLine(
@@ -187,6 +190,13 @@ class Order(relay.Node):
     async def customer(self, info: Info) -> Customer | None:
         found = await info.context.loaders.customer_by_id.load(self.customer_ref)
         return Customer.from_domain(found) if found else None
+
+    @strawberry.field(
+        description="Why the order was routed where it was at capture (or its last re-route): every candidate, "
+        "its scores, and the decisions. Null for orders that were never routed."
+    )
+    def routing(self) -> RoutingExplanation | None:
+        return RoutingExplanation.from_stored(self.routing_data)
 
     @strawberry.field(description="Every recorded change to this order, oldest first: the audit trail.")
     async def timeline(self, info: Info) -> list[Event]:
