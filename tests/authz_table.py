@@ -217,6 +217,28 @@ ROWS: list[Row] = [
         check=lambda v, s, c: {e["node"]["aggregateId"] for e in v["edges"]}
         == ({s.a1.id, s.b1.id} if c in ("ADMIN", "CSR") else {s.a1.id}),
     ),
+    # --- routing ---------------------------------------------------------------------------------
+    Row("routing_policy_global", "routing", "{ routingPolicy { version } }", everyone(CHANNEL=DENY, CUSTOMER=DENY)),
+    Row(
+        "routing_policy_own_channel", "routing", '{ routingPolicy(channel: "web") { version } }',
+        everyone(CUSTOMER=DENY),
+    ),
+    Row(
+        "routing_policy_other_channel", "routing", '{ routingPolicy(channel: "amazon") { version } }',
+        everyone(CHANNEL=DENY, CUSTOMER=DENY),
+    ),
+    Row(
+        # The same callers as captureOrder, for the same channel.
+        "routing_preview", "routing", "query($input: CaptureOrderInput!) { routingPreview(input: $input) { fullyAllocated } }",
+        everyone(STORE_STAFF=DENY, WAREHOUSE=DENY), variables=lambda s: _capture("web")(s),
+    ),
+    Row(
+        "set_routing_policy", "routing", mutation("setRoutingPolicy", "SetRoutingPolicyInput"),
+        {"ADMIN": ALLOW},
+        variables=lambda s: {
+            "input": {"channel": "web", "reason": "authz test", "policy": {"criteria": [{"criterion": "NEAREST", "weight": 1}]}}
+        },
+    ),
     # --- orders (writes) -----------------------------------------------------------------------
     Row(
         "capture_order_web", "orders: capture", mutation("captureOrder", "CaptureOrderInput"),
