@@ -43,9 +43,7 @@ class CommandCounter(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if self.recording and event.command_name in {"find", "aggregate", "getMore", "count"}:
-            # getMore names a cursor id (random); its collection is what is comparable between runs.
-            target = event.command.get("collection") if event.command_name == "getMore" else event.command.get(event.command_name)
-            self.counts[f"{event.command_name}:{target}"] += 1
+            self.counts[f"{event.command_name}:{event.command.get(event.command_name)}"] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -70,8 +68,8 @@ async def _commands_for(mongo: Mongo, settings: Settings, customers: int) -> Cou
     )
     _, token = await build_services(mongo).auth.create_api_key(name="n1", role=Role.ADMIN)
     counter = CommandCounter()
-    # Only the request's commands count: the background sequencer, tail check and dashboard stay off.
-    quiet = dataclasses.replace(settings, relay_enabled=False, hub_tail_check_seconds=0, dashboard_interval_seconds=0)
+    # Only the request's commands count: the background sequencer and tail check stay off.
+    quiet = dataclasses.replace(settings, relay_enabled=False, hub_tail_check_seconds=0)
     app = create_app(quiet, mongo_listeners=[counter])
     async with LifespanManager(app) as manager:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as client:

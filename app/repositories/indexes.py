@@ -57,6 +57,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("seq", ASCENDING)], name="seq", unique=True, partialFilterExpression={"seq": {"$type": "number"}}),
         IndexModel([("order_id", ASCENDING), ("_id", ASCENDING)], name="order_timeline",
                    partialFilterExpression={"order_id": {"$type": "string"}}),
+        # A level's movement log (StockLevelChanged events), newest first.
+        IndexModel([("sku", ASCENDING), ("location_id", ASCENDING), ("_id", ASCENDING)], name="stock_movements",
+                   partialFilterExpression={"sku": {"$type": "string"}}),
         # The sequencer's degraded-mode scan; writers insert seq null, so this index holds only the unstamped.
         IndexModel([("seq", ASCENDING), ("_id", ASCENDING)], name="unstamped",
                    partialFilterExpression={"seq": {"$type": "null"}}),
@@ -69,9 +72,6 @@ INDEXES: dict[str, list[IndexModel]] = {
                    partialFilterExpression={"seq": {"$type": "number"}, "location_id": {"$type": "string"}}),
         # The TTL index on `at` (retention) is managed by ensure_event_retention, not here: its
         # expireAfterSeconds changes with configuration, which create_indexes would refuse.
-        # A level's movement log (StockLevelChanged events), newest first.
-        IndexModel([("sku", ASCENDING), ("location_id", ASCENDING), ("_id", ASCENDING)], name="stock_movements",
-                   partialFilterExpression={"sku": {"$type": "string"}}),
     ],
     # Replay protection for signed webhooks: a nonce is kept only while its timestamp is acceptable.
     "webhook_nonces": [
