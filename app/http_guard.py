@@ -22,7 +22,8 @@ _API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 _GRAPHIQL_CSP = (
     b"default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; "
     b"style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https://unpkg.com; "
-    b"font-src 'self' data: https://unpkg.com; connect-src 'self' ws: wss:; frame-ancestors 'none'"
+    b"font-src 'self' data: https://unpkg.com; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
+    b"frame-ancestors 'none'"
 )
 
 

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.cli import build_parser, cmd_apikey
+from app.domain.errors import Unauthenticated
 from app.domain.principals import Role
 from app.repositories.database import Mongo
 from app.services.container import Services
@@ -187,3 +188,14 @@ async def test_websocket_connection_init_authenticates_and_bad_credentials_close
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await asyncio.wait_for(ws.recv(), 5)
                 assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403, params
+
+
+def test_a_verified_token_is_remembered_but_never_past_its_expiry() -> None:
+    verifier = JwtVerifier(JwtConfig(key=SECRET, leeway_seconds=0), cache_seconds=60)
+    expires = int(time.time()) + 1
+    short = token({"iss": None, "aud": None, "exp": expires})
+    first = verifier.verify(short)
+    assert first.subject == "jwt:alice" and verifier.verify(short) is first  # the second from the cache
+    time.sleep(max(0.0, expires - time.time()) + 0.1)
+    with pytest.raises(Unauthenticated):
+        verifier.verify(short)  # still cached for a minute, but expired: checked again, and refused

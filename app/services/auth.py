@@ -33,7 +33,7 @@ class AuthService:
     ):
         self._api_keys = api_keys
         self._allow_anonymous_admin = allow_anonymous_admin
-        self._jwt = JwtVerifier(jwt) if jwt else None
+        self._jwt = JwtVerifier(jwt, cache_seconds=key_cache_seconds) if jwt else None
         self._key_cache_seconds = key_cache_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
 

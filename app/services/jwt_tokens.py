@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,17 @@ class JwtConfig:
                 raise ValueError(f"OMS_JWT_KEY: {name} needs a secret of at least {_MIN_SECRET_BYTES[name]} bytes")
 
 
+_CACHE_MAX_ENTRIES = 10_000
+
+
 class JwtVerifier:
-    def __init__(self, config: JwtConfig):
+    """Verified tokens are remembered for up to `cache_seconds` (never past their `exp`), so a
+    frontend's repeated requests cost a dict lookup rather than a signature check (~0.2 ms)."""
+
+    def __init__(self, config: JwtConfig, *, cache_seconds: float = 10.0):
         self._config = config
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, float, Principal]] = {}
         # Keys parsed once (a PEM parse per request would cost more than the signature check);
         # this also refuses a public key configured as an HMAC secret at startup.
         self._keys: dict[str, Any] = {
@@ -58,6 +67,9 @@ class JwtVerifier:
         self._options: dict[str, Any] = {"require": required}
 
     def verify(self, token: str) -> Principal:
+        cached = self._cache.get(token)
+        if cached and cached[0] > time.monotonic() and cached[1] > time.time():
+            return cached[2]
         config = self._config
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
@@ -75,4 +87,8 @@ class JwtVerifier:
         except jwt.PyJWTError as exc:
             log.info("bearer token refused", extra={"reason": str(exc)[:200]})
             raise Unauthenticated("bearer token is invalid or expired") from exc
-        return principal_from_claims(claims, prefix=config.claim_prefix)
+        principal = principal_from_claims(claims, prefix=config.claim_prefix)
+        if len(self._cache) >= _CACHE_MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[token] = (time.monotonic() + self._cache_seconds, float(claims["exp"]), principal)
+        return principal
