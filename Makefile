@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint schema bench bench-capture clean
+.PHONY: run test install lint schema bench bench-capture bench-subscriptions clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
@@ -34,6 +34,9 @@ bench: $(STAMP)
 
 bench-capture: $(STAMP)
 	$(BIN)/python -m bench.capture_order --json bench/results/capture_order.json
+
+bench-subscriptions: $(STAMP)
+	$(BIN)/python -m bench.subscriptions
 
 clean:
 	rm -rf $(VENV) .oms .pytest_cache

@@ -1,4 +1,4 @@
-"""Composition root: the Starlette app, its lifespan (Mongo, indexes, services) and routes."""
+"""Composition root: the Starlette app, its lifespan (Mongo, indexes, services, real time) and routes."""
 
 from __future__ import annotations
 
@@ -9,18 +9,23 @@ from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.domain.rate_limits import LeakyBuckets
+from app.http_guard import HttpGuard
 from app.logs import request_id_var
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
 from app.services.container import Services, build_services
+from app.services.jwt_tokens import JwtConfig
 from app.settings import Settings
 from graphql_schema.schema import schema
 from graphql_schema.view import OmsGraphQL
+from subscriptions.realtime import Realtime, RealtimeOptions
 
 log = logging.getLogger("oms")
 
@@ -51,6 +56,31 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+def realtime_options(settings: Settings) -> RealtimeOptions:
+    return RealtimeOptions(
+        broadcast_url=settings.broadcast_url,
+        subscriber_queue_size=settings.subscriber_queue_size,
+        lease_seconds=settings.relay_lease_seconds,
+        relay=settings.relay_enabled,
+        dashboard_interval_seconds=settings.dashboard_interval_seconds,
+        tail_check_seconds=settings.hub_tail_check_seconds,
+    )
+
+
+def jwt_config(settings: Settings) -> JwtConfig | None:
+    """None when no key is configured: bearer JWTs are then refused (API keys still work)."""
+    if not settings.jwt_key:
+        return None
+    return JwtConfig(
+        key=settings.jwt_key,
+        algorithms=settings.jwt_algorithms,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        claim_prefix=settings.jwt_claim_prefix,
+    )
+
+
 def create_app(
     settings: Settings, *, mongodb_uri: str | None = None, mongo_listeners: Sequence[object] = ()
 ) -> Starlette:
@@ -59,29 +89,53 @@ def create_app(
     uri = mongodb_uri or settings.mongodb_uri
     if not uri:
         raise ValueError("create_app needs a MongoDB URI; `oms serve` starts an embedded mongod when none is set")
+    jwt = jwt_config(settings)  # a bad JWT configuration fails here, at startup, not on the first request
     state: dict[str, Services] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         mongo = Mongo(connect(uri, event_listeners=mongo_listeners), settings.database)
+        realtime: Realtime | None = None
         try:
-            await ensure_indexes(mongo.db)
+            await ensure_indexes(mongo.db, event_retention_days=settings.event_retention_days)
             services = build_services(
                 mongo,
                 allow_anonymous_admin=settings.allow_anonymous_admin,
+                jwt=jwt,
+                api_key_cache_seconds=settings.api_key_cache_seconds,
+                webhook_tolerance_seconds=settings.webhook_tolerance_seconds,
                 scheduler_interval_seconds=settings.scheduler_interval_seconds,
             )
             state["services"] = services
             graphql.services = services
             services.scheduler.start()
+            realtime = Realtime(services, realtime_options(settings))
+            await realtime.start()
+            graphql.realtime = realtime
+            if settings.allow_anonymous_admin:
+                log.warning("development mode: callers without a credential act as an anonymous ADMIN")
             log.info("ready", extra={"database": settings.database, "env": settings.env})
             yield
         finally:
+            if realtime is not None:
+                await realtime.stop()
             if "services" in state:
                 await state["services"].scheduler.stop()
             await mongo.close()
 
-    graphql = OmsGraphQL(schema, services=None, graphiql=not settings.production)  # type: ignore[arg-type]
+    limits = settings.limits
+    graphql = OmsGraphQL(
+        schema,
+        services=None,  # type: ignore[arg-type]
+        graphiql=settings.graphiql,
+        ws_init_timeout_seconds=settings.ws_init_timeout_seconds,
+        ws_heartbeat_seconds=settings.ws_heartbeat_seconds,
+        limits=limits,
+        # One set of budgets per process (per app): N instances give a client N times the budget.
+        budget=LeakyBuckets(capacity=limits.rate_capacity, rate_per_second=limits.rate_per_second),
+        allow_get=settings.http_get,
+        legacy_ws=settings.legacy_graphql_ws,
+    )
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -94,13 +148,29 @@ def create_app(
             ok = False
         return JSONResponse({"status": "ready" if ok else "unavailable"}, status_code=200 if ok else 503)
 
+    middleware = [Middleware(RequestIdMiddleware)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                # Credentials travel in headers, never cookies: no ambient authority to share.
+                allow_credentials=False,
+                max_age=600,
+            )
+        )
+    middleware.append(Middleware(HttpGuard, max_body_bytes=limits.max_body_bytes, production=settings.production))
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # GET serves queries (never mutations) and the GraphiQL page; off, only POST reaches GraphQL.
+            Route("/graphql", graphql, methods=["GET", "POST"] if settings.http_get else ["POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=middleware,
         lifespan=lifespan,
     )

@@ -97,6 +97,33 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         uvicorn.Server(config).run()
 
 
+async def _relay(uri: str, settings: Settings) -> None:
+    import signal
+
+    from app.asgi import realtime_options
+    from app.repositories.database import Mongo, connect
+    from app.repositories.indexes import ensure_indexes
+    from app.services.container import build_services
+    from subscriptions.realtime import run_relay
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    mongo = Mongo(connect(uri), settings.database)
+    try:
+        await ensure_indexes(mongo.db, event_retention_days=settings.event_retention_days)
+        log.info("relay starting", extra={"broadcast": settings.broadcast_url.split("@")[-1]})
+        await run_relay(build_services(mongo), realtime_options(settings), stop=stop)
+    finally:
+        await mongo.close()
+
+
+def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
+    with mongodb(settings) as uri:
+        asyncio.run(_relay(uri, settings))
+
+
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
     with mongodb(settings) as uri:
         asyncio.run(_seed(uri, settings, args, only_if_empty=False))
@@ -123,6 +150,14 @@ async def _apikey(uri: str, settings: Settings, args: argparse.Namespace) -> Non
             print(token)
         elif args.apikey_command == "revoke":
             print("revoked" if await auth.revoke_api_key(args.key_id) else "no such active key")
+            print(f"Takes effect at once here and within {settings.api_key_cache_seconds:g} s on running servers.")
+        elif args.apikey_command == "list":
+            print(f"{'id':<16}  {'name':<24}  {'role':<11}  {'scope':<30}  {'created':<20}  revoked")
+            for key in await auth.list_api_keys():
+                scope = ",".join(sorted(key.location_ids)) or key.channel_id or key.customer_id or "-"
+                revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if key.revoked_at else "-"
+                created = key.created_at.strftime("%Y-%m-%d %H:%M:%S")
+                print(f"{key.id:<16}  {key.name[:24]:<24}  {key.role:<11}  {scope[:30]:<30}  {created:<20}  {revoked}")
     finally:
         await mongo.close()
 
@@ -148,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_seed_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
+    relay = commands.add_parser(
+        "relay", help="sequence the event log and publish it to OMS_BROADCAST_URL (no HTTP); one leader at a time"
+    )
+    relay.set_defaults(handler=cmd_relay)
+
     seed = commands.add_parser("seed", help="load deterministic demo data")
     _add_seed_options(seed)
     seed.set_defaults(handler=cmd_seed)
@@ -164,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revoke = apikey_commands.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
+    apikey_commands.add_parser("list", help="list keys (ids, names, roles, scopes; never secrets)")
     apikey.set_defaults(handler=cmd_apikey)
     return parser
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
 from app.domain.principals import NOBODY, Principal
+from app.domain.rate_limits import LeakyBuckets
+from app.settings import ApiLimits
 from app.services.container import Services
 from graphql_schema.dataloaders import Loaders
+
+if TYPE_CHECKING:
+    from subscriptions.realtime import Realtime
 
 
 @dataclass
@@ -17,9 +23,19 @@ class Context:
     principal: Principal | None
     loaders: Loaders
     request_id: str
+    # The process's live-event machinery; None where the app runs without it.
+    realtime: Realtime | None = None
+    # The WebSocket's connection_init payload (Strawberry sets it).
+    connection_params: dict[str, Any] | None = None
     # Filled by the cost limiter and reported in `extensions`.
     cost: int = 0
     extras: dict[str, object] = field(default_factory=dict)
+    # Security (graphql_schema/limits.py): this deployment's limits, the process's budgets, the
+    # caller's budget key, and the HTTP response being built (None on WebSocket).
+    limits: ApiLimits = field(default_factory=ApiLimits)
+    budget: LeakyBuckets | None = None
+    client: str = "unknown"
+    response: Any = None
 
     @property
     def actor(self) -> Principal:
@@ -28,12 +44,15 @@ class Context:
         return self.principal
 
 
-def build_context(services: Services, principal: Principal | None, request_id: str) -> Context:
+def build_context(
+    services: Services, principal: Principal | None, request_id: str, *, realtime: Realtime | None = None
+) -> Context:
     return Context(
         services=services,
         principal=principal,
         loaders=Loaders(services, principal or NOBODY),
         request_id=request_id,
+        realtime=realtime,
     )
 
 

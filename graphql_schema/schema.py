@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
 from graphql_schema.extensions import TypedErrors
-from graphql_schema.limits import MAX_TOKENS, QueryShapeLimits
+from graphql_schema.limits import OperationGuard
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.customers import CustomerQueries
+from graphql_schema.roots.events import EventQueries, EventSubscriptions
 from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
 from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
@@ -26,7 +27,7 @@ class NodeQueries:
 
 
 Query = merge_types(
-    "Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, RoutingQueries)
+    "Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, RoutingQueries, EventQueries)
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
@@ -38,16 +39,23 @@ Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "returns a union of its success payload and typed errors."
 )
 
+Subscription = merge_types("Subscription", (EventSubscriptions,))
+Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Live changes over graphql-transport-ws, resumable from a cursor without gaps or duplicates."
+)
+
 # Built once per process: Relay fields are bound to their resolvers at schema build time.
-# Per-deployment switches (production hardening) read the request context, not the schema.
-# Factories, not instances: Strawberry builds fresh extensions per operation.
+# Per-deployment limits (depth, aliases, tokens, cost, budgets, introspection) are read by
+# OperationGuard from the request context, not baked in here. Factories, not instances:
+# Strawberry builds fresh extensions per operation. The guard's validation rules are made once
+# per limit values, so ValidationCache keeps hitting.
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     extensions=[
         TypedErrors,
-        QueryShapeLimits,
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        OperationGuard,
         lambda: ParserCache(maxsize=1_000),
         lambda: ValidationCache(maxsize=1_000),
     ],

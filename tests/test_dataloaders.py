@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections import Counter
 from typing import Any
 
@@ -66,7 +68,9 @@ async def _commands_for(mongo: Mongo, settings: Settings, customers: int) -> Cou
     )
     _, token = await build_services(mongo).auth.create_api_key(name="n1", role=Role.ADMIN)
     counter = CommandCounter()
-    app = create_app(settings, mongo_listeners=[counter])
+    # Only the request's commands count: the background sequencer and tail check stay off.
+    quiet = dataclasses.replace(settings, relay_enabled=False, hub_tail_check_seconds=0)
+    app = create_app(quiet, mongo_listeners=[counter])
     async with LifespanManager(app) as manager:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as client:
             headers = {"Authorization": f"Bearer {token}"}

@@ -17,6 +17,8 @@ class ErrorCode(StrEnum):
     CONFLICT = "CONFLICT"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
+    CURSOR_EXPIRED = "CURSOR_EXPIRED"
+    SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,27 @@ class Forbidden(DomainError):
 
 class Unauthenticated(DomainError):
     code = ErrorCode.UNAUTHENTICATED
+
+
+class CursorExpired(DomainError):
+    """The events after this cursor are no longer retained: re-read current state, then subscribe
+    from `oldest_cursor` (the newest cursor that can still be resumed)."""
+
+    code = ErrorCode.CURSOR_EXPIRED
+
+    def __init__(self, message: str, *, oldest_cursor: int):
+        super().__init__(message, field=("after",))
+        self.oldest_cursor = oldest_cursor
+
+
+class SubscriberTooSlow(DomainError):
+    """The client fell too far behind the live stream; it may resume from `last_cursor`."""
+
+    code = ErrorCode.SUBSCRIBER_TOO_SLOW
+
+    def __init__(self, message: str, *, last_cursor: int | None):
+        super().__init__(message)
+        self.last_cursor = last_cursor
 
 
 class InvalidInput(DomainError):

@@ -187,7 +187,12 @@ class Order:
 
     @property
     def location_ids(self) -> frozenset[str]:
-        return frozenset(a.location_id for a in self.allocations if a.status is not AllocationStatus.RELEASED)
+        """Where the order is worked: its unreleased allocations, and the store it is picked up at
+        (staff there hand it over even when it was allocated elsewhere and shipped to the store)."""
+        found = {a.location_id for a in self.allocations if a.status is not AllocationStatus.RELEASED}
+        if self.delivery.pickup_location_id:
+            found.add(self.delivery.pickup_location_id)
+        return frozenset(found)
 
     @property
     def open_allocations(self) -> tuple[Allocation, ...]:

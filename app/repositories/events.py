@@ -2,14 +2,54 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
-from app.domain.events import Actor, DomainEvent
+from app.domain.events import KEY_FIELDS, Actor, DomainEvent, EventFilter
 from app.repositories.database import Session
 
-_KEYS = ("order_id", "customer_id", "channel_id", "sku", "location_id", "shipment_id")
+_KEYS = KEY_FIELDS
+UNSTAMPED: dict[str, Any] = {"seq": {"$type": "null"}}
+STAMPED: dict[str, Any] = {"seq": {"$type": "number"}}
+# ChangeStreamHistoryLost, ChangeStreamFatalError, and "resume point no longer in the oplog".
+_HISTORY_LOST_CODES = {286, 280, 136}
+
+ResumeToken = Mapping[str, Any]
+
+
+class HistoryLost(Exception):
+    """The stored resume token is no longer in the oplog."""
+
+
+def filter_query(selection: EventFilter) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    for name, values in (
+        ("type", selection.types),
+        ("aggregate_type", selection.aggregate_types),
+        ("order_id", selection.order_ids),
+        ("customer_id", selection.customer_ids),
+        ("channel_id", selection.channel_ids),
+        ("sku", selection.skus),
+        ("location_id", selection.location_ids),
+        ("shipment_id", selection.shipment_ids),
+    ):
+        if values:
+            query[name] = {"$in": sorted(values)}
+    if selection.statuses:
+        # Mirrors domain.events.status_after: payload.status, else payload.to, else implied by the type.
+        statuses = sorted(selection.statuses)
+        implied = [t for t, s in {"OrderCancelled": "CANCELLED", "OrderHeld": "ON_HOLD"}.items() if s in statuses]
+        query["$or"] = [
+            {"payload.status": {"$in": statuses}},
+            {"payload.status": None, "payload.to": {"$in": statuses}},
+            {"payload.status": None, "payload.to": None, "type": {"$in": implied}},
+        ]
+    return query
 
 
 def to_doc(event: DomainEvent) -> dict[str, Any]:
@@ -23,8 +63,8 @@ def to_doc(event: DomainEvent) -> dict[str, Any]:
         "payload": event.payload,
         "reason": event.reason,
     }
-    if event.seq is not None:
-        doc["seq"] = event.seq
+    # Writers insert with seq null; the sequencer stamps it after commit (partial index "unstamped").
+    doc["seq"] = event.seq
     for key in _KEYS:
         value = getattr(event, key)
         if value is not None:
@@ -80,3 +120,79 @@ class EventRepository:
             query["_id"] = {"$lt": before_id}
         cursor = self.collection.find(query).sort("_id", -1).limit(first)
         return [from_doc(doc) async for doc in cursor]
+
+    # Sequenced reads (subscriptions, `events`): by seq, the commit order the sequencer stamped.
+
+    async def after(self, seq: int, selection: EventFilter, *, limit: int) -> list[DomainEvent]:
+        query = {**filter_query(selection), "seq": {"$gt": seq}}
+        cursor = self.collection.find(query).sort("seq", ASCENDING).limit(limit)
+        return [from_doc(doc) async for doc in cursor]
+
+    async def seq_range(self, after: int, upto: int) -> list[DomainEvent]:
+        """Every event with after < seq <= upto, in order (bounded by the caller's range)."""
+        cursor = self.collection.find({"seq": {"$gt": after, "$lte": upto}}).sort("seq", ASCENDING)
+        return [from_doc(doc) async for doc in cursor]
+
+    async def oldest_seq(self) -> int | None:
+        doc = await self.collection.find_one(STAMPED, {"seq": 1}, sort=[("seq", ASCENDING)])
+        return doc["seq"] if doc else None
+
+    async def newest_seq(self, *, session: Session | None = None) -> int:
+        doc = await self.collection.find_one(STAMPED, {"seq": 1}, sort=[("seq", DESCENDING)], session=session)
+        return int(doc["seq"]) if doc else 0
+
+    async def recent(self, limit: int) -> list[DomainEvent]:
+        cursor = self.collection.find(STAMPED).sort("seq", DESCENDING).limit(limit)
+        return [from_doc(doc) async for doc in cursor]
+
+    # The sequencer's side.
+
+    async def unstamped(self, *, limit: int) -> list[DomainEvent]:
+        """Events nobody has stamped yet, oldest id first (the degraded mode's order)."""
+        cursor = self.collection.find(UNSTAMPED).sort("_id", ASCENDING).limit(limit)
+        return [from_doc(doc) async for doc in cursor]
+
+    async def unstamped_among(self, ids: list[str], *, session: Session) -> set[str]:
+        cursor = self.collection.find({"_id": {"$in": ids}, **UNSTAMPED}, {"_id": 1}, session=session)
+        return {doc["_id"] async for doc in cursor}
+
+    async def stamp(self, assignments: list[tuple[str, int]], *, session: Session) -> None:
+        if assignments:
+            await self.collection.bulk_write(
+                [UpdateOne({"_id": event_id, **UNSTAMPED}, {"$set": {"seq": seq}}) for event_id, seq in assignments],
+                ordered=True,
+                session=session,
+            )
+
+    @contextlib.asynccontextmanager
+    async def inserts(self, resume_after: ResumeToken | None) -> AsyncIterator[InsertFeed]:
+        """Committed inserts in commit order, each with the token to resume after it; from now when
+        `resume_after` is None. Raises HistoryLost when `resume_after` has fallen off the oplog."""
+        try:
+            stream = await self.collection.watch(
+                [{"$match": {"operationType": "insert"}}], resume_after=resume_after, max_await_time_ms=1_000
+            )
+        except OperationFailure as exc:
+            if exc.code in _HISTORY_LOST_CODES:
+                raise HistoryLost(str(exc)) from exc
+            raise
+        try:
+            yield InsertFeed(stream)
+        finally:
+            await stream.close()
+
+
+class InsertFeed:
+    def __init__(self, stream: Any):
+        self._stream = stream
+        # Where the stream starts: saving it with a batch of stamps resumes exactly here.
+        self.start_token: ResumeToken | None = stream.resume_token
+
+    async def __aiter__(self) -> AsyncIterator[tuple[DomainEvent, ResumeToken]]:
+        try:
+            async for change in self._stream:
+                yield from_doc(change["fullDocument"]), change["_id"]
+        except OperationFailure as exc:
+            if exc.code in _HISTORY_LOST_CODES:
+                raise HistoryLost(str(exc)) from exc
+            raise

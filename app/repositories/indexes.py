@@ -49,21 +49,43 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("location_id", ASCENDING), ("sku", ASCENDING)], name="location_sku"),
         # storeAvailability: one SKU, stores with stock, nearest first.
         IndexModel([("sku", ASCENDING), ("point", GEOSPHERE)], name="sku_point_2dsphere"),
+        # The dashboard's stock-out count reads only this small index.
+        IndexModel([("location_id", ASCENDING)], name="stock_outs", partialFilterExpression={"available": {"$lte": 0}}),
     ],
     "routing_policies": [],  # _id = "global" or a channel id
     "events": [
         IndexModel([("seq", ASCENDING)], name="seq", unique=True, partialFilterExpression={"seq": {"$type": "number"}}),
         IndexModel([("order_id", ASCENDING), ("_id", ASCENDING)], name="order_timeline",
                    partialFilterExpression={"order_id": {"$type": "string"}}),
-        IndexModel([("at", ASCENDING)], name="at"),
         # A level's movement log (StockLevelChanged events), newest first.
         IndexModel([("sku", ASCENDING), ("location_id", ASCENDING), ("_id", ASCENDING)], name="stock_movements",
                    partialFilterExpression={"sku": {"$type": "string"}}),
+        # The sequencer's degraded-mode scan; writers insert seq null, so this index holds only the unstamped.
+        IndexModel([("seq", ASCENDING), ("_id", ASCENDING)], name="unstamped",
+                   partialFilterExpression={"seq": {"$type": "null"}}),
+        # Replays of one order's, customer's or location's events after a cursor.
+        IndexModel([("order_id", ASCENDING), ("seq", ASCENDING)], name="order_seq",
+                   partialFilterExpression={"seq": {"$type": "number"}, "order_id": {"$type": "string"}}),
+        IndexModel([("customer_id", ASCENDING), ("seq", ASCENDING)], name="customer_seq",
+                   partialFilterExpression={"seq": {"$type": "number"}, "customer_id": {"$type": "string"}}),
+        IndexModel([("location_id", ASCENDING), ("seq", ASCENDING)], name="location_seq",
+                   partialFilterExpression={"seq": {"$type": "number"}, "location_id": {"$type": "string"}}),
+        # The TTL index on `at` (retention) is managed by ensure_event_retention, not here: its
+        # expireAfterSeconds changes with configuration, which create_indexes would refuse.
     ],
+    # Replay protection for signed webhooks: a nonce is kept only while its timestamp is acceptable.
+    "webhook_nonces": [
+        IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
+    ],
+    "leases": [],
+    "relay_state": [],
 }
 
+DEFAULT_EVENT_RETENTION_DAYS = 30
+_DAY = 86_400
 
-async def ensure_indexes(db: AsyncDatabase) -> None:
+
+async def ensure_indexes(db: AsyncDatabase, *, event_retention_days: int = DEFAULT_EVENT_RETENTION_DAYS) -> None:
     existing = set(await db.list_collection_names())
     for name, models in INDEXES.items():
         if name not in existing:
@@ -74,3 +96,18 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
                 pass  # another instance created it first
         if models:
             await db[name].create_indexes(models)
+    await ensure_event_retention(db, event_retention_days)
+
+
+async def ensure_event_retention(db: AsyncDatabase, days: int) -> None:
+    """The event log keeps `days` of history: a TTL index on `at`, changed in place with collMod."""
+    if days < 1:
+        raise ValueError("event retention must be at least one day")
+    seconds = days * _DAY
+    existing = {index["name"]: index async for index in await db["events"].list_indexes()}
+    current = existing.get("at")
+    if current is None:
+        await db["events"].create_index([("at", ASCENDING)], name="at", expireAfterSeconds=seconds)
+    elif current.get("expireAfterSeconds") != seconds:
+        # Also turns the foundation's plain `at` index into a TTL index (MongoDB >= 5.1).
+        await db.command({"collMod": "events", "index": {"name": "at", "expireAfterSeconds": seconds}})

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.channels import ChannelRepository
 from app.repositories.customers import CustomerRepository
+from app.repositories.dashboard import DashboardRepository
 from app.repositories.database import Mongo
 from app.repositories.events import EventRepository
 from app.repositories.inventory import InventoryRepository
@@ -14,11 +15,16 @@ from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.repositories.routing import RoutingPolicyRepository
+from app.repositories.sequencer import RelayStateRepository
+from app.repositories.signatures import WebhookNonceRepository
 from app.services.auth import AuthService
 from app.services.backorders import BackorderService
+from app.services.jwt_tokens import JwtConfig
 from app.services.catalog import CatalogService
 from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
+from app.services.dashboard import DashboardService
+from app.services.events import EventService
 from app.services.inventory import InventoryQueryService
 from app.services.inventory_changes import InventoryChangeService
 from app.services.order_capture import OrderCaptureService
@@ -29,6 +35,8 @@ from app.services.orders import OrderQueryService
 from app.services.reservations import OrderWriter
 from app.services.routing import RoutingService
 from app.services.scheduler import Scheduler
+from app.services.sequencer import OnSequenced, Sequencer, build_sequencer
+from app.services.signatures import SignatureService
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,8 @@ class Services:
     customers: CustomerService
     orders: OrderQueryService
     inventory: InventoryQueryService
+    events: EventService
+    dashboard: DashboardService
     routing: RoutingService
     inventory_changes: InventoryChangeService
     order_capture: OrderCaptureService
@@ -46,13 +56,24 @@ class Services:
     order_edits: OrderEditService
     backorders: BackorderService
     scheduler: Scheduler
+    signatures: SignatureService
 
     async def ready(self) -> bool:
         return await self.mongo.ping()
 
+    def sequencer(self, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = 10.0) -> Sequencer:
+        """The process's sequencer candidate (services/sequencer.py); the real-time layer runs it."""
+        return build_sequencer(self.mongo, on_sequenced=on_sequenced, follow=follow, lease_seconds=lease_seconds)
+
 
 def build_services(
-    mongo: Mongo, *, allow_anonymous_admin: bool = False, scheduler_interval_seconds: float = 5.0
+    mongo: Mongo,
+    *,
+    allow_anonymous_admin: bool = False,
+    jwt: JwtConfig | None = None,
+    api_key_cache_seconds: float = 10.0,
+    webhook_tolerance_seconds: int = 300,
+    scheduler_interval_seconds: float = 5.0,
 ) -> Services:
     db = mongo.db
     events = EventRepository(db)
@@ -77,7 +98,13 @@ def build_services(
     lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
     return Services(
         mongo=mongo,
-        auth=AuthService(api_keys=ApiKeyRepository(db), allow_anonymous_admin=allow_anonymous_admin),
+        auth=AuthService(
+            api_keys=ApiKeyRepository(db),
+            allow_anonymous_admin=allow_anonymous_admin,
+            jwt=jwt,
+            key_cache_seconds=api_key_cache_seconds,
+        ),
+        signatures=SignatureService(nonces=WebhookNonceRepository(db), tolerance_seconds=webhook_tolerance_seconds),
         catalog=CatalogService(channels=channels, locations=locations, products=products),
         customers=CustomerService(customers=customers),
         orders=OrderQueryService(orders=orders, events=events),
@@ -118,4 +145,8 @@ def build_services(
         scheduler=Scheduler(
             orders=orders, lifecycle=lifecycle, backorders=backorders, interval_seconds=scheduler_interval_seconds
         ),
+        events=EventService(
+            events=events, orders=orders, locations=locations, relay_state=RelayStateRepository(db)
+        ),
+        dashboard=DashboardService(dashboard=DashboardRepository(db), events=events),
     )

@@ -34,8 +34,9 @@ class InventoryQueryService:
         return by_sku
 
     async def levels_by_keys(self, principal: Principal, keys: list[tuple[str, str]]) -> list[InventoryLevel]:
+        """For `node(id)` and nested fields: levels a caller may not read are simply absent."""
         if principal.role not in _STOCK_READERS:
-            raise Forbidden("stock levels per location are for staff and integrations")
+            return []
         return await self._inventory.by_keys(keys)
 
     async def movements(self, principal: Principal, sku: str, location_id: str, page: PageRequest) -> Page[DomainEvent]:

@@ -72,7 +72,9 @@ class OrderQueryService:
         results: dict[CustomerOrdersKey, Page[Order]] = {}
         groups: dict[tuple[OrderFilter, PageRequest], list[str]] = defaultdict(list)
         for key in keys:
-            if principal.can_see_customer(key.customer_id) or principal.role is not Role.CUSTOMER:
+            # Only for customers the caller may see at all: defence in depth, should a Customer object
+            # ever reach a caller by another path than the scoped loaders.
+            if principal.can_see_customer(key.customer_id):
                 groups[(key.selection, key.page)].append(key.customer_id)
             else:
                 results[key] = Page(items=[], cursors=[], has_next_page=False)

@@ -1,0 +1,41 @@
+"""Live operations figures: what the `dashboard` subscription pushes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.domain.events import DomainEvent
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMinute:
+    """Orders created on one channel during one minute (UTC, truncated)."""
+
+    minute: datetime
+    channel_id: str
+    orders: int
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardFigures:
+    at: datetime
+    orders_per_minute: tuple[ChannelMinute, ...]
+    open_orders_by_status: dict[str, int]
+    backorders: int
+    stock_outs: int
+    recent_events: tuple[DomainEvent, ...] = field(default_factory=tuple)
+
+    @property
+    def last_seq(self) -> int | None:
+        return max((e.seq for e in self.recent_events if e.seq is not None), default=None)
+
+    def same_figures(self, other: DashboardFigures | None) -> bool:
+        """Equal apart from the time they were computed: nothing to push."""
+        return other is not None and (
+            self.orders_per_minute == other.orders_per_minute
+            and self.open_orders_by_status == other.open_orders_by_status
+            and self.backorders == other.backorders
+            and self.stock_outs == other.stock_outs
+            and [e.id for e in self.recent_events] == [e.id for e in other.recent_events]
+        )

@@ -1,0 +1,127 @@
+"""HTTP hygiene in front of every route: JSON-only POST, a body-size cap, security headers.
+
+- GraphQL POST bodies must be `application/json`: the content types a browser may send cross-site without a
+  CORS preflight (`application/x-www-form-urlencoded`, `multipart/form-data`, `text/plain`) are
+  refused with 415, so no "simple request" can make the API act for a logged-in browser.
+- Any POST body over `max_body_bytes` is refused with 413 before it is parsed (declared length checked
+  first, then counted while reading, so a chunked body cannot slip past).
+- Every response gets nosniff, frame-deny, no-referrer and a CSP; the GraphiQL page (development
+  only) gets a CSP that lets it load its scripts and styles from its CDN.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+JSON_TYPES = frozenset({"application/json"})
+_API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+# GraphiQL (strawberry's page) loads pinned, integrity-checked scripts and styles from unpkg and
+# runs one inline bootstrap script; it talks to this origin over HTTP and WebSocket.
+_GRAPHIQL_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; "
+    b"style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https://unpkg.com; "
+    b"font-src 'self' data: https://unpkg.com; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
+    b"frame-ancestors 'none'"
+)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class HttpGuard:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, production: bool):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.production = production
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = self._with_headers(send)
+        if scope["method"] == "POST":
+            content_type = _header(scope, b"content-type").split(";", 1)[0].strip().lower()
+            # Webhooks (signed, e.g. /webhooks/...) may use their sender's content type; GraphQL may not.
+            if scope["path"].rstrip("/") == "/graphql" and content_type not in JSON_TYPES:
+                await _refuse(send, 415, "UNSUPPORTED_MEDIA_TYPE", "POST bodies must be application/json.")
+                return
+            declared = _header(scope, b"content-length")
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                await _refuse(send, 413, "PAYLOAD_TOO_LARGE", f"Request bodies are limited to {self.max_body_bytes} bytes.")
+                return
+            body = await self._read_body(receive)
+            if body is None:
+                await _refuse(send, 413, "PAYLOAD_TOO_LARGE", f"Request bodies are limited to {self.max_body_bytes} bytes.")
+                return
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _with_headers(self, send: Send) -> Send:
+        production = self.production
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {name.lower() for name, _ in headers}
+                html = any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers)
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"content-security-policy", _GRAPHIQL_CSP if html and not production else _API_CSP),
+                ]
+                if b"cache-control" not in names:
+                    extra.append((b"cache-control", b"no-store"))
+                if production:
+                    extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+                message["headers"] = headers + [(k, v) for k, v in extra if k not in names]
+            await send(message)
+
+        return send_with_headers
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: wait for the disconnect, as the server would
+
+    return replay

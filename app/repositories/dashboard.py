@@ -1,0 +1,51 @@
+"""Aggregations behind the live dashboard. Each is index-backed and bounded; the dashboard feed runs
+them once per tick for all subscribers together."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from app.domain.dashboard import ChannelMinute
+from app.domain.orders import OPEN_STATUSES, OrderStatus
+
+BACKORDER_STATUSES = (OrderStatus.BACKORDERED.value, OrderStatus.PARTIALLY_ALLOCATED.value)
+
+
+class DashboardRepository:
+    def __init__(self, db: AsyncDatabase):
+        self._orders = db["orders"]
+        self._inventory = db["inventory"]
+
+    async def orders_per_minute(self, since: datetime) -> list[ChannelMinute]:
+        pipeline = [
+            {"$match": {"created_at": {"$gte": since}}},
+            {
+                "$group": {
+                    "_id": {"minute": {"$dateTrunc": {"date": "$created_at", "unit": "minute"}}, "channel": "$channel_id"},
+                    "orders": {"$sum": 1},
+                }
+            },
+            {"$sort": {"_id.minute": 1, "_id.channel": 1}},
+        ]
+        cursor = await self._orders.aggregate(pipeline)
+        return [
+            ChannelMinute(minute=doc["_id"]["minute"], channel_id=doc["_id"]["channel"], orders=doc["orders"])
+            async for doc in cursor
+        ]
+
+    async def open_orders_by_status(self) -> dict[str, int]:
+        pipeline = [
+            {"$match": {"status": {"$in": sorted(OPEN_STATUSES)}}},
+            {"$group": {"_id": "$status", "orders": {"$sum": 1}}},
+        ]
+        cursor = await self._orders.aggregate(pipeline)
+        return {doc["_id"]: doc["orders"] async for doc in cursor}
+
+    async def backorders(self) -> int:
+        return await self._orders.count_documents({"status": {"$in": list(BACKORDER_STATUSES)}})
+
+    async def stock_outs(self) -> int:
+        # Uses the partial index "stock_outs": only levels with nothing available are in it.
+        return await self._inventory.count_documents({"available": {"$lte": 0}})

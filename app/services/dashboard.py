@@ -1,0 +1,46 @@
+"""Live operations figures, computed from MongoDB aggregations for every subscriber at once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from app.domain.clock import utcnow
+from app.domain.dashboard import DashboardFigures
+from app.domain.errors import Forbidden
+from app.domain.principals import Principal, Role
+from app.repositories.dashboard import DashboardRepository
+from app.repositories.events import EventRepository
+
+WINDOW = timedelta(minutes=15)
+RECENT_EVENTS = 20
+
+
+class DashboardService:
+    def __init__(self, *, dashboard: DashboardRepository, events: EventRepository):
+        self._dashboard = dashboard
+        self._events = events
+
+    @staticmethod
+    def authorize(principal: Principal) -> None:
+        if principal.role not in (Role.ADMIN, Role.CSR):
+            raise Forbidden("the operations dashboard is for admins and customer service")
+
+    async def figures(self) -> DashboardFigures:
+        """Not scoped: callers authorize first. Runs the aggregations concurrently."""
+        now = utcnow()
+        per_minute, by_status, backorders, stock_outs, recent = await asyncio.gather(
+            self._dashboard.orders_per_minute(now - WINDOW),
+            self._dashboard.open_orders_by_status(),
+            self._dashboard.backorders(),
+            self._dashboard.stock_outs(),
+            self._events.recent(RECENT_EVENTS),
+        )
+        return DashboardFigures(
+            at=now,
+            orders_per_minute=tuple(per_minute),
+            open_orders_by_status=dict(sorted(by_status.items())),
+            backorders=backorders,
+            stock_outs=stock_outs,
+            recent_events=tuple(recent),
+        )

@@ -1,0 +1,249 @@
+"""The sequencer: gives every committed event its `seq`, in commit order, exactly once.
+
+Writers insert events without a seq (a global counter document would serialize every write). One
+leader among the instances, elected through a lease, tails a change stream of inserts (commit order)
+and stamps consecutive seqs in batches; each batch's transaction also stores the stream's resume
+token and checks the leader's epoch (fencing), so a restart resumes exactly where the last committed
+batch ended and a deposed leader cannot stamp. After each commit the stamped events are handed to
+`on_sequenced` (the fan-out). In memory mode, instances that do not lead follow the relay state and
+hand the newly stamped events to their own fan-out.
+
+Degraded mode: when the stored token has left the oplog (or on first start), the leader opens a
+fresh stream, then stamps every still-unstamped event in `_id` order before continuing with the
+stream. Nothing is lost or stamped twice; only the backlog's order is insertion rather than commit
+order, which no client can observe since none of it was delivered before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from app.domain.events import DomainEvent
+from app.repositories.database import Mongo, Session
+from app.repositories.events import EventRepository, HistoryLost, InsertFeed, ResumeToken
+from app.repositories.sequencer import SEQUENCER, Lease, LeaseRepository, RelayStateRepository
+
+log = logging.getLogger("oms.sequencer")
+
+OnSequenced = Callable[[list[DomainEvent]], Awaitable[None]]
+
+
+class LostLeadership(Exception):
+    pass
+
+
+def instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Sequencer:
+    def __init__(
+        self,
+        *,
+        mongo: Mongo,
+        events: EventRepository,
+        leases: LeaseRepository,
+        relay_state: RelayStateRepository,
+        on_sequenced: OnSequenced,
+        follow: bool,
+        owner: str | None = None,
+        lease_seconds: float = 10.0,
+        batch_size: int = 500,
+    ):
+        self._mongo = mongo
+        self._events = events
+        self._leases = leases
+        self._relay_state = relay_state
+        self._on_sequenced = on_sequenced
+        self._follow = follow
+        self.owner = owner or instance_id()
+        self._lease_seconds = lease_seconds
+        self._batch_size = batch_size
+        self._next_seq = 1
+        self._followed: int | None = None
+        self.leading = asyncio.Event()
+
+    async def run(self) -> None:
+        """Lead when the lease is free, otherwise follow (memory mode) and keep trying. Runs until cancelled."""
+        retry = self._lease_seconds / 3
+        follower: asyncio.Task[None] | None = None
+        try:
+            while True:
+                lease = await self._try_acquire()
+                if lease is None:
+                    if self._follow and (follower is None or follower.done()):
+                        follower = asyncio.create_task(self._follow_stamps())
+                    await asyncio.sleep(retry)
+                    continue
+                follower = await _cancel(follower)
+                try:
+                    await self._lead(lease)
+                except LostLeadership as exc:
+                    log.warning("sequencer lost its lease", extra={"owner": self.owner, "why": str(exc)})
+                except Exception:  # noqa: BLE001 - database trouble: step down, retry after a pause
+                    log.exception("sequencer failed; stepping down")
+                    await asyncio.sleep(retry)
+                finally:
+                    self.leading.clear()
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(self._leases.release(SEQUENCER, lease))
+        finally:
+            await _cancel(follower)
+
+    async def _try_acquire(self) -> Lease | None:
+        try:
+            return await self._leases.acquire(SEQUENCER, self.owner, self._lease_seconds)
+        except Exception:  # noqa: BLE001 - a database hiccup: try again on the next round
+            log.exception("sequencer could not reach its lease")
+            return None
+
+    async def _follow_stamps(self) -> None:
+        """Hand on what the leader stamps, read back by seq (a follower never stamps)."""
+        try:
+            async with self._relay_state.progress() as progress:
+                # Read after the stream opened, so no batch falls between the two.
+                current = await self._relay_state.last_seq()
+                if self._followed is None:
+                    self._followed = current
+                await self._hand_on_upto(current)
+                async for upto in progress:
+                    await self._hand_on_upto(upto)
+        except Exception:  # noqa: BLE001 - restarted by run() on its next round
+            log.exception("following the sequencer failed")
+
+    async def _hand_on_upto(self, upto: int) -> None:
+        last = self._followed or 0
+        while last < upto:
+            chunk_end = min(upto, last + self._batch_size)
+            chunk = await self._events.seq_range(last, chunk_end)
+            last = self._followed = chunk_end
+            if chunk:
+                await self._hand_on(chunk)
+
+    async def _lead(self, lease: Lease) -> None:
+        state = await self._relay_state.fence(lease.epoch)
+        if state.epoch != lease.epoch:
+            raise LostLeadership(f"epoch {lease.epoch} is behind {state.epoch}")
+        # Read after fencing: every batch of an older leader has either committed (and is counted) or will abort.
+        self._next_seq = max(await self._events.newest_seq(), state.last_seq) + 1
+        self.leading.set()
+        log.info("sequencer leads", extra={"owner": self.owner, "epoch": lease.epoch, "next_seq": self._next_seq})
+        keeper = asyncio.create_task(self._keep_lease(lease))
+        stamper = asyncio.create_task(self._stamp_from(state.resume_token, lease))
+        try:
+            done, _ = await asyncio.wait({keeper, stamper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            await _cancel(keeper)
+            await _cancel(stamper)
+
+    async def _keep_lease(self, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            if not await self._leases.renew(SEQUENCER, lease, self._lease_seconds):
+                raise LostLeadership("lease taken over")
+
+    async def _stamp_from(self, token: ResumeToken | None, lease: Lease) -> None:
+        if token is not None:
+            try:
+                async with self._events.inserts(token) as feed:
+                    await self._stamp_stream(feed, lease)
+                return
+            except HistoryLost:
+                log.warning("resume token left the oplog; stamping the backlog in _id order (degraded mode)")
+        async with self._events.inserts(None) as feed:
+            await self._stamp_backlog(feed.start_token, lease)
+            await self._stamp_stream(feed, lease)
+
+    async def _stamp_backlog(self, token: ResumeToken | None, lease: Lease) -> None:
+        while backlog := await self._events.unstamped(limit=self._batch_size):
+            await self._stamp_and_hand_on(backlog, token, lease)
+
+    async def _stamp_stream(self, feed: InsertFeed, lease: Lease) -> None:
+        # A reader task keeps pulling while a batch commits, so batches grow with the load.
+        queue: asyncio.Queue[tuple[DomainEvent, ResumeToken] | BaseException] = asyncio.Queue(self._batch_size * 4)
+
+        async def read() -> None:
+            try:
+                async for item in feed:
+                    await queue.put(item)
+            except Exception as exc:  # noqa: BLE001 - re-raised by the stamper
+                await queue.put(exc)
+
+        reader = asyncio.create_task(read())
+        try:
+            while True:
+                batch = [await queue.get()]
+                while len(batch) < self._batch_size and not queue.empty():
+                    batch.append(queue.get_nowait())
+                failure = next((item for item in batch if isinstance(item, BaseException)), None)
+                changes = [item for item in batch if not isinstance(item, BaseException)]
+                if changes:
+                    await self._stamp_and_hand_on([e for e, _ in changes], changes[-1][1], lease)
+                if failure is not None:
+                    raise failure
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _stamp_and_hand_on(self, batch: list[DomainEvent], token: ResumeToken | None, lease: Lease) -> None:
+        ids = [event.id for event in batch]
+
+        async def work(session: Session) -> list[tuple[DomainEvent, int]]:
+            # Events the backlog scan already stamped reappear in the stream: skip them, keep seqs dense.
+            fresh = await self._events.unstamped_among(ids, session=session)
+            assigned: list[tuple[DomainEvent, int]] = []
+            seq = self._next_seq
+            for event in batch:
+                if event.id in fresh:
+                    fresh.discard(event.id)
+                    assigned.append((event, seq))
+                    seq += 1
+            await self._events.stamp([(event.id, s) for event, s in assigned], session=session)
+            if not await self._relay_state.save(lease.epoch, seq - 1, token, session=session):
+                raise LostLeadership("fenced by a newer epoch")
+            return assigned
+
+        assigned = await self._mongo.transaction(work)
+        self._next_seq += len(assigned)
+        if assigned:
+            await self._hand_on([replace(event, seq=seq) for event, seq in assigned])
+
+    async def _hand_on(self, events: list[DomainEvent]) -> None:
+        try:
+            await self._on_sequenced(events)
+        except Exception:  # noqa: BLE001 - stamps are committed; subscribers' hubs fill gaps from the log
+            log.exception("publishing sequenced events failed", extra={"first_seq": events[0].seq})
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return None
+
+
+def build_sequencer(
+    mongo: Mongo, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = 10.0, owner: str | None = None
+) -> Sequencer:
+    db = mongo.db
+    return Sequencer(
+        mongo=mongo,
+        events=EventRepository(db),
+        leases=LeaseRepository(db),
+        relay_state=RelayStateRepository(db),
+        on_sequenced=on_sequenced,
+        follow=follow,
+        owner=owner,
+        lease_seconds=lease_seconds,
+    )

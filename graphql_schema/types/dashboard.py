@@ -1,0 +1,50 @@
+"""The live operations dashboard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.domain import dashboard
+from graphql_schema.types.events import Event
+
+
+@strawberry.type(description="Orders created on one channel in one minute.")
+class ChannelMinuteCount:
+    minute: datetime = strawberry.field(description="Start of the minute (UTC).")
+    channel: str = strawberry.field(description="Channel code.")
+    orders: int = strawberry.field(description="Orders created.")
+
+
+@strawberry.type(description="How many open orders are in one status.")
+class StatusCount:
+    status: str = strawberry.field(description="Order status.")
+    orders: int = strawberry.field(description="Open orders in it.")
+
+
+@strawberry.type(description="Live operations figures, pushed at a steady cadence and when they change.")
+class Dashboard:
+    at: datetime = strawberry.field(description="When these figures were computed.")
+    orders_per_minute: list[ChannelMinuteCount] = strawberry.field(
+        description="Orders per minute and channel over the last 15 minutes."
+    )
+    open_orders_by_status: list[StatusCount] = strawberry.field(description="Open orders by status.")
+    backorders: int = strawberry.field(description="Orders waiting for stock (backordered or partly allocated).")
+    stock_outs: int = strawberry.field(description="Stock levels (SKU × location) with nothing available.")
+    recent_events: list[Event] = strawberry.field(description="The latest events, newest first.")
+    cursor: str | None = strawberry.field(description="Cursor of the newest event included.")
+
+    @classmethod
+    def from_domain(cls, value: dashboard.DashboardFigures) -> Dashboard:
+        return cls(
+            at=value.at,
+            orders_per_minute=[
+                ChannelMinuteCount(minute=m.minute, channel=m.channel_id, orders=m.orders) for m in value.orders_per_minute
+            ],
+            open_orders_by_status=[StatusCount(status=s, orders=n) for s, n in value.open_orders_by_status.items()],
+            backorders=value.backorders,
+            stock_outs=value.stock_outs,
+            recent_events=[Event.from_domain(e) for e in value.recent_events],
+            cursor=str(value.last_seq) if value.last_seq is not None else None,
+        )
