@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.logs import request_id_var
+from app.routes import routes
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
 from app.services.container import Services, build_services
@@ -66,7 +67,12 @@ def create_app(
         mongo = Mongo(connect(uri, event_listeners=mongo_listeners), settings.database)
         try:
             await ensure_indexes(mongo.db)
-            services = build_services(mongo, allow_anonymous_admin=settings.allow_anonymous_admin)
+            services = build_services(
+                mongo,
+                allow_anonymous_admin=settings.allow_anonymous_admin,
+                signing_key=settings.signing_key,
+                webhook_secrets=settings.webhook_secrets(),
+            )
             state["services"] = services
             graphql.services = services
             log.info("ready", extra={"database": settings.database, "env": settings.env})
@@ -93,6 +99,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *routes(lambda: state["services"]),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

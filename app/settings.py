@@ -29,6 +29,19 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
+DEV_WEBHOOK_SECRET = "dev-carrier-webhook-secret"
+
+
+def _pairs(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in _list(env, name):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise SystemExit(f"{name} must look like ups=secret1,fedex=secret2")
+        pairs.append((key.strip().lower(), value.strip()))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     env: str = "development"
@@ -48,6 +61,16 @@ class Settings:
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_key: str | None = None
     allow_anonymous_admin: bool = True
+    # Signs document URLs. None: a random key per process (URLs then work only on the instance that made them).
+    signing_key: str | None = None
+    # carrier code -> webhook HMAC secret. Outside production, carriers without one use DEV_WEBHOOK_SECRET.
+    carrier_webhook_secrets: tuple[tuple[str, str], ...] = ()
+
+    def webhook_secrets(self, carrier_codes: tuple[str, ...] = ("ups", "usps", "fedex")) -> dict[str, str]:
+        configured = dict(self.carrier_webhook_secrets)
+        if self.production:
+            return configured
+        return {code: configured.get(code, DEV_WEBHOOK_SECRET) for code in (*carrier_codes, *configured)}
 
     @property
     def production(self) -> bool:
@@ -83,4 +106,6 @@ class Settings:
             jwt_key=env.get("OMS_JWT_KEY") or None,
             # The anonymous admin exists only for the local demo; production never has one.
             allow_anonymous_admin=(not production) and _bool(env, "OMS_ALLOW_ANONYMOUS_ADMIN", True),
+            signing_key=env.get("OMS_SIGNING_KEY") or None,
+            carrier_webhook_secrets=_pairs(env, "OMS_CARRIER_WEBHOOK_SECRETS"),
         )

@@ -11,6 +11,7 @@ from graphql_schema.extensions import TypedErrors
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.customers import CustomerQueries
+from graphql_schema.roots.fulfilment import FulfilmentMutations, FulfilmentQueries
 from graphql_schema.roots.inventory import InventoryQueries
 from graphql_schema.roots.orders import OrderQueries
 
@@ -23,16 +24,22 @@ class NodeQueries:
     )
 
 
-Query = merge_types("Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries))
+Query = merge_types(
+    "Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, FulfilmentQueries)
+)
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
 )
+
+Mutation = merge_types("Mutation", (FulfilmentMutations,))
+Mutation.__strawberry_definition__.description = "Change the OMS: fulfilment work flow."  # type: ignore[attr-defined]
 
 # Built once per process: Relay fields are bound to their resolvers at schema build time.
 # Per-deployment switches (production hardening) read the request context, not the schema.
 # Factories, not instances: Strawberry builds fresh extensions per operation.
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     extensions=[
         TypedErrors,
         lambda: QueryDepthLimiter(max_depth=12),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.domain.carriers import ShippingPolicy
+
 
 class ChannelKind(StrEnum):
     WEB = "WEB"
@@ -30,4 +32,5 @@ class Channel:
     kind: ChannelKind
     backorder_policy: BackorderPolicy = BackorderPolicy.BACKORDER
     routing_strategy: str | None = None  # None: the global default
+    shipping_policy: ShippingPolicy = ShippingPolicy.CHEAPEST  # how a carrier service is chosen at ship time
     active: bool = True

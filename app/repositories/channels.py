@@ -6,6 +6,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app.domain.carriers import ShippingPolicy
 from app.domain.channels import BackorderPolicy, Channel, ChannelKind
 from app.repositories.database import Session
 
@@ -17,6 +18,7 @@ def to_doc(channel: Channel) -> dict[str, Any]:
         "kind": channel.kind.value,
         "backorder_policy": channel.backorder_policy.value,
         "routing_strategy": channel.routing_strategy,
+        "shipping_policy": channel.shipping_policy.value,
         "active": channel.active,
     }
 
@@ -28,6 +30,7 @@ def from_doc(doc: dict[str, Any]) -> Channel:
         kind=ChannelKind(doc["kind"]),
         backorder_policy=BackorderPolicy(doc.get("backorder_policy", BackorderPolicy.BACKORDER)),
         routing_strategy=doc.get("routing_strategy"),
+        shipping_policy=ShippingPolicy(doc.get("shipping_policy", ShippingPolicy.CHEAPEST)),
         active=doc.get("active", True),
     )
 

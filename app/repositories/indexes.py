@@ -39,6 +39,19 @@ INDEXES: dict[str, list[IndexModel]] = {
         # storeAvailability: one SKU, stores with stock, nearest first.
         IndexModel([("sku", ASCENDING), ("point", GEOSPHERE)], name="sku_point_2dsphere"),
     ],
+    "shipments": [
+        IndexModel([("order_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], name="order"),
+        IndexModel([("location_id", ASCENDING), ("status", ASCENDING), ("held", ASCENDING), ("promised_date", ASCENDING),
+                    ("created_at", ASCENDING)], name="pickable"),
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
+        IndexModel([("location_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="location_created"),
+        IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="customer_created"),
+        IndexModel([("tracking_number", ASCENDING)], name="tracking_number", unique=True,
+                   partialFilterExpression={"tracking_number": {"$type": "string"}}),
+    ],
+    "webhook_receipts": [
+        IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
+    ],
     "events": [
         IndexModel([("seq", ASCENDING)], name="seq", unique=True, partialFilterExpression={"seq": {"$type": "number"}}),
         IndexModel([("order_id", ASCENDING), ("_id", ASCENDING)], name="order_timeline",

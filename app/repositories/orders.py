@@ -264,3 +264,13 @@ class OrderRepository:
     async def insert_many(self, orders: list[Order], *, session: Session | None = None) -> None:
         if orders:
             await self.collection.insert_many([to_doc(o) for o in orders], ordered=False, session=session)
+
+    async def save_fulfilment(self, order: Order, *, expected_version: int, session: Session | None) -> bool:
+        """Writes status and allocations (what fulfilment changes), guarded on the version read."""
+        doc = to_doc(order)
+        result = await self.collection.update_one(
+            {"_id": order.id, "version": expected_version},
+            {"$set": {key: doc[key] for key in ("status", "allocations", "location_ids", "updated_at", "version")}},
+            session=session,
+        )
+        return result.modified_count == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -18,6 +19,11 @@ from graphql_schema.types.catalog import Channel, Location, Product
 from graphql_schema.types.common import Address, GeoPoint, Money
 from graphql_schema.types.customers import Customer
 from graphql_schema.types.events import Event
+
+if TYPE_CHECKING:
+    from graphql_schema.types.shipments import Shipment
+
+ShipmentRef = Annotated["Shipment", strawberry.lazy("graphql_schema.types.shipments")]
 
 
 @strawberry.type(description="Quantity of one line reserved at one location.")
@@ -187,6 +193,20 @@ class Order(relay.Node):
     async def customer(self, info: Info) -> Customer | None:
         found = await info.context.loaders.customer_by_id.load(self.customer_ref)
         return Customer.from_domain(found) if found else None
+
+    @strawberry.field(description="Shipments of this order, oldest first (those the caller may see).")
+    async def shipments(self, info: Info) -> list[ShipmentRef]:
+        from graphql_schema.types.shipments import Shipment
+
+        return [Shipment.from_domain(s) for s in await info.context.loaders.shipments_by_order.load(self.id)]
+
+    @strawberry.field(
+        description="When the shopper gets everything: the latest ETA of its live shipments (delivery or pick-up); "
+        "null when nothing is planned yet."
+    )
+    async def eta(self, info: Info) -> date | None:
+        etas = [s.eta for s in await info.context.loaders.shipments_by_order.load(self.id) if s.eta and s.status != "CANCELLED"]
+        return max(etas) if etas else None
 
     @strawberry.field(description="Every recorded change to this order, oldest first: the audit trail.")
     async def timeline(self, info: Info) -> list[Event]:
