@@ -72,12 +72,16 @@ def create_app(
                 allow_anonymous_admin=settings.allow_anonymous_admin,
                 signing_key=settings.signing_key,
                 webhook_secrets=settings.webhook_secrets(),
+                scheduler_interval_seconds=settings.scheduler_interval_seconds,
             )
             state["services"] = services
             graphql.services = services
+            services.scheduler.start()
             log.info("ready", extra={"database": settings.database, "env": settings.env})
             yield
         finally:
+            if "services" in state:
+                await state["services"].scheduler.stop()
             await mongo.close()
 
     graphql = OmsGraphQL(schema, services=None, graphiql=not settings.production)  # type: ignore[arg-type]

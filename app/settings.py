@@ -18,6 +18,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -71,6 +81,8 @@ class Settings:
         if self.production:
             return configured
         return {code: configured.get(code, DEV_WEBHOOK_SECRET) for code in (*carrier_codes, *configured)}
+    # Seconds between scheduler ticks (scheduled releases, backorder sweep); 0 turns it off.
+    scheduler_interval_seconds: float = 5.0
 
     @property
     def production(self) -> bool:
@@ -108,4 +120,5 @@ class Settings:
             allow_anonymous_admin=(not production) and _bool(env, "OMS_ALLOW_ANONYMOUS_ADMIN", True),
             signing_key=env.get("OMS_SIGNING_KEY") or None,
             carrier_webhook_secrets=_pairs(env, "OMS_CARRIER_WEBHOOK_SECRETS"),
+            scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
         )

@@ -9,6 +9,8 @@ import strawberry
 from graphql import GraphQLError
 
 from app.domain.errors import DomainError, ErrorCode as DomainErrorCode, InvalidInput
+from app.domain.order_capture import PickupUnavailable
+from graphql_schema.types.routing import PickupAlternative
 
 ErrorCode = strawberry.enum(DomainErrorCode, description="Stable, machine-readable error codes.")
 
@@ -49,9 +51,21 @@ class PermissionDeniedError(Error):
     pass
 
 
-def error_from_domain(exc: DomainError) -> InvalidInputError | NotFoundError | ConflictError | PermissionDeniedError:
+@strawberry.type(description="The pick-up store cannot hand over the whole order now; nothing was written.")
+class PickupUnavailableError(Error):
+    nearby_stores: list[PickupAlternative] = strawberry.field(
+        description="Pick-up stores near the chosen one that can fill every line now, nearest first."
+    )
+
+
+def error_from_domain(
+    exc: DomainError,
+) -> InvalidInputError | NotFoundError | ConflictError | PermissionDeniedError | PickupUnavailableError:
     code = ErrorCode(exc.code)
     field = list(exc.field) or None
+    if isinstance(exc, PickupUnavailable):
+        nearby = [PickupAlternative.from_domain(store) for store in exc.nearby]
+        return PickupUnavailableError(code=code, message=exc.message, field=field, nearby_stores=nearby)
     if isinstance(exc, InvalidInput):
         issues = [FieldError(code=ErrorCode(i.code), message=i.message, field=list(i.field)) for i in exc.issues]
         return InvalidInputError(code=code, message=exc.message, field=field, issues=issues)

@@ -55,12 +55,19 @@ async def mongo(mongodb_uri: str, database_name: str) -> AsyncIterator[Mongo]:
 
 @pytest.fixture
 def services(mongo: Mongo) -> Services:
-    return build_services(mongo, allow_anonymous_admin=False)
+    return build_services(mongo, allow_anonymous_admin=False, scheduler_interval_seconds=0)
 
 
 @pytest.fixture
 def settings(mongodb_uri: str, database_name: str) -> Settings:
-    return Settings(env="test", mongodb_uri=mongodb_uri, database=database_name, allow_anonymous_admin=False)
+    # The scheduler is off in tests: they call `services.scheduler.tick()` when they mean it.
+    return Settings(
+        env="test",
+        mongodb_uri=mongodb_uri,
+        database=database_name,
+        allow_anonymous_admin=False,
+        scheduler_interval_seconds=0,
+    )
 
 
 @pytest.fixture
@@ -125,3 +132,17 @@ async def world(mongo: Mongo) -> Any:
         channel("amazon", ChannelKind.MARKETPLACE, backorder_policy=BackorderPolicy.REFUSE),
     )
     return w
+
+
+@pytest.fixture
+async def reservations_consistent(mongo: Mongo) -> AsyncIterator[None]:
+    """After the test: inventory.reserved equals the sum of OPEN allocations at every (sku, location).
+
+    Use it in every module that writes orders or reservations:
+    `pytestmark = pytest.mark.usefixtures("reservations_consistent")`.
+    """
+    yield
+    from app.repositories.inventory import InventoryRepository
+
+    mismatches = await InventoryRepository(mongo.db).reservation_mismatches()
+    assert mismatches == [], f"reserved != sum of open allocations: {mismatches}"

@@ -67,3 +67,18 @@ def normalize_phone(phone: str | None) -> str | None:
     if not digits:
         return None
     return ("+" if phone.strip().startswith("+") else "") + digits
+
+
+class CustomerKeyTaken(Exception):
+    """Another transaction created a customer with this email, phone or channel identity first: re-match."""
+
+
+def customer_keys(customer: Customer) -> list[str]:
+    """What identifies a person across channels; each may belong to one customer only."""
+    keys = []
+    if customer.email:
+        keys.append(f"email:{customer.email}")
+    if customer.phone:
+        keys.append(f"phone:{customer.phone}")
+    keys += [f"identity:{i.channel_id}:{i.external_id}" for i in customer.identities]
+    return keys

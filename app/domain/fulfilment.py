@@ -11,7 +11,14 @@ from datetime import date, datetime, timedelta
 from app.domain.carriers import RateRequest, add_business_days, parcel_for
 from app.domain.errors import Conflict
 from app.domain.locations import Location
-from app.domain.orders import AllocationStatus, DeliveryMethod, Order, OrderStatus, TRANSITIONS as ORDER_TRANSITIONS
+from app.domain.orders import (
+    TRANSITIONS as ORDER_TRANSITIONS,
+    AllocationStatus,
+    DeliveryMethod,
+    Order,
+    OrderStatus,
+    status_from_allocations,
+)
 from app.domain.products import Product
 from app.domain.rate_cards import ground_estimate
 from app.domain.shipments import (
@@ -218,7 +225,9 @@ def rolled_up_status(order: Order, shipments: list[Shipment]) -> OrderStatus:
         target = OrderStatus.SHIPPED if complete else OrderStatus.PARTIALLY_SHIPPED
     elif any(s.status in CONSUMED_STATES for s in live):
         target = OrderStatus.PARTIALLY_SHIPPED  # some units handed over at the store, more to come
-    elif pickup and not _open_outside(order, live) and all(s.status is ShipmentStatus.READY_FOR_PICKUP for s in live) and _nothing_backordered(order):
+    elif not _nothing_backordered(order):
+        target = status_from_allocations(order)  # waiting for stock: the backorder machinery fills it
+    elif pickup and not _open_outside(order, live) and all(s.status is ShipmentStatus.READY_FOR_PICKUP for s in live):
         target = OrderStatus.READY_FOR_PICKUP
     elif any(s.status is not ShipmentStatus.PENDING for s in live):
         target = OrderStatus.IN_FULFILLMENT

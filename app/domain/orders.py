@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from app.domain.errors import ErrorCode, DomainError
+from app.domain.errors import Conflict, ErrorCode, DomainError
+from app.domain.events import Actor, DomainEvent
+from app.domain.ids import new_id
 from app.domain.geo import GeoPoint
 from app.domain.locations import Address
 from app.domain.money import Money
@@ -30,29 +34,34 @@ class OrderStatus(StrEnum):
 
 OPEN_STATUSES = frozenset(OrderStatus) - {OrderStatus.DELIVERED, OrderStatus.PICKED_UP, OrderStatus.CANCELLED}
 
-_ALLOCATION_STATES = {
+# Statuses derived from how much of the order is reserved (`status_from_allocations`).
+ALLOCATION_STATES = frozenset({
     OrderStatus.BACKORDERED,
     OrderStatus.PARTIALLY_ALLOCATED,
     OrderStatus.ALLOCATED,
-}
+})
+# Before fulfilment starts, lines, quantities and the address may still change.
+EDITABLE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.SCHEDULED, OrderStatus.ON_HOLD} | ALLOCATION_STATES)
+# Orders waiting for stock: their backordered quantity is filled, oldest first, when stock arrives.
+BACKORDER_FILLABLE = frozenset({OrderStatus.SCHEDULED} | ALLOCATION_STATES)
 
 # Legal moves. ON_HOLD returns to the status held before (see `release_hold`).
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.CREATED: frozenset(_ALLOCATION_STATES | {OrderStatus.SCHEDULED, OrderStatus.ON_HOLD, OrderStatus.CANCELLED}),
-    OrderStatus.SCHEDULED: frozenset(_ALLOCATION_STATES | {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}),
-    OrderStatus.BACKORDERED: frozenset(_ALLOCATION_STATES | {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}),
+    OrderStatus.CREATED: frozenset(ALLOCATION_STATES | {OrderStatus.SCHEDULED, OrderStatus.ON_HOLD, OrderStatus.CANCELLED}),
+    OrderStatus.SCHEDULED: frozenset(ALLOCATION_STATES | {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}),
+    OrderStatus.BACKORDERED: frozenset(ALLOCATION_STATES | {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}),
     OrderStatus.PARTIALLY_ALLOCATED: frozenset(
-        _ALLOCATION_STATES | {OrderStatus.IN_FULFILLMENT, OrderStatus.ON_HOLD, OrderStatus.CANCELLED, OrderStatus.PARTIALLY_SHIPPED}
+        ALLOCATION_STATES | {OrderStatus.IN_FULFILLMENT, OrderStatus.ON_HOLD, OrderStatus.CANCELLED, OrderStatus.PARTIALLY_SHIPPED}
     ),
     OrderStatus.ALLOCATED: frozenset(
-        _ALLOCATION_STATES
+        ALLOCATION_STATES
         | {OrderStatus.IN_FULFILLMENT, OrderStatus.READY_FOR_PICKUP, OrderStatus.ON_HOLD, OrderStatus.CANCELLED}
     ),
     OrderStatus.ON_HOLD: frozenset(
-        _ALLOCATION_STATES | {OrderStatus.SCHEDULED, OrderStatus.CREATED, OrderStatus.IN_FULFILLMENT, OrderStatus.CANCELLED}
+        ALLOCATION_STATES | {OrderStatus.SCHEDULED, OrderStatus.CREATED, OrderStatus.IN_FULFILLMENT, OrderStatus.CANCELLED}
     ),
     OrderStatus.IN_FULFILLMENT: frozenset(
-        _ALLOCATION_STATES
+        ALLOCATION_STATES
         | {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.READY_FOR_PICKUP, OrderStatus.ON_HOLD, OrderStatus.CANCELLED}
     ),
     OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PARTIALLY_SHIPPED}),
@@ -66,6 +75,16 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 
 class IllegalTransition(DomainError):
     code = ErrorCode.ILLEGAL_TRANSITION
+
+
+class DuplicateExternalId(Conflict):
+    """The channel already sent an order under this id, with different content."""
+
+    code = ErrorCode.DUPLICATE_EXTERNAL_ID
+
+
+class ExternalIdTaken(Exception):
+    """Another transaction stored an order under this (channel, external id) first: compare and replay."""
 
 
 def transition(current: OrderStatus, target: OrderStatus) -> OrderStatus:
@@ -163,6 +182,8 @@ class Order:
     version: int = 1
     # Set by routing; shaped by app.domain.routing, kept as plain data here.
     routing: dict[str, object] | None = field(default=None, compare=False)
+    # SHA-256 of the canonical capture input: a replay with the same hash returns this order.
+    input_hash: str | None = None
 
     @property
     def location_ids(self) -> frozenset[str]:
@@ -178,6 +199,13 @@ class Order:
     def backordered_quantity(self, line_id: str) -> int:
         line = next(line for line in self.lines if line.id == line_id)
         return max(0, line.open_quantity - self.allocated_quantity(line_id))
+
+    @property
+    def backordered_skus(self) -> frozenset[str]:
+        return frozenset(line.sku for line in self.lines if self.backordered_quantity(line.id) > 0)
+
+    def line(self, line_id: str) -> OrderLine | None:
+        return next((line for line in self.lines if line.id == line_id), None)
 
 
 def order_totals(lines: tuple[OrderLine, ...] | list[OrderLine], shipping: Money, tax_rate_bp: int = 0) -> OrderTotals:
@@ -199,3 +227,120 @@ class OrderFilter:
     location_ids: tuple[str, ...] = ()
     created_from: datetime | None = None
     created_to: datetime | None = None
+
+
+# --- lifecycle: pure functions from one order to the next; services persist and event them ---
+
+
+def status_from_allocations(order: Order) -> OrderStatus:
+    """ALLOCATED when every open unit is reserved (or fulfilled), BACKORDERED when none is."""
+    lines = [line for line in order.lines if line.open_quantity > 0]
+    if not lines:
+        return OrderStatus.CANCELLED
+    short = [line for line in lines if order.backordered_quantity(line.id) > 0]
+    if not short:
+        return OrderStatus.ALLOCATED
+    if all(order.allocated_quantity(line.id) == 0 for line in lines):
+        return OrderStatus.BACKORDERED
+    return OrderStatus.PARTIALLY_ALLOCATED
+
+
+def settled_status(order: Order, now: datetime) -> OrderStatus:
+    """Where an order with this content stands now: SCHEDULED until its release time, else by allocations."""
+    if order.release_at is not None and order.release_at > now:
+        return OrderStatus.SCHEDULED
+    return status_from_allocations(order)
+
+
+def with_status(order: Order, target: OrderStatus, at: datetime) -> Order:
+    """The order in `target` status, or IllegalTransition."""
+    return replace(order, status=transition(order.status, target), updated_at=at)
+
+
+def bump(order: Order, at: datetime) -> Order:
+    """Every persisted change bumps the version (the optimistic-concurrency guard) and updated_at."""
+    return replace(order, version=order.version + 1, updated_at=at)
+
+
+def place_hold(order: Order, reason: str, actor: Actor, at: datetime) -> Order:
+    if order.status is OrderStatus.ON_HOLD:
+        raise IllegalTransition("the order is already on hold", field=("orderId",))
+    held = with_status(order, OrderStatus.ON_HOLD, at)
+    return replace(held, hold=Hold(reason=reason, placed_by=actor.subject, placed_at=at, previous_status=order.status))
+
+
+def release_hold(order: Order, at: datetime) -> Order:
+    """Back to the status held before, re-derived where allocations may have changed meanwhile."""
+    if order.status is not OrderStatus.ON_HOLD or order.hold is None:
+        raise IllegalTransition(f"an order that is {order.status} is not on hold", field=("orderId",))
+    target = order.hold.previous_status
+    if target in ALLOCATION_STATES or target is OrderStatus.SCHEDULED:
+        target = settled_status(order, at)
+    released = with_status(order, target, at)
+    return replace(released, hold=None)
+
+
+def cancel(order: Order, at: datetime) -> Order:
+    """Cancelled, with every open reservation given back."""
+    if order.status is OrderStatus.CANCELLED:
+        raise IllegalTransition("the order is already cancelled", field=("orderId",))
+    cancelled = with_status(order, OrderStatus.CANCELLED, at)
+    return replace(cancelled, hold=None, allocations=release_open(order.allocations))
+
+
+def release_open(allocations: tuple[Allocation, ...]) -> tuple[Allocation, ...]:
+    return tuple(
+        replace(a, status=AllocationStatus.RELEASED) if a.status is AllocationStatus.OPEN else a for a in allocations
+    )
+
+
+def reservation_deltas(before: Order | None, after: Order) -> dict[tuple[str, str], int]:
+    """Change in reserved units per (sku, location) between two versions of an order.
+
+    Positive: reserve more; negative: give back. Applying exactly these keeps
+    inventory.reserved equal to the sum of OPEN allocations.
+    """
+    counts: Counter[tuple[str, str]] = Counter()
+    for allocation in after.open_allocations:
+        counts[(allocation.sku, allocation.location_id)] += allocation.quantity
+    if before is not None:
+        for allocation in before.open_allocations:
+            counts[(allocation.sku, allocation.location_id)] -= allocation.quantity
+    return {key: delta for key, delta in sorted(counts.items()) if delta}
+
+
+def order_event(
+    order: Order,
+    event_type: str,
+    actor: Actor,
+    at: datetime,
+    payload: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> DomainEvent:
+    return DomainEvent(
+        id=new_id(),
+        type=event_type,
+        aggregate_type="Order",
+        aggregate_id=order.id,
+        at=at,
+        actor=actor,
+        payload=payload or {},
+        reason=reason,
+        order_id=order.id,
+        customer_id=order.customer_id,
+        channel_id=order.channel_id,
+    )
+
+
+def status_changed(before: OrderStatus, order: Order, actor: Actor, at: datetime, reason: str | None = None) -> list[DomainEvent]:
+    """An OrderStatusChanged event when the status moved; none when it stayed put."""
+    if before is order.status:
+        return []
+    return [order_event(order, "OrderStatusChanged", actor, at, {"from": before.value, "to": order.status.value}, reason)]
+
+
+def allocation_payload(allocations: tuple[Allocation, ...] | list[Allocation]) -> list[dict[str, Any]]:
+    return [
+        {"lineId": a.line_id, "sku": a.sku, "locationId": a.location_id, "quantity": a.quantity, "status": a.status.value}
+        for a in allocations
+    ]

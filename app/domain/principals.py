@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.domain.errors import Forbidden
+from app.domain.events import Actor
 
 
 class Role(StrEnum):
@@ -70,3 +71,8 @@ SYSTEM = Principal(subject="system", role=Role.ADMIN)
 # Stands in for an unauthenticated caller wherever a principal is needed: scoped to nothing, sees nothing.
 NOBODY = Principal(subject="anonymous", role=Role.CUSTOMER)
 ANONYMOUS_ADMIN = Principal(subject="anonymous-dev-admin", role=Role.ADMIN)
+
+
+def actor_of(principal: Principal) -> Actor:
+    """Who to record in events for a change this principal made."""
+    return Actor(subject=principal.subject, role=principal.role.value)

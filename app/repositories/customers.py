@@ -7,9 +7,18 @@ from collections import defaultdict
 from typing import Any
 
 from pymongo import ReplaceOne
+from pymongo.errors import DuplicateKeyError
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app.domain.customers import ChannelIdentity, ChannelSpend, Customer, LifetimeFigures, normalize_phone
+from app.domain.customers import (
+    ChannelIdentity,
+    ChannelSpend,
+    Customer,
+    CustomerKeyTaken,
+    LifetimeFigures,
+    customer_keys,
+    normalize_phone,
+)
 from app.domain.money import Money
 from app.domain.orders import OrderStatus
 from app.domain.pagination import Page, PageRequest, decode_cursor, encode_cursor
@@ -60,6 +69,7 @@ def from_doc(doc: dict[str, Any]) -> Customer:
 class CustomerRepository:
     def __init__(self, db: AsyncDatabase):
         self.collection = db["customers"]
+        self.keys = db["customer_keys"]
         self.orders = db["orders"]
 
     async def by_ids(self, ids: list[str], *, session: Session | None = None) -> list[Customer]:
@@ -129,3 +139,52 @@ class CustomerRepository:
             await self.collection.bulk_write(
                 [ReplaceOne({"_id": c.id}, to_doc(c), upsert=True) for c in customers], ordered=False
             )
+
+    async def match(
+        self,
+        *,
+        identity: ChannelIdentity | None,
+        email: str | None,
+        phone: str | None,
+        session: Session | None = None,
+    ) -> Customer | None:
+        """The customer known by this channel identity, else this email, else this phone (normalized)."""
+        if identity is not None:
+            doc = await self.collection.find_one(
+                {"identities": {"$elemMatch": {"channel_id": identity.channel_id, "external_id": identity.external_id}}},
+                session=session,
+            )
+            if doc:
+                return from_doc(doc)
+        if email:
+            doc = await self.collection.find_one({"email": email}, session=session)
+            if doc:
+                return from_doc(doc)
+        if phone:
+            doc = await self.collection.find_one({"phone": phone}, sort=[("_id", 1)], session=session)
+            if doc:
+                return from_doc(doc)
+        return None
+
+    async def insert(self, customer: Customer, *, session: Session) -> None:
+        """Creates the customer and claims its keys (email, phone, channel identities) in `customer_keys`.
+
+        Two transactions creating the same new person collide on a key (unique `_id`; the email also
+        on the unique `email` index): one commits, the other retries or gets CustomerKeyTaken and re-matches.
+        """
+        try:
+            await self.collection.insert_one(to_doc(customer), session=session)
+            keys = customer_keys(customer)
+            if keys:
+                await self.keys.insert_many([{"_id": key, "customer_id": customer.id} for key in keys], session=session)
+        except DuplicateKeyError as exc:
+            if exc.has_error_label("TransientTransactionError"):
+                raise
+            raise CustomerKeyTaken(str(exc)) from exc
+
+    async def add_identity(self, customer_id: str, identity: ChannelIdentity, *, session: Session) -> None:
+        await self.collection.update_one(
+            {"_id": customer_id},
+            {"$addToSet": {"identities": {"channel_id": identity.channel_id, "external_id": identity.external_id}}},
+            session=session,
+        )

@@ -70,3 +70,13 @@ class EventRepository:
             if len(bucket) < limit_per_order:
                 bucket.append(event)
         return result
+
+    async def stock_movements(
+        self, sku: str, location_id: str, *, first: int, before_id: str | None = None
+    ) -> list[DomainEvent]:
+        """StockLevelChanged events of one level, newest first: the level's movement log."""
+        query: dict[str, Any] = {"sku": sku, "location_id": location_id, "type": "StockLevelChanged"}
+        if before_id is not None:
+            query["_id"] = {"$lt": before_id}
+        cursor = self.collection.find(query).sort("_id", -1).limit(first)
+        return [from_doc(doc) async for doc in cursor]

@@ -25,6 +25,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("search_terms", ASCENDING), ("_id", ASCENDING)], name="search_terms"),
         IndexModel([("last_name", ASCENDING), ("first_name", ASCENDING), ("_id", ASCENDING)], name="name"),
     ],
+    # One document per email / phone / channel identity of a customer created by capture: `_id` is the
+    # key, so concurrent first orders of one new person cannot create two customers.
+    "customer_keys": [],
     "orders": [
         IndexModel([("channel_id", ASCENDING), ("external_id", ASCENDING)], name="channel_external_id", unique=True),
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
@@ -32,6 +35,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="status_created"),
         IndexModel([("channel_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="channel_created"),
         IndexModel([("location_ids", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="location_created"),
+        # Backorders waiting for a SKU, oldest first (the field exists only while something waits).
+        IndexModel(
+            [("backordered_skus", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
+            name="backorders",
+            partialFilterExpression={"backordered_skus": {"$exists": True}},
+        ),
+        # The scheduler's due scan: scheduled orders by release time.
+        IndexModel([("release_at", ASCENDING)], name="scheduled_release", partialFilterExpression={"status": "SCHEDULED"}),
     ],
     "inventory": [
         IndexModel([("sku", ASCENDING), ("location_id", ASCENDING)], name="sku_location", unique=True),
@@ -57,6 +68,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("order_id", ASCENDING), ("_id", ASCENDING)], name="order_timeline",
                    partialFilterExpression={"order_id": {"$type": "string"}}),
         IndexModel([("at", ASCENDING)], name="at"),
+        # A level's movement log (StockLevelChanged events), newest first.
+        IndexModel([("sku", ASCENDING), ("location_id", ASCENDING), ("_id", ASCENDING)], name="stock_movements",
+                   partialFilterExpression={"sku": {"$type": "string"}}),
     ],
 }
 

@@ -13,7 +13,16 @@ from pymongo import ReplaceOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.geo import GeoPoint
-from app.domain.inventory import BinLocation, InventoryLevel, StoreStock, available
+from app.domain.inventory import (
+    apply_delta,
+    BinLocation,
+    InventoryLevel,
+    ReservationMismatch,
+    StockPolicy,
+    StoreStock,
+    available,
+    empty_level,
+)
 from app.domain.locations import Location, LocationKind
 from app.repositories.database import Session
 from app.repositories.mapping import point_to_doc
@@ -63,6 +72,18 @@ def from_doc(doc: dict[str, Any]) -> InventoryLevel:
         bin=BinLocation(bin_doc["zone"], bin_doc["aisle"], bin_doc["shelf"], bin_doc["bin"]) if bin_doc else None,
         updated_at=doc.get("updated_at"),
     )
+
+
+def _field(name: str) -> dict[str, Any]:
+    return {"$ifNull": [f"${name}", 0]}
+
+
+# Recomputes the stored `available` in the same atomic update as the change (an update pipeline).
+_AVAILABLE = {
+    "$set": {
+        "available": {"$max": [0, {"$subtract": [{"$subtract": ["$on_hand", "$reserved"]}, "$safety_stock"]}]}
+    }
+}
 
 
 class InventoryRepository:
@@ -144,10 +165,10 @@ class InventoryRepository:
         require_available: bool = False,
         at: datetime,
         session: Session | None,
-    ) -> tuple[InventoryLevel, int] | None:
-        """Adds the deltas in one guarded update; None when the level is missing or a guard fails
-        (on hand or reserved would go negative; with `require_available`, not enough available to
-        reserve). Returns the new level and the available before the change."""
+    ) -> tuple[InventoryLevel, InventoryLevel] | None:
+        """Adds both deltas in one guarded update (fulfilment: on hand and reserved fall together);
+        None when the level is missing or a guard fails (on hand or reserved would go negative; with
+        `require_available`, not enough available to reserve). Returns the level before and after."""
         guard: dict[str, Any] = {"_id": inventory_id(sku, location_id)}
         if on_hand < 0:
             guard["on_hand"] = {"$gte": -on_hand}
@@ -169,7 +190,7 @@ class InventoryRepository:
             return None
         after = from_doc(doc)
         # The update was atomic, so the level before it is exactly the level after minus the deltas.
-        return after, available(after.on_hand - on_hand, after.reserved - reserved, after.safety_stock)
+        return apply_delta(after, on_hand=-on_hand, reserved=-reserved), after
 
     async def candidates(self, sku: str, quantity: int, exclude: list[str], *, session: Session | None) -> list[InventoryLevel]:
         """Levels elsewhere that could take `quantity` of the SKU now (re-routing a short pick)."""
@@ -177,3 +198,153 @@ class InventoryRepository:
             {"sku": sku, "location_id": {"$nin": exclude}, "available": {"$gte": quantity}}, session=session
         ).limit(MAX_LEVELS_PER_SKU)
         return [from_doc(doc) async for doc in cursor]
+
+    async def _update(
+        self,
+        sku: str,
+        location_id: str,
+        changes: dict[str, Any],
+        *,
+        at: datetime,
+        session: Session,
+        guard: dict[str, Any] | None = None,
+        location: Location | None = None,
+    ) -> InventoryLevel | None:
+        """One atomic update of one level; returns the level as it was before.
+
+        With `guard`: None when the level is missing or the guard does not hold (nothing written).
+        With `location`: the level is created when missing (no guard allowed then).
+        """
+        assert not (guard and location), "a guarded update never creates a level"
+        stage: dict[str, Any] = {
+            "on_hand": _field("on_hand"),
+            "reserved": _field("reserved"),
+            "safety_stock": _field("safety_stock"),
+            "incoming": _field("incoming"),
+            "reorder_point": _field("reorder_point"),
+            "reorder_quantity": _field("reorder_quantity"),
+            **changes,
+            "updated_at": at,
+        }
+        if location is not None:
+            stage |= {
+                "sku": {"$literal": sku},
+                "location_id": {"$literal": location_id},
+                "location_kind": {"$literal": location.kind.value},
+                "point": {"$literal": point_to_doc(location.point)},
+            }
+        before = await self.collection.find_one_and_update(
+            {"_id": inventory_id(sku, location_id), **(guard or {})},
+            [{"$set": stage}, _AVAILABLE],
+            upsert=location is not None,
+            session=session,
+        )
+        if before is None:
+            return empty_level(sku, location_id) if location is not None else None
+        return from_doc(before)
+
+    async def reserve(self, sku: str, location_id: str, quantity: int, *, at: datetime, session: Session) -> InventoryLevel | None:
+        """Promise `quantity` units only if that many are available now: the no-oversell guard."""
+        return await self._update(
+            sku,
+            location_id,
+            {"reserved": {"$add": [_field("reserved"), quantity]}},
+            guard={"available": {"$gte": quantity}},
+            at=at,
+            session=session,
+        )
+
+    async def release(self, sku: str, location_id: str, quantity: int, *, at: datetime, session: Session) -> InventoryLevel | None:
+        return await self._update(
+            sku,
+            location_id,
+            {"reserved": {"$add": [_field("reserved"), -quantity]}},
+            guard={"reserved": {"$gte": quantity}},
+            at=at,
+            session=session,
+        )
+
+    async def add_on_hand(
+        self, sku: str, location_id: str, delta: int, *, at: datetime, session: Session, location: Location | None = None
+    ) -> InventoryLevel | None:
+        """Add units, or remove them (negative delta) without taking on hand below zero."""
+        change = {"on_hand": {"$add": [_field("on_hand"), delta]}}
+        if delta >= 0:
+            return await self._update(sku, location_id, change, at=at, session=session, location=location)
+        return await self._update(sku, location_id, change, guard={"on_hand": {"$gte": -delta}}, at=at, session=session)
+
+    async def remove_unreserved(self, sku: str, location_id: str, quantity: int, *, at: datetime, session: Session) -> InventoryLevel | None:
+        """Take units that no order is promised: what a transfer may move."""
+        return await self._update(
+            sku,
+            location_id,
+            {"on_hand": {"$add": [_field("on_hand"), -quantity]}},
+            guard={"$expr": {"$gte": [{"$subtract": ["$on_hand", "$reserved"]}, quantity]}},
+            at=at,
+            session=session,
+        )
+
+    async def set_on_hand(
+        self, sku: str, location_id: str, count: int, *, at: datetime, session: Session, location: Location
+    ) -> InventoryLevel:
+        before = await self._update(sku, location_id, {"on_hand": {"$literal": count}}, at=at, session=session, location=location)
+        assert before is not None
+        return before
+
+    async def set_policy(
+        self, sku: str, location_id: str, policy: StockPolicy, *, at: datetime, session: Session, location: Location
+    ) -> InventoryLevel:
+        changes = {
+            name: value
+            for name, value in (
+                ("safety_stock", policy.safety_stock),
+                ("reorder_point", policy.reorder_point),
+                ("reorder_quantity", policy.reorder_quantity),
+            )
+            if value is not None
+        }
+        changes = {name: {"$literal": value} for name, value in changes.items()}
+        before = await self._update(sku, location_id, changes, at=at, session=session, location=location)
+        assert before is not None
+        return before
+
+    async def reservation_mismatches(self, *, limit: int = 100) -> list[ReservationMismatch]:
+        """Levels where `reserved` differs from the sum of OPEN allocations across all orders.
+
+        Empty when the invariant holds. One aggregation over both collections, for tests, benches and ops.
+        """
+        open_allocations: list[dict[str, Any]] = [
+            {"$match": {"allocations.status": "OPEN"}},
+            {"$unwind": "$allocations"},
+            {"$match": {"allocations.status": "OPEN"}},
+            {
+                "$group": {
+                    "_id": {"$concat": ["$allocations.sku", "@", "$allocations.location_id"]},
+                    "sku": {"$first": "$allocations.sku"},
+                    "location_id": {"$first": "$allocations.location_id"},
+                    "allocated": {"$sum": "$allocations.quantity"},
+                }
+            },
+            {"$set": {"reserved": 0}},
+        ]
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"reserved": {"$ne": 0}}},
+            {"$project": {"sku": 1, "location_id": 1, "reserved": 1, "allocated": {"$literal": 0}}},
+            {"$unionWith": {"coll": "orders", "pipeline": open_allocations}},
+            {
+                "$group": {
+                    "_id": "$_id",
+                    "sku": {"$first": "$sku"},
+                    "location_id": {"$first": "$location_id"},
+                    "reserved": {"$sum": "$reserved"},
+                    "allocated": {"$sum": "$allocated"},
+                }
+            },
+            {"$match": {"$expr": {"$ne": ["$reserved", "$allocated"]}}},
+            {"$sort": {"_id": 1}},
+            {"$limit": limit},
+        ]
+        return [
+            ReservationMismatch(row["sku"], row["location_id"], int(row["reserved"]), int(row["allocated"]))
+            async for row in await self.collection.aggregate(pipeline)
+        ]

@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime, time, timezone
 from typing import Any
 
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.errors import ErrorCode, FieldIssue, InvalidInput
 from app.domain.geo import GeoPoint
 from app.domain.money import DEFAULT_CURRENCY, Money
 from app.domain.orders import (
+    BACKORDER_FILLABLE,
     Allocation,
     AllocationStatus,
     Delivery,
     DeliveryMethod,
+    ExternalIdTaken,
     Hold,
     Order,
     OrderFilter,
@@ -36,7 +39,7 @@ def _date_to_doc(value: date | None) -> datetime | None:
 def to_doc(order: Order) -> dict[str, Any]:
     currency = order.totals.subtotal.currency
     delivery = order.delivery
-    return {
+    doc: dict[str, Any] = {
         "_id": order.id,
         "channel_id": order.channel_id,
         "external_id": order.external_id,
@@ -86,7 +89,13 @@ def to_doc(order: Order) -> dict[str, Any]:
         "created_at": order.created_at,
         "updated_at": order.updated_at,
         "version": order.version,
+        "input_hash": order.input_hash,
     }
+    backordered = sorted(order.backordered_skus) if order.status in BACKORDER_FILLABLE else []
+    if backordered:
+        # Present only while something waits for stock: the partial index stays small.
+        doc["backordered_skus"] = backordered
+    return doc
 
 
 def allocation_to_doc(allocation: Allocation) -> dict[str, Any]:
@@ -163,6 +172,7 @@ def from_doc(doc: dict[str, Any]) -> Order:
         release_at=doc.get("release_at"),
         version=int(doc.get("version", 1)),
         routing=doc.get("routing"),
+        input_hash=doc.get("input_hash"),
     )
 
 
@@ -265,12 +275,61 @@ class OrderRepository:
         if orders:
             await self.collection.insert_many([to_doc(o) for o in orders], ordered=False, session=session)
 
-    async def save_fulfilment(self, order: Order, *, expected_version: int, session: Session | None) -> bool:
-        """Writes status and allocations (what fulfilment changes), guarded on the version read."""
-        doc = to_doc(order)
-        result = await self.collection.update_one(
-            {"_id": order.id, "version": expected_version},
-            {"$set": {key: doc[key] for key in ("status", "allocations", "location_ids", "updated_at", "version")}},
-            session=session,
+    async def by_id(self, order_id: str, *, session: Session | None = None) -> Order | None:
+        doc = await self.collection.find_one({"_id": order_id}, session=session)
+        return from_doc(doc) if doc else None
+
+    async def insert(self, order: Order, *, session: Session) -> None:
+        """ExternalIdTaken when (channel, external id) exists: the unique index is the idempotency guard."""
+        try:
+            await self.collection.insert_one(to_doc(order), session=session)
+        except DuplicateKeyError as exc:
+            if exc.has_error_label("TransientTransactionError"):
+                raise  # the transaction helper retries these
+            raise ExternalIdTaken(f"{order.channel_id}/{order.external_id}") from exc
+
+    async def replace(self, order: Order, *, expected_version: int, session: Session) -> bool:
+        """Writes `order` only if the stored one is still at `expected_version`."""
+        result = await self.collection.replace_one(
+            {"_id": order.id, "version": expected_version}, to_doc(order), session=session
         )
-        return result.modified_count == 1
+        return result.matched_count == 1
+
+    async def waiting_for(self, sku: str, *, limit: int, session: Session | None = None) -> list[Order]:
+        """Orders with backordered quantity of `sku`, oldest first."""
+        cursor = (
+            self.collection.find({"backordered_skus": sku}, session=session)
+            .sort([("created_at", 1), ("_id", 1)])
+            .limit(limit)
+        )
+        return [from_doc(doc) async for doc in cursor]
+
+    async def backordered_skus(self, *, limit: int) -> list[str]:
+        """SKUs that some order is waiting for (for the periodic backorder sweep)."""
+        rows = await self.collection.aggregate(
+            [
+                {"$match": {"backordered_skus": {"$exists": True}}},
+                {"$unwind": "$backordered_skus"},
+                {"$group": {"_id": "$backordered_skus"}},
+                {"$sort": {"_id": 1}},
+                {"$limit": limit},
+            ]
+        )
+        return [row["_id"] async for row in rows]
+
+    async def claim_due(self, now: datetime, lease_until: datetime, owner: str) -> Order | None:
+        """Leases one scheduled order whose release time has come, so one instance works on it at a time.
+
+        The lease only saves duplicate work; the release itself is guarded by status and version.
+        """
+        doc = await self.collection.find_one_and_update(
+            {
+                "status": OrderStatus.SCHEDULED.value,
+                "release_at": {"$lte": now},
+                "$or": [{"lease.until": {"$exists": False}}, {"lease.until": {"$lte": now}}],
+            },
+            {"$set": {"lease": {"owner": owner, "until": lease_until}}},
+            sort=[("release_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return from_doc(doc) if doc else None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from app.domain.carriers import CarrierRegistry
 from app.domain.rate_cards import built_in_carriers
+
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.channels import ChannelRepository
 from app.repositories.customers import CustomerRepository
@@ -17,17 +18,28 @@ from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.repositories.routing import RoutingPolicyRepository
 from app.repositories.shipments import ShipmentRepository
 from app.repositories.webhook_receipts import WebhookReceiptRepository
 from app.services.auth import AuthService
+from app.services.backorders import BackorderService
 from app.services.catalog import CatalogService
+from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
 from app.services.documents import DocumentService
 from app.services.fulfilment import FulfilmentService
 from app.services.fulfilment_unit import FulfilmentRepos
 from app.services.inventory import InventoryQueryService
+from app.services.inventory_changes import InventoryChangeService
+from app.services.order_capture import OrderCaptureService
+from app.services.order_edits import OrderEditService
+from app.services.order_lifecycle import OrderLifecycleService
+from app.services.order_routing import OrderRouting
 from app.services.orders import OrderQueryService
 from app.services.picking import PickingService
+from app.services.reservations import OrderWriter
+from app.services.routing import RoutingService
+from app.services.scheduler import Scheduler
 from app.services.shipments import ShipmentQueryService
 from app.services.shipping import ShippingService
 from app.services.short_picks import ShortPickHandler
@@ -41,6 +53,13 @@ class Services:
     customers: CustomerService
     orders: OrderQueryService
     inventory: InventoryQueryService
+    routing: RoutingService
+    inventory_changes: InventoryChangeService
+    order_capture: OrderCaptureService
+    order_lifecycle: OrderLifecycleService
+    order_edits: OrderEditService
+    backorders: BackorderService
+    scheduler: Scheduler
     shipments: ShipmentQueryService
     fulfilment: FulfilmentService
     picking: PickingService
@@ -55,6 +74,7 @@ def build_services(
     mongo: Mongo,
     *,
     allow_anonymous_admin: bool = False,
+    scheduler_interval_seconds: float = 5.0,
     signing_key: str | None = None,
     carriers: CarrierRegistry | None = None,
     webhook_secrets: Mapping[str, str] | None = None,
@@ -62,26 +82,80 @@ def build_services(
     """`carriers`: the carrier registry (built-in rate cards by default; a real API replaces one by code)."""
     db = mongo.db
     events = EventRepository(db)
-    repos = FulfilmentRepos(
+    orders = OrderRepository(db)
+    inventory = InventoryRepository(db)
+    locations = LocationRepository(db)
+    products = ProductRepository(db)
+    channels = ChannelRepository(db)
+    customers = CustomerRepository(db)
+    routing_service = RoutingService(
         mongo=mongo,
-        orders=OrderRepository(db),
-        shipments=ShipmentRepository(db),
-        products=ProductRepository(db),
-        locations=LocationRepository(db),
-        inventory=InventoryRepository(db),
-        channels=ChannelRepository(db),
+        policies=RoutingPolicyRepository(db),
+        channels=channels,
+        locations=locations,
+        inventory=inventory,
         events=events,
     )
-    picking = PickingService(shipments=repos.shipments, inventory=repos.inventory, locations=repos.locations)
+    routing = OrderRouting(routing=routing_service, products=products, inventory=inventory, locations=locations)
+    repos = FulfilmentRepos(
+        mongo=mongo,
+        orders=orders,
+        shipments=ShipmentRepository(db),
+        products=products,
+        locations=locations,
+        inventory=inventory,
+        channels=channels,
+        events=events,
+    )
+    fulfilment = FulfilmentService(repos=repos, short_picks=ShortPickHandler(repos=repos, routing=routing_service))
+    picking = PickingService(shipments=repos.shipments, inventory=inventory, locations=locations)
+    # Every order write syncs the order's shipments in the same transaction (the fulfilment contract).
+    writer = OrderWriter(orders=orders, inventory=inventory, events=events, fulfilment=fulfilment)
+    queue = KeyedLocks()  # one per process: captures of the same SKU queue here instead of colliding in MongoDB
+    backorders = BackorderService(mongo=mongo, orders=orders, routing=routing, writer=writer)
+    lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
     return Services(
         mongo=mongo,
         auth=AuthService(api_keys=ApiKeyRepository(db), allow_anonymous_admin=allow_anonymous_admin),
-        catalog=CatalogService(channels=repos.channels, locations=repos.locations, products=repos.products),
-        customers=CustomerService(customers=CustomerRepository(db)),
-        orders=OrderQueryService(orders=repos.orders, events=events),
-        inventory=InventoryQueryService(inventory=repos.inventory),
+        catalog=CatalogService(channels=channels, locations=locations, products=products),
+        customers=CustomerService(customers=customers),
+        orders=OrderQueryService(orders=orders, events=events),
+        inventory=InventoryQueryService(inventory=inventory, events=events),
+        routing=routing_service,
+        inventory_changes=InventoryChangeService(
+            mongo=mongo,
+            inventory=inventory,
+            locations=locations,
+            products=products,
+            events=events,
+            backorders=backorders,
+            queue=queue,
+        ),
+        order_capture=OrderCaptureService(
+            mongo=mongo,
+            orders=orders,
+            customers=customers,
+            channels=channels,
+            products=products,
+            locations=locations,
+            routing=routing,
+            writer=writer,
+            queue=queue,
+        ),
+        order_lifecycle=lifecycle,
+        order_edits=OrderEditService(
+            mongo=mongo,
+            orders=orders,
+            products=products,
+            channels=channels,
+            locations=locations,
+            routing=routing,
+            writer=writer,
+            backorders=backorders,
+        ),
+        backorders=backorders,
         shipments=ShipmentQueryService(shipments=repos.shipments),
-        fulfilment=FulfilmentService(repos=repos, short_picks=ShortPickHandler(repos=repos)),
+        fulfilment=fulfilment,
         picking=picking,
         shipping=ShippingService(
             repos=repos,
@@ -92,8 +166,11 @@ def build_services(
         documents=DocumentService(
             signing_key=signing_key or secrets.token_urlsafe(32),
             shipments=repos.shipments,
-            orders=repos.orders,
-            locations=repos.locations,
+            orders=orders,
+            locations=locations,
             picking=picking,
+        ),
+        scheduler=Scheduler(
+            orders=orders, lifecycle=lifecycle, backorders=backorders, interval_seconds=scheduler_interval_seconds
         ),
     )

@@ -268,7 +268,7 @@ class FulfilmentService:
                 extra={**before.extra, "picked_up_at": unit.now},
             )
             order = await unit.order(after.order_id)
-            consumed = await unit.consume_stock(order, after, "PICKED_UP")
+            consumed = await unit.consume_stock(order, after, f"shipment {after.number} picked up")
             await unit.save_shipment(before, after)
             await unit.save_order(order, consumed)
             await unit.commit()

@@ -7,7 +7,7 @@ from typing import Any
 
 from app.domain.events import Actor, DomainEvent
 from app.domain.ids import new_id
-from app.domain.inventory import InventoryLevel
+from app.domain.inventory import InventoryLevel, StockChangeCause, stock_level_changed
 from app.domain.orders import Order
 from app.domain.principals import Principal
 from app.domain.shipments import Shipment
@@ -70,29 +70,10 @@ def order_status_changed(before: Order, after: Order, actor: Actor, at: datetime
 
 
 def stock_changed(
-    level: InventoryLevel, previous_available: int, cause: str, actor: Actor, at: datetime, order: Order, *, reason: str | None = None
+    before: InventoryLevel, after: InventoryLevel, cause: StockChangeCause, actor: Actor, at: datetime, order: Order,
+    *, reason: str | None = None,
 ) -> DomainEvent:
-    return DomainEvent(
-        id=new_id(),
-        type="StockLevelChanged",
-        aggregate_type="InventoryLevel",
-        aggregate_id=f"{level.sku}@{level.location_id}",
-        at=at,
-        actor=actor,
-        payload={
-            "onHand": level.on_hand,
-            "reserved": level.reserved,
-            "safetyStock": level.safety_stock,
-            "incoming": level.incoming,
-            "available": level.available,
-            "previousAvailable": previous_available,
-            "reorderPoint": level.reorder_point,
-            "cause": cause,
-        },
-        reason=reason,
-        order_id=order.id,
-        customer_id=order.customer_id,
-        channel_id=order.channel_id,
-        sku=level.sku,
-        location_id=level.location_id,
+    return stock_level_changed(
+        before, after, cause=cause, actor=actor, at=at, reason=reason,
+        order_id=order.id, customer_id=order.customer_id, channel_id=order.channel_id,
     )

@@ -10,6 +10,7 @@ from datetime import datetime
 from app.domain.errors import Conflict, NotFound
 from app.domain.events import Actor, DomainEvent
 from app.domain.fulfilment import rolled_up_status
+from app.domain.inventory import StockChangeCause
 from app.domain.orders import AllocationStatus, Order
 from app.domain.shipments import Shipment
 from app.repositories.channels import ChannelRepository
@@ -67,13 +68,13 @@ class Unit:
         if rolled == before:
             return before
         final = dataclasses.replace(rolled, updated_at=self.now, version=before.version + 1)
-        if not await self.repos.orders.save_fulfilment(final, expected_version=before.version, session=self.session):
+        if not await self.repos.orders.replace(final, expected_version=before.version, session=self.session):
             raise Conflict(f"order {before.id} was changed concurrently; try again")
         if final.status is not before.status:
             self.events.append(ev.order_status_changed(before, final, self.actor, self.now))
         return final
 
-    async def consume_stock(self, order: Order, shipment: Shipment, cause: str) -> Order:
+    async def consume_stock(self, order: Order, shipment: Shipment, reason: str) -> Order:
         """Goods leave: on hand and reserved fall together, allocations become FULFILLED."""
         by_id = {a.id: a for a in order.allocations}
         fulfilled: set[str] = set()
@@ -86,8 +87,7 @@ class Unit:
             )
             if moved is None:
                 raise Conflict(f"stock of {line.sku} at {shipment.location_id} does not cover the shipment", field=("lines", line.line_id))
-            level, previous = moved
-            self.events.append(ev.stock_changed(level, previous, cause, self.actor, self.now, order))
+            self.events.append(ev.stock_changed(*moved, StockChangeCause.SHIPMENT, self.actor, self.now, order, reason=reason))
             fulfilled.add(allocation.id)
         allocations = tuple(
             dataclasses.replace(a, status=AllocationStatus.FULFILLED) if a.id in fulfilled else a for a in order.allocations

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from app.domain.errors import Forbidden, Validator
+from app.domain.events import DomainEvent
 from app.domain.geo import GeoPoint
 from app.domain.inventory import InventoryLevel, StoreStock
+from app.domain.pagination import Page, PageRequest, decode_cursor, encode_cursor
 from app.domain.principals import Principal, Role
+from app.repositories.events import EventRepository
 from app.repositories.inventory import InventoryRepository
 
 MAX_SKUS_PER_LOOKUP = 100
@@ -17,8 +20,9 @@ _STOCK_READERS = (Role.ADMIN, Role.CSR, Role.STORE_STAFF, Role.WAREHOUSE, Role.C
 
 
 class InventoryQueryService:
-    def __init__(self, *, inventory: InventoryRepository):
+    def __init__(self, *, inventory: InventoryRepository, events: EventRepository):
         self._inventory = inventory
+        self._events = events
 
     async def levels_for_skus(self, principal: Principal, skus: list[str]) -> dict[str, list[InventoryLevel]]:
         if principal.role not in _STOCK_READERS:
@@ -33,6 +37,20 @@ class InventoryQueryService:
         if principal.role not in _STOCK_READERS:
             raise Forbidden("stock levels per location are for staff and integrations")
         return await self._inventory.by_keys(keys)
+
+    async def movements(self, principal: Principal, sku: str, location_id: str, page: PageRequest) -> Page[DomainEvent]:
+        """The level's movement log, newest first (StockLevelChanged events are the one record of movements)."""
+        if principal.role not in _STOCK_READERS:
+            raise Forbidden("stock movements are for staff and integrations")
+        before_id = str(decode_cursor(page.after, 1)[0]) if page.after else None
+        found = await self._events.stock_movements(sku, location_id, first=page.first + 1, before_id=before_id)
+        items = found[: page.first]
+        return Page(
+            items=items,
+            cursors=[encode_cursor(e.id) for e in items],
+            has_next_page=len(found) > page.first,
+            has_previous_page=page.after is not None,
+        )
 
     async def store_availability(
         self, skus: list[str], near: GeoPoint, radius_km: float, first: int, *, require_all: bool = True

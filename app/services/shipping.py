@@ -179,7 +179,7 @@ class ShippingService:
             extra={**before.extra, "shipped_at": unit.now},
         )
         order = await unit.order(before.order_id)
-        consumed = await unit.consume_stock(order, after, "SHIPPED")
+        consumed = await unit.consume_stock(order, after, f"shipment {after.number} shipped")
         await unit.save_shipment(before, after)
         await unit.save_order(order, consumed)
         await unit.commit()

@@ -2,7 +2,8 @@
 
 The missing units are written off the location's on hand (they are not there) together with their
 reservation, audited with a reason; the shortfall is re-routed to another location that has it
-available now (reserved there, guarded), or stays unallocated, i.e. backordered.
+available now (reserved there, guarded) as routing plans it with the short location excluded, or stays
+unallocated, i.e. backordered (the order's backorder machinery fills it when stock arrives).
 """
 
 from __future__ import annotations
@@ -11,24 +12,27 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 
 from app.domain.errors import Conflict
-from app.domain.geo import distance_km
 from app.domain.ids import new_id
+from app.domain.inventory import StockChangeCause
 from app.domain.orders import Allocation, AllocationStatus, DeliveryMethod, Order
+from app.domain.routing.plan import RoutingLine, RoutingRequest
 from app.domain.shipments import Shipment, ShipmentLine
 from app.repositories.database import Session
 from app.services import fulfilment_events as ev
 from app.services.fulfilment_unit import FulfilmentRepos, Unit
+from app.services.routing import RoutingService
 
 MAX_REROUTE_ATTEMPTS = 5
 
-# (order, sku, quantity, excluded location ids, session) -> candidate location ids, best first.
-Planner = Callable[[Order, str, int, frozenset[str], Session], Awaitable[list[str]]]
+# (order, line, quantity, excluded location ids, session) -> [(location id, quantity)] to reserve.
+Planner = Callable[[Order, ShipmentLine, int, frozenset[str], Session], Awaitable[list[tuple[str, int]]]]
 
 
 class ShortPickHandler:
-    def __init__(self, *, repos: FulfilmentRepos, planner: Planner | None = None):
+    def __init__(self, *, repos: FulfilmentRepos, routing: RoutingService | None = None, planner: Planner | None = None):
         self._repos = repos
-        self._planner = planner or self._nearest_with_stock
+        self._routing = routing
+        self._planner = planner or self._route
 
     async def apply(
         self, unit: Unit, order: Order, shipment: Shipment, picked: dict[str, int]
@@ -49,13 +53,11 @@ class ShortPickHandler:
             if moved is None:
                 raise Conflict(f"stock of {line.sku} at {shipment.location_id} does not match the reservation", field=("lines",))
             reason = f"short pick on shipment {shipment.number}: {short} x {line.sku} not found"
-            unit.events.append(ev.stock_changed(*moved, "SHORT_PICK", unit.actor, unit.now, order, reason=reason))
+            unit.events.append(ev.stock_changed(*moved, StockChangeCause.SHORT_PICK, unit.actor, unit.now, order, reason=reason))
             allocations = _split(allocations, line.allocation_id, got, short)
-            rerouted_to = await self._reroute(unit, order, line, short, shipment.location_id)
-            if rerouted_to is not None:
-                allocations.append(
-                    Allocation(id=new_id(), line_id=line.line_id, sku=line.sku, location_id=rerouted_to, quantity=short)
-                )
+            rerouted = await self._reroute(unit, order, line, short, shipment.location_id)
+            allocations.extend(rerouted)
+            rerouted_units = sum(a.quantity for a in rerouted)
             unit.events.append(
                 ev.shipment_event(
                     "ShortPickRecorded",
@@ -63,38 +65,45 @@ class ShortPickHandler:
                     unit.actor,
                     unit.now,
                     {"lineId": line.line_id, "sku": line.sku, "expected": line.quantity, "picked": got, "short": short,
-                     "reroutedTo": rerouted_to, "backordered": short if rerouted_to is None else 0},
+                     "reroutedTo": [{"locationId": a.location_id, "quantity": a.quantity} for a in rerouted],
+                     "backordered": short - rerouted_units},
                     reason=reason,
                 )
             )
         return dataclasses.replace(order, allocations=tuple(allocations)), tuple(lines)
 
-    async def _reroute(self, unit: Unit, order: Order, line: ShipmentLine, quantity: int, short_at: str) -> str | None:
-        excluded = frozenset({short_at})
-        for location_id in (await self._planner(order, line.sku, quantity, excluded, unit.session))[:MAX_REROUTE_ATTEMPTS]:
+    async def _reroute(self, unit: Unit, order: Order, line: ShipmentLine, quantity: int, short_at: str) -> list[Allocation]:
+        """Routing plans the shortfall away from the short location (same policy as at capture);
+        each placement is reserved under the no-oversell guard. What routing cannot place stays backordered."""
+        placements = await self._planner(order, line, quantity, frozenset({short_at}), unit.session)
+        allocations = []
+        for location_id, placed in placements:
             moved = await self._repos.inventory.move(
-                line.sku, location_id, reserved=quantity, require_available=True, at=unit.now, session=unit.session
+                line.sku, location_id, reserved=placed, require_available=True, at=unit.now, session=unit.session
             )
-            if moved is not None:  # the guard refuses when another order took the stock first
-                unit.events.append(ev.stock_changed(*moved, "REROUTED", unit.actor, unit.now, order))
-                return location_id
-        return None
+            if moved is None:  # taken by another order since routing read it: leave it backordered
+                continue
+            unit.events.append(ev.stock_changed(*moved, StockChangeCause.RESERVATION, unit.actor, unit.now, order, reason="short pick re-routed"))
+            allocations.append(Allocation(id=new_id(), line_id=line.line_id, sku=line.sku, location_id=location_id, quantity=placed))
+        return allocations
 
-    async def _nearest_with_stock(
-        self, order: Order, sku: str, quantity: int, excluded: frozenset[str], session: Session
-    ) -> list[str]:
-        """Fallback planner: shipping locations with the quantity available, nearest to the shopper first.
-        Pick-up orders are not moved to another store behind the shopper's back: they backorder."""
-        if order.delivery.method is DeliveryMethod.PICKUP_IN_STORE or order.delivery.point is None:
+    async def _route(
+        self, order: Order, line: ShipmentLine, quantity: int, excluded: frozenset[str], session: Session
+    ) -> list[tuple[str, int]]:
+        if self._routing is None:
             return []
-        levels = await self._repos.inventory.candidates(sku, quantity, sorted(excluded), session=session)
-        if not levels:
-            return []
-        locations = await self._repos.locations.by_ids([lvl.location_id for lvl in levels], session=session)
-        target = order.delivery.point
-        usable = [loc for loc in locations if loc.active and loc.capabilities.ships]
-        usable.sort(key=lambda loc: (distance_km(loc.point, target), -loc.priority, loc.id))
-        return [loc.id for loc in usable]
+        pickup = order.delivery.method is DeliveryMethod.PICKUP_IN_STORE
+        products = await self._repos.products.by_skus([line.sku], session=session)
+        request = RoutingRequest(
+            lines=(RoutingLine(line.line_id, line.sku, quantity, products[0].weight_grams if products else 0),),
+            delivery_method=order.delivery.method,
+            channel_id=order.channel_id,
+            destination=None if pickup else order.delivery.point,
+            pickup_location_id=order.delivery.pickup_location_id if pickup else None,
+            excluded_location_ids=excluded,
+        )
+        plan = await self._routing.plan(request, session=session)
+        return [(a.location_id, a.quantity) for a in plan.allocations if a.quantity > 0]
 
 
 def _split(allocations: list[Allocation], allocation_id: str, kept: int, short: int) -> list[Allocation]:

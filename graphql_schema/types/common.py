@@ -62,3 +62,27 @@ class GeoPointInput:
 
     def to_domain(self) -> geo.GeoPoint:
         return geo.GeoPoint(lat=self.lat, lng=self.lng)
+
+
+@strawberry.input(description="A postal address.")
+class AddressInput:
+    line1: str
+    city: str
+    postal_code: str
+    country: str = strawberry.field(default="US", description="ISO 3166-1 alpha-2 country code.")
+    line2: str | None = None
+    region: str | None = strawberry.field(default=None, description="State, province or county.")
+    name: str | None = strawberry.field(default=None, description="Recipient.")
+    phone: str | None = None
+
+    def to_domain(self) -> locations.Address:
+        return locations.Address(
+            line1=self.line1,
+            city=self.city,
+            postal_code=self.postal_code,
+            country=self.country,
+            line2=self.line2,
+            region=self.region,
+            name=self.name,
+            phone=self.phone,
+        )

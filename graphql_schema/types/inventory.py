@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
 
 from app.domain import inventory
+from app.domain.events import DomainEvent
 from graphql_schema.context import Info
+from graphql_schema.pagination import page_info, page_request
 from graphql_schema.types.catalog import Location, Product
+from graphql_schema.types.events import Actor
+
+if TYPE_CHECKING:
+    from graphql_schema.types.orders import Order
 
 
 @strawberry.type(description="Where a SKU sits in a location.")
@@ -70,6 +77,76 @@ class InventoryLevel(relay.Node):
     async def location(self, info: Info) -> Location | None:
         found = await info.context.loaders.location_by_id.load(self.location_code)
         return Location.from_domain(found) if found else None
+
+    @strawberry.field(description="Every change to this level, newest first: the movement log (staff and integrations).")
+    async def movements(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> StockMovementConnection:
+        page = await info.context.services.inventory.movements(
+            info.context.actor, self.sku, self.location_code, page_request(first, after)
+        )
+        return StockMovementConnection(
+            edges=[StockMovementEdge(cursor=c, node=StockMovement.from_domain(e)) for e, c in zip(page.items, page.cursors)],
+            page_info=page_info(page),
+        )
+
+
+StockChangeCause = strawberry.enum(inventory.StockChangeCause, description="Why a stock level changed.")
+
+
+@strawberry.type(description="One change to one stock level: what moved, the level after it, who and why.")
+class StockMovement:
+    id: strawberry.ID
+    at: datetime
+    cause: StockChangeCause
+    on_hand_delta: int = strawberry.field(description="Change in units on hand (negative: removed).")
+    reserved_delta: int = strawberry.field(description="Change in units reserved for orders.")
+    on_hand: int = strawberry.field(description="On hand after the change.")
+    reserved: int = strawberry.field(description="Reserved after the change.")
+    safety_stock: int = strawberry.field(description="Safety stock after the change.")
+    available: int = strawberry.field(description="Available after the change.")
+    actor: Actor
+    reason: str | None = strawberry.field(description="Why, when a reason was given.")
+    order_ref: strawberry.Private[str | None]
+    transfer_id: str | None = strawberry.field(description="Pairs the two sides of a transfer.")
+
+    @strawberry.field(description="The order that caused it (reservations and releases), if visible to the caller.")
+    async def order(self, info: Info) -> Annotated[Order, strawberry.lazy("graphql_schema.types.orders")] | None:
+        from graphql_schema.types.orders import Order
+
+        if self.order_ref is None:
+            return None
+        found = await info.context.loaders.order_by_id.load(self.order_ref)
+        return Order.from_domain(found) if found else None
+
+    @classmethod
+    def from_domain(cls, event: DomainEvent) -> StockMovement:
+        p = event.payload
+        return cls(
+            id=strawberry.ID(event.id),
+            at=event.at,
+            cause=inventory.StockChangeCause(p.get("cause", inventory.StockChangeCause.ADJUSTMENT)),
+            on_hand_delta=int(p.get("onHandDelta", 0)),
+            reserved_delta=int(p.get("reservedDelta", 0)),
+            on_hand=int(p.get("onHand", 0)),
+            reserved=int(p.get("reserved", 0)),
+            safety_stock=int(p.get("safetyStock", 0)),
+            available=int(p.get("available", 0)),
+            actor=Actor(subject=event.actor.subject, role=event.actor.role),
+            reason=event.reason,
+            order_ref=event.order_id,
+            transfer_id=p.get("transferId"),
+        )
+
+
+@strawberry.type
+class StockMovementEdge(relay.Edge[StockMovement]):
+    pass
+
+
+@strawberry.type(description="A page of stock movements, newest first.")
+class StockMovementConnection(relay.Connection[StockMovement]):
+    edges: list[StockMovementEdge]
 
 
 @strawberry.type(description="Totals for one SKU across the whole network.")

@@ -19,6 +19,7 @@ from graphql_schema.types.catalog import Channel, Location, Product
 from graphql_schema.types.common import Address, GeoPoint, Money
 from graphql_schema.types.customers import Customer
 from graphql_schema.types.events import Event
+from graphql_schema.types.routing import RoutingExplanation
 
 if TYPE_CHECKING:
     from graphql_schema.types.shipments import Shipment
@@ -109,6 +110,7 @@ class Order(relay.Node):
     external_id: str = strawberry.field(description="The channel's own order id; unique per channel.")
     channel_code: str
     customer_ref: strawberry.Private[str]
+    routing_data: strawberry.Private[dict[str, object] | None]
     status: OrderStatus
     lines: list[OrderLine]
     delivery: Delivery
@@ -131,6 +133,7 @@ class Order(relay.Node):
             external_id=value.external_id,
             channel_code=value.channel_id,
             customer_ref=value.customer_id,
+            routing_data=value.routing,
             status=value.status,
             lines=[
                 OrderLine(
@@ -207,6 +210,13 @@ class Order(relay.Node):
     async def eta(self, info: Info) -> date | None:
         etas = [s.eta for s in await info.context.loaders.shipments_by_order.load(self.id) if s.eta and s.status != "CANCELLED"]
         return max(etas) if etas else None
+
+    @strawberry.field(
+        description="Why the order was routed where it was at capture (or its last re-route): every candidate, "
+        "its scores, and the decisions. Null for orders that were never routed."
+    )
+    def routing(self) -> RoutingExplanation | None:
+        return RoutingExplanation.from_stored(self.routing_data)
 
     @strawberry.field(description="Every recorded change to this order, oldest first: the audit trail.")
     async def timeline(self, info: Info) -> list[Event]:

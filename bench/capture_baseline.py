@@ -1,0 +1,121 @@
+"""The raw-driver baseline for bench.capture_order: the database work of one capture, no layers.
+
+Per order, the same reads and writes the service makes, in the same transaction shape: channel and
+products (outside), then in one snapshot transaction the (channel, external id) lookup, customer
+match by email, shipping locations, stock of the SKUs, nearest-first placement in plain Python,
+one guarded `available >= q` reserve per allocation (update pipeline recomputing `available`),
+the order insert and its events (OrderCaptured, OrderStatusChanged, one StockLevelChanged per level).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from datetime import datetime, timezone
+from typing import Any
+
+from pymongo import AsyncMongoClient, ReadPreference, WriteConcern
+from pymongo.read_concern import ReadConcern
+
+_AVAILABLE = {"$set": {"available": {"$max": [0, {"$subtract": [{"$subtract": ["$on_hand", "$reserved"]}, "$safety_stock"]}]}}}
+
+
+def _oid() -> str:
+    return os.urandom(12).hex()
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lat2 = math.radians(a[0]), math.radians(b[0])
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(math.radians(b[1] - a[1]) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+
+
+class Baseline:
+    def __init__(self, uri: str, database: str):
+        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, w="majority", tz_aware=True, maxPoolSize=100)
+        self.db = self.client[database]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def capture(self, given: dict[str, Any]) -> str:
+        db = self.db
+        skus = [line["sku"] for line in given["lines"]]
+        _, found = await asyncio.gather(
+            db["channels"].find({"_id": {"$in": [given["channel"]]}}).to_list(),
+            db["products"].find({"_id": {"$in": skus}}).to_list(),
+        )
+        products = {p["_id"]: p for p in found}
+        point = (given["delivery"]["point"]["lat"], given["delivery"]["point"]["lng"])
+
+        async def work(session: Any) -> str:
+            existing = await db["orders"].find_one({"channel_id": given["channel"], "external_id": given["externalId"]}, session=session)
+            if existing:
+                return str(existing["status"])
+            customer = await db["customers"].find_one({"email": given["customer"]["email"]}, session=session)
+            locations = [
+                doc async for doc in db["locations"].find({"capabilities.ships": True, "active": True}, session=session).sort("_id", 1)
+            ]
+            levels = {
+                (doc["sku"], doc["location_id"]): doc
+                async for doc in db["inventory"].find({"sku": {"$in": skus}}, session=session).sort([("sku", 1), ("location_id", 1)])
+            }
+            ranked = sorted(locations, key=lambda loc: _km((loc["point"]["coordinates"][1], loc["point"]["coordinates"][0]), point))
+            now = datetime.now(timezone.utc)
+            allocations, events = [], []
+            for n, line in enumerate(given["lines"], start=1):
+                left = line["quantity"]
+                for loc in ranked:
+                    level = levels.get((line["sku"], loc["_id"]))
+                    take = min(left, level["available"] if level else 0)
+                    if take <= 0:
+                        continue
+                    before = await db["inventory"].find_one_and_update(
+                        {"_id": level["_id"], "available": {"$gte": take}},
+                        [{"$set": {"reserved": {"$add": ["$reserved", take]}, "updated_at": now}}, _AVAILABLE],
+                        session=session,
+                    )
+                    if before is None:
+                        raise RuntimeError("stale plan")
+                    allocations.append({"id": _oid(), "line_id": str(n), "sku": line["sku"], "location_id": loc["_id"], "quantity": take, "status": "OPEN"})
+                    events.append(
+                        {"_id": _oid(), "type": "StockLevelChanged", "aggregate_type": "InventoryLevel", "aggregate_id": level["_id"], "at": now,
+                         "actor": {"subject": "baseline", "role": "CHANNEL"}, "sku": line["sku"], "location_id": loc["_id"],
+                         "payload": {"onHand": before["on_hand"], "reserved": before["reserved"] + take, "cause": "RESERVATION"}}
+                    )
+                    left -= take
+                    if left == 0:
+                        break
+            order_id = _oid()
+            status = "ALLOCATED" if sum(a["quantity"] for a in allocations) == sum(line["quantity"] for line in given["lines"]) else "PARTIALLY_ALLOCATED"
+            if not allocations:
+                status = "BACKORDERED"
+            lines = [
+                {"id": str(n), "sku": line["sku"], "name": products[line["sku"]]["name"], "quantity": line["quantity"],
+                 "unit_price_cents": products[line["sku"]]["price"]["cents"], "cancelled_quantity": 0}
+                for n, line in enumerate(given["lines"], start=1)
+            ]
+            subtotal = sum(line["quantity"] * line["unit_price_cents"] for line in lines)
+            await db["orders"].insert_one(
+                {"_id": order_id, "channel_id": given["channel"], "external_id": given["externalId"], "customer_id": customer["_id"] if customer else None,
+                 "status": status, "currency": "USD", "lines": lines,
+                 "delivery": {"method": "SHIP", "address": given["delivery"]["address"], "point": {"type": "Point", "coordinates": [point[1], point[0]]}},
+                 "totals": {"subtotal_cents": subtotal, "shipping_cents": 0, "tax_cents": 0, "total_cents": subtotal, "currency": "USD"},
+                 "allocations": allocations, "location_ids": sorted({a["location_id"] for a in allocations}), "hold": None, "notes": None,
+                 "release_at": None, "routing": {"strategy": "NEAREST"}, "created_at": now, "updated_at": now, "version": 1, "input_hash": _oid()},
+                session=session,
+            )
+            head = {"aggregate_type": "Order", "aggregate_id": order_id, "at": now, "actor": {"subject": "baseline", "role": "CHANNEL"},
+                    "order_id": order_id, "channel_id": given["channel"]}
+            await db["events"].insert_many(
+                [{"_id": _oid(), "type": "OrderCaptured", "payload": {"status": status}, **head},
+                 {"_id": _oid(), "type": "OrderStatusChanged", "payload": {"from": "CREATED", "to": status}, **head}, *events],
+                session=session,
+            )
+            return status
+
+        async with self.client.start_session() as session:
+            return await session.with_transaction(
+                work, read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority"), read_preference=ReadPreference.PRIMARY
+            )
