@@ -21,6 +21,7 @@ from graphql_schema.roots.customers import CustomerQueries
 from graphql_schema.roots.fulfilment import FulfilmentMutations, FulfilmentQueries
 from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
+from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
 
 
 @strawberry.type
@@ -32,13 +33,14 @@ class NodeQueries:
 
 
 Query = merge_types(
-    "Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, FulfilmentQueries)
+    "Query",
+    (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, RoutingQueries, FulfilmentQueries),
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
 )
 
-Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations, FulfilmentMutations))
+Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations))
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Change the OMS: capture and manage orders, move and count stock, pick, pack and ship. Expected failures are typed union members."
 )

@@ -24,6 +24,7 @@ from app.domain.inventory import (
     empty_level,
 )
 from app.domain.locations import Location, LocationKind
+from app.domain.routing.plan import StockAtLocation
 from app.repositories.database import Session
 from app.repositories.mapping import point_to_doc
 
@@ -93,6 +94,24 @@ class InventoryRepository:
     async def for_skus(self, skus: list[str], *, session: Session | None = None) -> list[InventoryLevel]:
         cursor = self.collection.find({"sku": {"$in": skus}}, session=session).sort([("sku", 1), ("location_id", 1)])
         return [from_doc(doc) async for doc in cursor.limit(MAX_LEVELS_PER_SKU * max(1, len(skus)))]
+
+    async def routing_stock(self, skus: list[str], *, session: Session | None = None) -> list[StockAtLocation]:
+        """What routing needs: levels of these SKUs with something available, wherever they are."""
+        cursor = self.collection.find(
+            {"sku": {"$in": skus}, "available": {"$gt": 0}},
+            {"_id": 0, "sku": 1, "location_id": 1, "available": 1, "on_hand": 1, "reorder_point": 1},
+            session=session,
+        ).limit(MAX_LEVELS_PER_SKU * max(1, len(skus)))
+        return [
+            StockAtLocation(
+                sku=doc["sku"],
+                location_id=doc["location_id"],
+                available=int(doc["available"]),
+                on_hand=int(doc.get("on_hand", 0)),
+                reorder_point=int(doc.get("reorder_point", 0)),
+            )
+            async for doc in cursor
+        ]
 
     async def by_keys(self, keys: list[tuple[str, str]], *, session: Session | None = None) -> list[InventoryLevel]:
         ids = [inventory_id(sku, location_id) for sku, location_id in keys]

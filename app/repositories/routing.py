@@ -2,20 +2,69 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app.domain.routing.policy import ConfiguredPolicy, RoutingPolicy
+from app.domain.routing.policy import ConfiguredPolicy, CostModel, CriterionWeight, RoutingCriterion, RoutingPolicy
 from app.repositories.database import Session
 
 
 def policy_to_doc(policy: RoutingPolicy) -> dict[str, Any]:
-    raise NotImplementedError
+    """The policy's settings as plain data (also the `before`/`after` of RoutingPolicyChanged)."""
+    cost = policy.cost_model
+    return {
+        "criteria": [{"criterion": c.criterion.value, "weight": c.weight} for c in policy.criteria],
+        "max_distance_km": policy.max_distance_km,
+        "max_splits": policy.max_splits,
+        "ship_from_store": policy.ship_from_store,
+        "excluded_location_ids": sorted(policy.excluded_location_ids),
+        "min_priority": policy.min_priority,
+        "split_only_when_needed": policy.split_only_when_needed,
+        "cost_model": {
+            "base_cents": cost.base_cents,
+            "per_km_cents": cost.per_km_cents,
+            "per_kg_cents": cost.per_kg_cents,
+            "per_kg_km_cents": cost.per_kg_km_cents,
+        },
+        "pickup_radius_km": policy.pickup_radius_km,
+        "explain_limit": policy.explain_limit,
+    }
 
 
 def policy_from_doc(doc: dict[str, Any]) -> RoutingPolicy:
-    raise NotImplementedError
+    default = RoutingPolicy()
+    base = default.cost_model
+    cost = doc.get("cost_model") or {}
+    return RoutingPolicy(
+        criteria=tuple(CriterionWeight(RoutingCriterion(c["criterion"]), float(c["weight"])) for c in doc["criteria"]),
+        max_distance_km=doc.get("max_distance_km"),
+        max_splits=int(doc.get("max_splits", default.max_splits)),
+        ship_from_store=bool(doc.get("ship_from_store", default.ship_from_store)),
+        excluded_location_ids=frozenset(doc.get("excluded_location_ids", [])),
+        min_priority=doc.get("min_priority"),
+        split_only_when_needed=bool(doc.get("split_only_when_needed", default.split_only_when_needed)),
+        cost_model=CostModel(
+            base_cents=int(cost.get("base_cents", base.base_cents)),
+            per_km_cents=float(cost.get("per_km_cents", base.per_km_cents)),
+            per_kg_cents=int(cost.get("per_kg_cents", base.per_kg_cents)),
+            per_kg_km_cents=float(cost.get("per_kg_km_cents", base.per_kg_km_cents)),
+        ),
+        pickup_radius_km=float(doc.get("pickup_radius_km", default.pickup_radius_km)),
+        explain_limit=int(doc.get("explain_limit", default.explain_limit)),
+    )
+
+
+def _configured(doc: dict[str, Any]) -> ConfiguredPolicy:
+    return ConfiguredPolicy(
+        scope=doc["_id"],
+        policy=policy_from_doc(doc),
+        version=int(doc.get("version", 1)),
+        updated_at=doc.get("updated_at"),
+        updated_by=doc.get("updated_by"),
+    )
 
 
 class RoutingPolicyRepository:
@@ -23,4 +72,23 @@ class RoutingPolicyRepository:
         self.collection = db["routing_policies"]
 
     async def get_many(self, scopes: list[str], *, session: Session | None = None) -> dict[str, ConfiguredPolicy]:
-        raise NotImplementedError
+        """Stored policies among `scopes` (a channel and "global": two documents at most in practice)."""
+        cursor = self.collection.find({"_id": {"$in": scopes}}, session=session).limit(len(scopes))
+        return {doc["_id"]: _configured(doc) async for doc in cursor}
+
+    async def put(
+        self, scope: str, policy: RoutingPolicy, *, updated_by: str, at: datetime, session: Session | None = None
+    ) -> ConfiguredPolicy:
+        """Replaces the scope's settings and bumps its version atomically (upsert)."""
+        doc = await self.collection.find_one_and_update(
+            {"_id": scope},
+            {"$set": {**policy_to_doc(policy), "updated_at": at, "updated_by": updated_by}, "$inc": {"version": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return _configured(doc)
+
+    async def delete(self, scope: str, *, session: Session | None = None) -> bool:
+        result = await self.collection.delete_one({"_id": scope}, session=session)
+        return result.deleted_count == 1

@@ -1,21 +1,38 @@
 """Routing use cases: the policy in force per channel, changing it (audited), and planning an order.
 
-`plan` only reads: it loads candidate locations and the stock of the requested SKUs (with the
+`plan` only reads: it loads the stock of the requested SKUs and the locations holding it (with the
 caller's session, so an order service can plan and reserve in one transaction) and calls the pure
 planner. Reserving what the plan says is the caller's job.
 """
 
 from __future__ import annotations
 
-from app.domain.principals import Principal
-from app.domain.routing.plan import PickupAlternative, RoutingPlan, RoutingRequest
-from app.domain.routing.policy import ConfiguredPolicy, RoutingPolicy
+from app.domain.clock import utcnow
+from app.domain.errors import Forbidden, NotFound, Validator
+from app.domain.events import Actor, DomainEvent
+from app.domain.ids import new_id
+from app.domain.locations import Location
+from app.domain.orders import DeliveryMethod
+from app.domain.principals import Principal, Role
+from app.domain.routing.plan import PickupAlternative, RoutingPlan, RoutingRequest, StockAtLocation
+from app.domain.routing.planner import find_pickup_alternatives, plan_routing
+from app.domain.routing.policy import (
+    DEFAULT_POLICY,
+    GLOBAL_SCOPE,
+    ConfiguredPolicy,
+    RoutingPolicy,
+    check_policy,
+    validate_policy,
+)
 from app.repositories.channels import ChannelRepository
 from app.repositories.database import Mongo, Session
 from app.repositories.events import EventRepository
 from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
-from app.repositories.routing import RoutingPolicyRepository
+from app.repositories.routing import RoutingPolicyRepository, policy_to_doc
+
+OVERRIDE_SOURCE = "override"
+_POLICY_READERS = (Role.ADMIN, Role.CSR, Role.STORE_STAFF, Role.WAREHOUSE)
 
 
 class RoutingService:
@@ -40,22 +57,88 @@ class RoutingService:
         """The policy in force for a channel (its own, else the global one, else DEFAULT_POLICY);
         `channel_id=None` for the global policy. No permission check: routing needs it for every
         order. Use `configured_policy` for callers that must be authorised."""
-        raise NotImplementedError
+        scope = channel_id or GLOBAL_SCOPE
+        stored = await self._policies.get_many(list(dict.fromkeys([scope, GLOBAL_SCOPE])), session=session)
+        if scope in stored:
+            return stored[scope]
+        inherited = scope != GLOBAL_SCOPE
+        if GLOBAL_SCOPE in stored:
+            found = stored[GLOBAL_SCOPE]
+            return ConfiguredPolicy(
+                scope=scope,
+                policy=found.policy,
+                inherited=inherited,
+                version=found.version,
+                updated_at=found.updated_at,
+                updated_by=found.updated_by,
+            )
+        return ConfiguredPolicy(scope=scope, policy=DEFAULT_POLICY, inherited=inherited)
 
     async def configured_policy(self, principal: Principal, channel_id: str | None) -> ConfiguredPolicy:
         """`policy_for`, for staff (ADMIN, CSR, STORE_STAFF, WAREHOUSE) and a channel reading its own.
         Raises Forbidden otherwise, NotFound for an unknown channel."""
-        raise NotImplementedError
+        own_channel = principal.role is Role.CHANNEL and channel_id is not None and channel_id == principal.channel_id
+        if principal.role not in _POLICY_READERS and not own_channel:
+            raise Forbidden("routing policies are for staff, and for a channel its own")
+        if channel_id is not None:
+            await self._require_channel(channel_id)
+        return await self.policy_for(channel_id)
 
     async def set_policy(
         self, principal: Principal, channel_id: str | None, policy: RoutingPolicy | None, *, reason: str | None = None
     ) -> ConfiguredPolicy:
         """ADMIN only (Forbidden otherwise, nothing written). `channel_id=None` sets the global policy;
         `policy=None` removes a channel's own policy so it inherits the global one again (InvalidInput
-        for the global scope). Validated (InvalidInput with field paths under ("input", ...));
-        unknown channel or excluded location → NotFound / InvalidInput. Writes the policy and appends
-        `RoutingPolicyChanged` in one transaction. Returns the policy now in force for the scope."""
-        raise NotImplementedError
+        for the global scope). Validated (InvalidInput, field paths as in SetRoutingPolicyInput:
+        ("policy", "maxSplits"), ...); unknown channel → NotFound, unknown excluded location →
+        InvalidInput. Writes the policy and appends `RoutingPolicyChanged` in one transaction.
+        Returns the policy now in force for the scope."""
+        principal.require_role(Role.ADMIN)
+        if channel_id is not None:
+            await self._require_channel(channel_id)
+        check = Validator()
+        if policy is None:
+            check.check(channel_id is not None, "the global policy cannot be removed; give a policy", "policy")
+        else:
+            check_policy(policy, check, prefix=("policy",))
+            wanted = sorted(policy.excluded_location_ids)
+            if wanted:
+                known = {loc.id for loc in await self._locations.by_ids(wanted)}
+                for i, location_id in enumerate(wanted):
+                    check.check(location_id in known, f"unknown location {location_id}", "policy", "excludedLocationCodes", i)
+        check.raise_if_any()
+        scope = channel_id or GLOBAL_SCOPE
+        actor = Actor(subject=principal.subject, role=principal.role.value)
+
+        async def work(session: Session) -> ConfiguredPolicy:
+            before = (await self._policies.get_many([scope], session=session)).get(scope)
+            at = utcnow()
+            if policy is None:
+                await self._policies.delete(scope, session=session)
+                now = await self.policy_for(channel_id, session=session)
+            else:
+                now = await self._policies.put(scope, policy, updated_by=principal.subject, at=at, session=session)
+            event = DomainEvent(
+                id=new_id(),
+                type="RoutingPolicyChanged",
+                aggregate_type="RoutingPolicy",
+                aggregate_id=scope,
+                at=at,
+                actor=actor,
+                payload={
+                    "scope": scope,
+                    "version": None if policy is None else now.version,
+                    "before": policy_to_doc(before.policy) if before else None,
+                    "after": policy_to_doc(policy) if policy else None,
+                    "inherited": now.inherited,
+                },
+                reason=reason,
+                channel_id=channel_id,
+            )
+            await self._events.append([event], session=session)
+            return now
+
+        return await self._mongo.transaction(work)
 
     async def plan(
         self,
@@ -64,12 +147,20 @@ class RoutingService:
         session: Session | None = None,
         policy_override: RoutingPolicy | None = None,
     ) -> RoutingPlan:
-        """Plan `request` with the channel's policy (or `policy_override`, which is validated first
-        and recorded as policy source "override"). Reads with `session` when given. Does not
-        validate the request (SKUs, quantities, addresses): the order service does. Reads are
-        bounded: active locations (≤ 5,000) and the stock of the requested SKUs with available > 0,
-        plus the chosen pick-up store's levels."""
-        raise NotImplementedError
+        """Plan `request` with the channel's policy (or `policy_override`, which is validated first,
+        field paths under ("policy", ...), and recorded as policy source "override"). Reads with
+        `session` when given. Does not validate the request (SKUs, quantities, addresses): the order
+        service does. Reads are bounded and indexed: the policy (≤ 2 documents), the stock of the
+        requested SKUs with available > 0, and the locations holding it plus the pick-up store.
+        Candidates are those locations: a location with none of the SKUs is not listed."""
+        if policy_override is not None:
+            validate_policy(policy_override, prefix=("policy",))
+            policy, source = policy_override, OVERRIDE_SOURCE
+        else:
+            configured = await self.policy_for(request.channel_id, session=session)
+            policy, source = configured.policy, configured.source
+        locations, stock = await self._network(request, session=session)
+        return plan_routing(request, locations, stock, policy, policy_source=source)
 
     async def nearby_pickup_stores(
         self,
@@ -80,4 +171,27 @@ class RoutingService:
     ) -> list[PickupAlternative]:
         """Pick-up stores within the policy's `pickup_radius_km` of `request.pickup_location_id` that
         can fill every line now, nearest first (at most 10). Same list as `plan(...).pickup.alternatives`."""
-        raise NotImplementedError
+        if request.delivery_method is not DeliveryMethod.PICKUP_IN_STORE or not request.pickup_location_id:
+            return []
+        if policy is None:
+            policy = (await self.policy_for(request.channel_id, session=session)).policy
+        locations, stock = await self._network(request, session=session)
+        origin = next((loc for loc in locations if loc.id == request.pickup_location_id), None)
+        if origin is None:
+            return []
+        return list(find_pickup_alternatives(request, locations, stock, policy, origin=origin))
+
+    async def _network(
+        self, request: RoutingRequest, *, session: Session | None
+    ) -> tuple[list[Location], list[StockAtLocation]]:
+        stock = await self._inventory.routing_stock(list(request.skus), session=session) if request.skus else []
+        ids = {s.location_id for s in stock}
+        if request.pickup_location_id:
+            ids.add(request.pickup_location_id)
+        locations = await self._locations.by_ids(sorted(ids), session=session) if ids else []
+        locations.sort(key=lambda loc: loc.id)
+        return locations, stock
+
+    async def _require_channel(self, channel_id: str) -> None:
+        if not await self._channels.by_ids([channel_id]):
+            raise NotFound(f"unknown channel {channel_id}", field=("channel",))

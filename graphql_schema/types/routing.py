@@ -160,7 +160,7 @@ class RoutingCandidate:
     location_kind: LocationKind = strawberry.field(description="Store, distribution center or drop-ship partner.")
     priority: int = strawberry.field(description="Location priority (first tie-breaker, higher wins).")
     distance_km: float | None = strawberry.field(description="Great-circle distance to the destination.")
-    outcome: CandidateOutcome = strawberry.field(description="Chosen, not needed, outranked, out of splits, or excluded.")
+    outcome: CandidateOutcome = strawberry.field(description="Chosen, not needed, out of splits, or excluded.")
     exclusions: list[ExclusionReason] = strawberry.field(description="Every reason it could not be used; empty if eligible.")
     scores: list[CriterionScore] = strawberry.field(description="Per-criterion scores; empty when excluded.")
     total_score: float | None = strawberry.field(description="Weighted total in [0, 1]; null when excluded.")

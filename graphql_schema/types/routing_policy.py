@@ -80,12 +80,15 @@ class CriterionWeightInput:
     weight: float = strawberry.field(description="Relative weight, 0–100; at least one must be above 0.")
 
 
+_COST = po.CostModel()
+
+
 @strawberry.input(description="Cost model behind LOWEST_COST; omitted fields take the defaults.")
 class CostModelInput:
-    base_cents: int = strawberry.field(default=po.CostModel.base_cents, description="Fixed part per shipment.")
-    per_km_cents: float = strawberry.field(default=po.CostModel.per_km_cents, description="Per km.")
-    per_kg_cents: int = strawberry.field(default=po.CostModel.per_kg_cents, description="Per started kg.")
-    per_kg_km_cents: float = strawberry.field(default=po.CostModel.per_kg_km_cents, description="Per started kg per km.")
+    base_cents: int = strawberry.field(default=_COST.base_cents, description="Fixed part per shipment.")
+    per_km_cents: float = strawberry.field(default=_COST.per_km_cents, description="Per km.")
+    per_kg_cents: int = strawberry.field(default=_COST.per_kg_cents, description="Per started kg.")
+    per_kg_km_cents: float = strawberry.field(default=_COST.per_kg_km_cents, description="Per started kg per km.")
 
     def to_domain(self) -> po.CostModel:
         return po.CostModel(

@@ -108,8 +108,14 @@ class ConfiguredPolicy:
 
 
 def validate_policy(policy: RoutingPolicy, *, prefix: tuple[str, ...] = ()) -> None:
-    """Raises InvalidInput listing every problem; field paths start with `prefix` (e.g. ("input", "policy"))."""
+    """Raises InvalidInput listing every problem; field paths start with `prefix` (e.g. ("policy",))."""
     check = Validator()
+    check_policy(policy, check, prefix=prefix)
+    check.raise_if_any()
+
+
+def check_policy(policy: RoutingPolicy, check: Validator, *, prefix: tuple[str, ...] = ()) -> None:
+    """Adds every problem with `policy` to `check` (field names as in the GraphQL input)."""
     p = prefix
     seen: set[RoutingCriterion] = set()
     check.check(len(policy.criteria) > 0, "give at least one criterion", *p, "criteria")
@@ -135,7 +141,7 @@ def validate_policy(policy: RoutingPolicy, *, prefix: tuple[str, ...] = ()) -> N
     check.check(
         len(policy.excluded_location_ids) <= MAX_EXCLUDED_LOCATIONS,
         f"at most {MAX_EXCLUDED_LOCATIONS} excluded locations",
-        *p, "excludedLocationIds",
+        *p, "excludedLocationCodes",
     )
     cost = policy.cost_model
     for name, value in (
@@ -155,4 +161,3 @@ def validate_policy(policy: RoutingPolicy, *, prefix: tuple[str, ...] = ()) -> N
         f"explainLimit must be between 1 and {MAX_EXPLAIN_LIMIT}",
         *p, "explainLimit",
     )
-    check.raise_if_any()
