@@ -210,8 +210,12 @@ def _cancelled(shipment: Shipment, now: datetime) -> Shipment:
 def rolled_up_status(order: Order, shipments: list[Shipment]) -> OrderStatus:
     """The order status its shipments imply, when the order's transition table allows it; else unchanged."""
     live = [s for s in shipments if s.status is not ShipmentStatus.CANCELLED]
-    if not live or order.status in (OrderStatus.CANCELLED, OrderStatus.ON_HOLD):
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.ON_HOLD):
         return order.status
+    if not live:
+        # Everything short-picked away: back to waiting for stock, where backorders are filled.
+        target = status_from_allocations(order) if order.status is OrderStatus.IN_FULFILLMENT else order.status
+        return target if target in ORDER_TRANSITIONS[order.status] else order.status
     fulfilled = {line.id: 0 for line in order.lines}
     for allocation in order.allocations:
         if allocation.status is AllocationStatus.FULFILLED:
