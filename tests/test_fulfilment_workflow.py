@@ -227,3 +227,19 @@ async def test_concurrent_ships_of_one_shipment_consume_stock_once(fw: Fulfilmen
     assert (after["on_hand"], after["reserved"]) == (level["on_hand"] - 2, level["reserved"] - 2)
     assert len(await fw.events(type="ShipmentStatusChanged", **{"payload.to": "SHIPPED"})) == 1
     await fw.assert_invariant()
+
+
+async def test_a_requested_date_makes_cheapest_on_time_the_default_policy(fw: FulfilmentWorld, services: Services) -> None:
+    from datetime import date
+
+    from app.domain.carriers import add_business_days
+
+    soon = add_business_days(date.today(), 2)
+    order = await fw.order([("SKU-SHOE", 1, DC.id)], requested_date=soon)
+    [shipment] = await shipments_of(services, order.id)
+    assert shipment.shipping_policy == "CHEAPEST_ON_TIME" and shipment.promised_date == soon
+    _, quotes, chosen = await services.shipping.rates(ADMIN, shipment.id)
+    on_time = [q for q in quotes if q.estimated_delivery <= soon]
+    assert on_time and chosen == min(on_time, key=lambda q: (q.amount.cents, q.estimated_delivery, q.carrier, q.service))
+    cheapest = quotes[0]
+    assert cheapest.estimated_delivery > soon and chosen != cheapest  # ground would be late: paying for speed

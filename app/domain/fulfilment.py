@@ -6,9 +6,10 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from app.domain.carriers import RateRequest, add_business_days, parcel_for
+from app.domain.carriers import RateRequest, ShippingPolicy, add_business_days, parcel_for
+from app.domain.channels import Channel
 from app.domain.errors import Conflict
 from app.domain.locations import Location
 from app.domain.orders import (
@@ -75,6 +76,14 @@ def initial_eta(order: Order, origin: Location, lines: tuple[ShipmentLine, ...],
         ship_date=start,
     )
     return ground_estimate(request)
+
+
+def shipping_policy_for(order: Order, channel: Channel | None) -> str:
+    """The channel's policy; an order with a requested delivery date keeps that promise first."""
+    policy = channel.shipping_policy if channel else ShippingPolicy.CHEAPEST
+    if order.delivery.requested_date is not None and policy is ShippingPolicy.CHEAPEST:
+        return ShippingPolicy.CHEAPEST_ON_TIME.value
+    return policy.value
 
 
 def plan_sync(
@@ -248,8 +257,3 @@ def _open_outside(order: Order, shipments: list[Shipment]) -> bool:
 def _nothing_backordered(order: Order) -> bool:
     return all(order.backordered_quantity(line.id) == 0 for line in order.lines)
 
-
-def business_days_late(eta: date | None, promised: date | None) -> int:
-    if eta is None or promised is None or eta <= promised:
-        return 0
-    return sum(1 for n in range((eta - promised).days) if (promised + timedelta(days=n + 1)).weekday() < 5)

@@ -13,7 +13,7 @@ from datetime import datetime
 from app.domain.clock import utcnow
 from app.domain.errors import Conflict, NotFound, Validator
 from app.domain.events import Actor, DomainEvent
-from app.domain.fulfilment import plan_sync
+from app.domain.fulfilment import plan_sync, shipping_policy_for
 from app.domain.ids import new_id
 from app.domain.orders import Order
 from app.domain.principals import Principal
@@ -84,7 +84,7 @@ class FulfilmentService:
             locations=locations,
             now=at,
             new_id=new_id,
-            shipping_policy=channel[0].shipping_policy.value if channel else None,
+            shipping_policy=shipping_policy_for(order, channel[0] if channel else None),
         )
         events: list[DomainEvent] = []
         await self._shipments.insert_many(list(plan.created), session=session)
