@@ -42,7 +42,8 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
 
 Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations))
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
-    "Change the OMS: capture and manage orders, move and count stock, pick, pack and ship. Expected failures are typed union members."
+    "Change the OMS: capture and manage orders, move and count stock, configure routing, pick, pack and ship. "
+    "Every mutation returns a union of its success payload and typed errors."
 )
 
 # The depth and alias limiters are validation rules, and each limiter instance makes new rule

@@ -37,7 +37,7 @@ async def test_quantities_and_lines_change_with_their_reservations(world: World,
 
     edited = await _edit(
         gql, order,
-        lines=[{"lineId": "1", "quantity": 6}],  # 5 in Boston, 1 from Chicago
+        lines=[{"lineId": "1", "quantity": 6}],  # 4 more: Chicago can fill everything new, so it gets all of it
         cancelLines=["2"],
         addLines=[{"sku": "SKU-3", "quantity": 4}],
     )
@@ -48,8 +48,9 @@ async def test_quantities_and_lines_change_with_their_reservations(world: World,
     ]
     assert after["status"] == "ALLOCATED"
     assert after["totals"]["subtotal"]["cents"] == 6 * 1000 + 4 * 400
-    assert await reserved(world) == {"SKU-1@ST-BOS": 5, "SKU-1@DC-CHI": 1, "SKU-3@DC-CHI": 4}
+    assert await reserved(world) == {"SKU-1@ST-BOS": 2, "SKU-1@DC-CHI": 4, "SKU-3@DC-CHI": 4}
 
+    # Lowered quantities give back the newest allocations first: Chicago's 4, then one of Boston's 2.
     smaller = (await _edit(gql, order, lines=[{"lineId": "1", "quantity": 1}], removeLines=["3"]))["order"]
     assert [(line["id"], line["openQuantity"]) for line in smaller["lines"]] == [("1", 1), ("2", 0)]
     assert await reserved(world) == {"SKU-1@ST-BOS": 1}

@@ -52,15 +52,16 @@ async def test_hold_and_release_keep_reservations_and_record_who_and_why(world: 
 
 async def test_cancel_releases_every_reservation(world: World, gql: GraphQLClient, services: Services) -> None:
     await network(world)
-    order = await _capture(gql, lines=[{"sku": "SKU-1", "quantity": 7}, {"sku": "SKU-3", "quantity": 1}])
-    assert await reserved(world) == {"SKU-1@ST-BOS": 5, "SKU-1@DC-CHI": 2, "SKU-3@DC-CHI": 1}
+    # No location fills everything (SKU-HOT is short), so routing splits: Boston's 5, the rest from Chicago.
+    order = await _capture(gql, lines=[{"sku": "SKU-1", "quantity": 12}, {"sku": "SKU-HOT", "quantity": 12}])
+    assert await reserved(world) == {"SKU-1@ST-BOS": 5, "SKU-1@DC-CHI": 7, "SKU-HOT@DC-CHI": 10}
     cancelled = (await gql.data(CANCEL, {"input": {"orderId": order["id"], "reason": "customer changed mind"}}))["cancelOrder"]["order"]
     assert cancelled["status"] == "CANCELLED"
     assert {a["status"] for a in cancelled["allocations"]} == {"RELEASED"}
     assert await reserved(world) == {}
     releases = [doc async for doc in services.mongo.db["events"].find({"type": "StockLevelChanged", "payload.cause": "RELEASE"})]
     assert sorted((e["sku"], e["location_id"], e["payload"]["reservedDelta"]) for e in releases) == [
-        ("SKU-1", "DC-CHI", -2), ("SKU-1", "ST-BOS", -5), ("SKU-3", "DC-CHI", -1)
+        ("SKU-1", "DC-CHI", -7), ("SKU-1", "ST-BOS", -5), ("SKU-HOT", "DC-CHI", -10)
     ]
     assert {e["reason"] for e in releases} == {"customer changed mind"} and len({e["order_id"] for e in releases}) == 1
 

@@ -29,7 +29,7 @@ query($id: ID!) {
       summary policySource deliveryMethod
       candidates { locationCode outcome exclusions totalScore scores { criterion raw score } }
       decisions { step locationCode reason }
-      lines { lineId sku quantity backordered split allocated { locationCode quantity } }
+      lines { lineId sku quantity backordered split allocated { key quantity } }
     }
   }
 }

@@ -31,6 +31,6 @@ class Channel:
     name: str
     kind: ChannelKind
     backorder_policy: BackorderPolicy = BackorderPolicy.BACKORDER
-    routing_strategy: str | None = None  # None: the global default
+    # How its orders are routed lives in `routing_policies` (app.domain.routing.policy), not here.
     shipping_policy: ShippingPolicy = ShippingPolicy.CHEAPEST  # how a carrier service is chosen at ship time
     active: bool = True

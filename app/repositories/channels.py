@@ -17,7 +17,6 @@ def to_doc(channel: Channel) -> dict[str, Any]:
         "name": channel.name,
         "kind": channel.kind.value,
         "backorder_policy": channel.backorder_policy.value,
-        "routing_strategy": channel.routing_strategy,
         "shipping_policy": channel.shipping_policy.value,
         "active": channel.active,
     }
@@ -29,7 +28,6 @@ def from_doc(doc: dict[str, Any]) -> Channel:
         name=doc["name"],
         kind=ChannelKind(doc["kind"]),
         backorder_policy=BackorderPolicy(doc.get("backorder_policy", BackorderPolicy.BACKORDER)),
-        routing_strategy=doc.get("routing_strategy"),
         shipping_policy=ShippingPolicy(doc.get("shipping_policy", ShippingPolicy.CHEAPEST)),
         active=doc.get("active", True),
     )

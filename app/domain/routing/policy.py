@@ -127,7 +127,7 @@ def check_policy(policy: RoutingPolicy, check: Validator, *, prefix: tuple[str, 
             f"weight must be between 0 and {MAX_WEIGHT:g}",
             *p, "criteria", i, "weight",
         )
-    if policy.criteria and all(math.isfinite(c.weight) for c in policy.criteria):
+    if policy.criteria and all(math.isfinite(c.weight) and 0 <= c.weight <= MAX_WEIGHT for c in policy.criteria):
         check.check(sum(c.weight for c in policy.criteria) > 0, "at least one weight must be above 0", *p, "criteria")
     if policy.max_distance_km is not None:
         check.check(
