@@ -94,6 +94,8 @@ def test_candidate_lists_are_capped_but_counted_and_the_chosen_is_always_listed(
         ({"criteria": (CriterionWeight(C.NEAREST, math.nan),)}, ("policy", "criteria", "0", "weight")),
         ({"criteria": (CriterionWeight(C.NEAREST, 0), CriterionWeight(C.LOWEST_COST, 0))}, ("policy", "criteria")),
         ({"criteria": (CriterionWeight(C.NEAREST, 1), CriterionWeight(C.NEAREST, 2))}, ("policy", "criteria", "1", "criterion")),
+        ({"criteria": tuple(CriterionWeight(C.NEAREST, 1) for _ in range(5000))}, ("policy", "criteria")),
+        ({"excluded_location_ids": frozenset(f"L{i}" for i in range(501))}, ("policy", "excludedLocationCodes")),
         ({"max_splits": 0}, ("policy", "maxSplits")),
         ({"max_splits": 11}, ("policy", "maxSplits")),
         ({"max_distance_km": 0.0}, ("policy", "maxDistanceKm")),

@@ -11,8 +11,14 @@ from app.domain.errors import Forbidden, InvalidInput, NotFound
 from app.domain.locations import LocationKind
 from app.domain.principals import Principal, Role
 from app.domain.routing.policy import DEFAULT_POLICY, CriterionWeight, RoutingCriterion as C, RoutingPolicy
+from app.repositories.channels import ChannelRepository
 from app.repositories.database import Mongo, Session
+from app.repositories.events import EventRepository
+from app.repositories.inventory import InventoryRepository
+from app.repositories.locations import LocationRepository
+from app.repositories.routing import RoutingPolicyRepository
 from app.services.container import Services
+from app.services.routing import RoutingService
 from tests.factories import World, level, location
 from tests.routing_network import at_km, pickup_at, ship
 
@@ -200,3 +206,28 @@ async def test_pickup_plans_and_nearby_stores_from_the_database(services: Servic
     assert nearby == list(plan.pickup.alternatives)
     assert nearby[0].distance_km == pytest.approx(3, abs=1e-3)
     assert await services.routing.nearby_pickup_stores(ship(("A", 1))) == []
+
+
+async def test_locations_are_read_fresh_by_default_and_cached_only_when_asked(
+    services: Services, world: World, mongo: Mongo
+) -> None:
+    await _network(world)
+    routing = services.routing
+    db = mongo.db
+    cached = RoutingService(
+        mongo=mongo,
+        policies=RoutingPolicyRepository(db),
+        channels=ChannelRepository(db),
+        locations=LocationRepository(db),
+        inventory=InventoryRepository(db),
+        events=EventRepository(db),
+        location_cache_seconds=60,
+    )
+    assert (await routing.plan(ship(("A", 1)))).location_ids == ("ST-NEAR",)
+    assert (await cached.plan(ship(("A", 1)))).location_ids == ("ST-NEAR",)
+    await mongo.db["locations"].update_one({"_id": "ST-NEAR"}, {"$set": {"active": False}})
+    fresh = await routing.plan(ship(("A", 1)))
+    assert fresh.location_ids != ("ST-NEAR",)
+    assert [c.exclusions for c in fresh.explanation.candidates if c.location_id == "ST-NEAR"] == [("INACTIVE",)]
+    # Within its time to live the cache still holds the location as it was read.
+    assert (await cached.plan(ship(("A", 1)))).location_ids == ("ST-NEAR",)

@@ -101,6 +101,7 @@ class InventoryRepository:
             {"sku": {"$in": skus}, "available": {"$gt": 0}},
             {"_id": 0, "sku": 1, "location_id": 1, "available": 1, "on_hand": 1, "reorder_point": 1},
             session=session,
+            batch_size=1_000,  # a popular SKU is stocked at hundreds of locations: fewer round trips
         ).limit(MAX_LEVELS_PER_SKU * max(1, len(skus)))
         return [
             StockAtLocation(

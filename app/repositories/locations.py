@@ -63,7 +63,8 @@ class LocationRepository:
         self.collection = db["locations"]
 
     async def by_ids(self, ids: list[str], *, session: Session | None = None) -> list[Location]:
-        return [from_doc(doc) async for doc in self.collection.find({"_id": {"$in": ids}}, session=session)]
+        cursor = self.collection.find({"_id": {"$in": ids}}, session=session, batch_size=max(101, min(len(ids), MAX_LOCATIONS)))
+        return [from_doc(doc) async for doc in cursor]
 
     async def list(
         self,

@@ -7,6 +7,8 @@ planner. Reserving what the plan says is the caller's job.
 
 from __future__ import annotations
 
+import time
+
 from app.domain.clock import utcnow
 from app.domain.errors import Forbidden, NotFound, Validator
 from app.domain.events import Actor, DomainEvent
@@ -19,6 +21,7 @@ from app.domain.routing.planner import find_pickup_alternatives, plan_routing
 from app.domain.routing.policy import (
     DEFAULT_POLICY,
     GLOBAL_SCOPE,
+    MAX_EXCLUDED_LOCATIONS,
     ConfiguredPolicy,
     RoutingPolicy,
     check_policy,
@@ -45,7 +48,13 @@ class RoutingService:
         locations: LocationRepository,
         inventory: InventoryRepository,
         events: EventRepository,
+        location_cache_seconds: float = 0.0,
     ):
+        """`location_cache_seconds` > 0 keeps locations (reference data) in memory that long, saving
+        a read per plan; a deactivated location may then still be routed to for that long. Stock is
+        never cached: the reservation's guarded update is the last word on it anyway."""
+        self._location_cache_seconds = location_cache_seconds
+        self._location_cache: dict[str, tuple[float, Location | None]] = {}
         self._mongo = mongo
         self._policies = policies
         self._channels = channels
@@ -102,7 +111,7 @@ class RoutingService:
         else:
             check_policy(policy, check, prefix=("policy",))
             wanted = sorted(policy.excluded_location_ids)
-            if wanted:
+            if 0 < len(wanted) <= MAX_EXCLUDED_LOCATIONS:
                 known = {loc.id for loc in await self._locations.by_ids(wanted)}
                 for i, location_id in enumerate(wanted):
                     check.check(location_id in known, f"unknown location {location_id}", "policy", "excludedLocationCodes", i)
@@ -188,9 +197,22 @@ class RoutingService:
         ids = {s.location_id for s in stock}
         if request.pickup_location_id:
             ids.add(request.pickup_location_id)
-        locations = await self._locations.by_ids(sorted(ids), session=session) if ids else []
+        locations = await self._locations_by_ids(sorted(ids), session=session) if ids else []
         locations.sort(key=lambda loc: loc.id)
         return locations, stock
+
+    async def _locations_by_ids(self, ids: list[str], *, session: Session | None) -> list[Location]:
+        if self._location_cache_seconds <= 0:
+            return await self._locations.by_ids(ids, session=session)
+        now = time.monotonic()
+        cache = self._location_cache
+        missing = [i for i in ids if i not in cache or cache[i][0] < now]
+        if missing:
+            found = {loc.id: loc for loc in await self._locations.by_ids(missing, session=session)}
+            expires = now + self._location_cache_seconds
+            for location_id in missing:
+                cache[location_id] = (expires, found.get(location_id))
+        return [loc for i in ids if (loc := cache[i][1]) is not None]
 
     async def _require_channel(self, channel_id: str) -> None:
         if not await self._channels.by_ids([channel_id]):

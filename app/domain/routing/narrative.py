@@ -46,41 +46,57 @@ def explain(
     out_of_splits = len(rounds) >= max_locations and any(q > 0 for q in remaining.values())
     decisions = tuple(_decision(step, r, lines, pickup_order) for step, r in enumerate(rounds, start=1))
 
-    eligible: list[ExplainedCandidate] = []
-    excluded: list[ExplainedCandidate] = []
+    # Choose what to list before building it: with thousands of candidates only a few are shown.
+    eligible: list[Location] = []
+    excluded: list[Location] = []
     for location in locations:
+        (excluded if exclusions.get(location.id) else eligible).append(location)
+
+    def eligible_order(location: Location) -> tuple[bool, int, float, str]:
+        rank = first[location.id][0] if location.id in first else None
+        return (rank is None, rank or 0, distances.get(location.id) or 0.0, location.id)
+
+    def excluded_order(location: Location) -> tuple[bool, bool, float, str]:
+        # Excluded candidates that had stock are the interesting ones ("nearest store has it but cannot ship").
+        distance = distances.get(location.id)
+        return (ExclusionReason.NO_STOCK in exclusions[location.id], distance is None, distance or 0.0, location.id)
+
+    limit = policy.explain_limit
+    eligible.sort(key=eligible_order)
+    excluded.sort(key=excluded_order)
+    shown = eligible[:limit] + [loc for loc in eligible[limit:] if loc.id in chosen] + excluded[:limit]
+    winners = ", ".join(r.winner.location.id for r in rounds)
+    listed: list[ExplainedCandidate] = []
+    for location in shown:
         distance = distances.get(location.id)
         reasons = exclusions.get(location.id, ())
-        rounded = None if distance is None else round(distance, 3)
         base = dict(
             location_id=location.id,
             location_name=location.name,
             location_kind=location.kind,
             priority=location.priority,
-            distance_km=rounded,
+            distance_km=None if distance is None else round(distance, 3),
         )
         if reasons:
-            excluded.append(
-                ExplainedCandidate(**base, outcome=CandidateOutcome.EXCLUDED, exclusions=reasons, note=_excluded_note(location, distance, reasons, policy))  # type: ignore[arg-type]
-            )
+            note = _excluded_note(location, distance, reasons, policy)
+            listed.append(ExplainedCandidate(**base, outcome=CandidateOutcome.EXCLUDED, exclusions=reasons, note=note))  # type: ignore[arg-type]
             continue
         rank, scored = first.get(location.id, (None, None))
         outcome = CandidateOutcome.NOT_NEEDED
         allocated: tuple[tuple[str, int], ...] = ()
+        leftover = sum(f.fillable for f in line_fills(location.id, lines, remaining, available)) if out_of_splits else 0
         if location.id in chosen:
             step, r = chosen[location.id]
             outcome, allocated, note = CandidateOutcome.CHOSEN, r.allocated, decisions[step - 1].reason
+        elif leftover > 0:
+            outcome = CandidateOutcome.MAX_SPLITS_REACHED
+            note = (
+                f"Could supply {leftover} more unit(s), but the order already uses {len(rounds)} "
+                f"location(s) (maxSplits {max_locations})."
+            )
         else:
-            leftover = sum(f.fillable for f in line_fills(location.id, lines, remaining, available))
-            if out_of_splits and leftover > 0:
-                outcome = CandidateOutcome.MAX_SPLITS_REACHED
-                note = (
-                    f"Could supply {leftover} more unit(s), but the order already uses {len(rounds)} "
-                    f"location(s) (maxSplits {max_locations})."
-                )
-            else:
-                note = _not_needed_note(scored, rank, rounds)
-        eligible.append(
+            note = _not_needed_note(scored, rank, rounds, winners)
+        listed.append(
             ExplainedCandidate(
                 **base,  # type: ignore[arg-type]
                 outcome=outcome,
@@ -93,14 +109,7 @@ def explain(
                 note=note,
             )
         )
-
-    limit = policy.explain_limit
-    eligible.sort(key=lambda c: (c.rank is None, c.rank or 0, c.distance_km or 0.0, c.location_id))
-    listed = eligible[:limit] + [c for c in eligible[limit:] if c.outcome is CandidateOutcome.CHOSEN]
-    # Excluded candidates that had stock are the interesting ones ("nearest store has it but cannot ship").
-    excluded.sort(key=lambda c: (ExclusionReason.NO_STOCK in c.exclusions, c.distance_km is None, c.distance_km or 0.0, c.location_id))
-    listed += excluded[:limit]
-    counts = Counter(reason for c in excluded for reason in c.exclusions)
+    counts = Counter(reason for loc in excluded for reason in exclusions[loc.id])
     line_outcomes = _line_outcomes(lines, rounds, remaining)
     return RoutingExplanation(
         delivery_method=request.delivery_method,
@@ -171,7 +180,7 @@ def _tie_break(winner: ScoredCandidate, other: ScoredCandidate) -> str:
     return "tie broken by location id"
 
 
-def _not_needed_note(scored: ScoredCandidate | None, rank: int | None, rounds: Sequence[Round]) -> str:
+def _not_needed_note(scored: ScoredCandidate | None, rank: int | None, rounds: Sequence[Round], winners: str) -> str:
     if scored is None or rank is None:
         return "Eligible, but there was nothing left for it to supply."
     first = rounds[0]
@@ -181,7 +190,6 @@ def _not_needed_note(scored: ScoredCandidate | None, rank: int | None, rounds: S
             f"({_SCORE.format(first.winner.total)}), but cannot fill the whole order alone and "
             f"{first.winner.location.id} can."
         )
-    winners = ", ".join(r.winner.location.id for r in rounds)
     return f"Ranked {rank} ({_SCORE.format(scored.total)}); what it could supply came from {winners}."
 
 

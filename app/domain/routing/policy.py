@@ -119,6 +119,10 @@ def check_policy(policy: RoutingPolicy, check: Validator, *, prefix: tuple[str, 
     p = prefix
     seen: set[RoutingCriterion] = set()
     check.check(len(policy.criteria) > 0, "give at least one criterion", *p, "criteria")
+    if not check.check(
+        len(policy.criteria) <= len(RoutingCriterion), f"at most {len(RoutingCriterion)} criteria, each once", *p, "criteria"
+    ):
+        return  # one issue, not thousands, for an oversized list
     for i, item in enumerate(policy.criteria):
         check.check(item.criterion not in seen, f"{item.criterion} is listed twice", *p, "criteria", i, "criterion")
         seen.add(item.criterion)
