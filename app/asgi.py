@@ -71,7 +71,8 @@ def create_app(
                 mongo,
                 allow_anonymous_admin=settings.allow_anonymous_admin,
                 signing_key=settings.signing_key,
-                webhook_secrets=settings.webhook_secrets(),
+                webhook_secrets=settings.carrier_webhook_secrets(),
+                webhook_tolerance_seconds=settings.webhook_tolerance_seconds,
                 scheduler_interval_seconds=settings.scheduler_interval_seconds,
             )
             state["services"] = services

@@ -123,6 +123,14 @@ async def _apikey(uri: str, settings: Settings, args: argparse.Namespace) -> Non
             print(token)
         elif args.apikey_command == "revoke":
             print("revoked" if await auth.revoke_api_key(args.key_id) else "no such active key")
+            print(f"Takes effect at once here and within {settings.api_key_cache_seconds:g} s on running servers.")
+        elif args.apikey_command == "list":
+            print(f"{'id':<16}  {'name':<24}  {'role':<11}  {'scope':<30}  {'created':<20}  revoked")
+            for key in await auth.list_api_keys():
+                scope = ",".join(sorted(key.location_ids)) or key.channel_id or key.customer_id or "-"
+                revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if key.revoked_at else "-"
+                created = key.created_at.strftime("%Y-%m-%d %H:%M:%S")
+                print(f"{key.id:<16}  {key.name[:24]:<24}  {key.role:<11}  {scope[:30]:<30}  {created:<20}  {revoked}")
     finally:
         await mongo.close()
 
@@ -164,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revoke = apikey_commands.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
+    apikey_commands.add_parser("list", help="list keys (ids, names, roles, scopes; never secrets)")
     apikey.set_defaults(handler=cmd_apikey)
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,14 +43,44 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 DEV_WEBHOOK_SECRET = "dev-carrier-webhook-secret"
 
 
-def _pairs(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for item in _list(env, name):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise SystemExit(f"{name} must look like ups=secret1,fedex=secret2")
-        pairs.append((key.strip().lower(), value.strip()))
-    return tuple(pairs)
+@dataclass(frozen=True, slots=True)
+class ApiLimits:
+    """What one client may ask of the API (docs/SECURITY.md, "Limits"). Read per request from the
+    context, so one schema serves every deployment."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4_000
+    # Static cost of one operation (graphql_schema/cost.py); refused above this.
+    max_cost: int = 10_000
+    # Leaky bucket per client (principal subject, else IP): holds `rate_capacity` cost units and
+    # drains `rate_per_second`; 0 turns rate limiting off.
+    rate_capacity: int = 100_000
+    rate_per_second: float = 20_000.0
+    max_body_bytes: int = 256 * 1024
+    max_string_length: int = 10_000
+    max_list_length: int = 100
+    max_subscriptions_per_connection: int = 20
+    # Production hides "Did you mean ...?" hints, which map the schema for a caller without introspection.
+    hide_suggestions: bool = False
+    introspection: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, production: bool) -> ApiLimits:
+        return cls(
+            max_depth=_int(env, "OMS_MAX_DEPTH", 12),
+            max_aliases=_int(env, "OMS_MAX_ALIASES", 30),
+            max_tokens=_int(env, "OMS_MAX_TOKENS", 4_000),
+            max_cost=_int(env, "OMS_MAX_COST", 10_000),
+            rate_capacity=_int(env, "OMS_RATE_CAPACITY", 100_000),
+            rate_per_second=_float(env, "OMS_RATE_PER_SECOND", 20_000.0),
+            max_body_bytes=_int(env, "OMS_MAX_BODY_BYTES", 256 * 1024),
+            max_string_length=_int(env, "OMS_MAX_STRING_LENGTH", 10_000),
+            max_list_length=_int(env, "OMS_MAX_LIST_LENGTH", 100),
+            max_subscriptions_per_connection=_int(env, "OMS_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20),
+            hide_suggestions=production or _bool(env, "OMS_HIDE_SUGGESTIONS", False),
+            introspection=(not production) and _bool(env, "OMS_INTROSPECTION", True),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +104,31 @@ class Settings:
     allow_anonymous_admin: bool = True
     # Signs document URLs. None: a random key per process (URLs then work only on the instance that made them).
     signing_key: str | None = None
-    # carrier code -> webhook HMAC secret. Outside production, carriers without one use DEV_WEBHOOK_SECRET.
-    carrier_webhook_secrets: tuple[tuple[str, str], ...] = ()
-
-    def webhook_secrets(self, carrier_codes: tuple[str, ...] = ("ups", "usps", "fedex")) -> dict[str, str]:
-        configured = dict(self.carrier_webhook_secrets)
-        if self.production:
-            return configured
-        return {code: configured.get(code, DEV_WEBHOOK_SECRET) for code in (*carrier_codes, *configured)}
     # Seconds between scheduler ticks (scheduled releases, backorder sweep); 0 turns it off.
     scheduler_interval_seconds: float = 5.0
+    # Security (docs/SECURITY.md)
+    jwt_claim_prefix: str = "oms_"
+    jwt_leeway_seconds: int = 30
+    api_key_cache_seconds: float = 10.0
+    limits: ApiLimits = field(default_factory=ApiLimits)
+    graphiql: bool = True
+    http_get: bool = True
+    legacy_graphql_ws: bool = False
+    # Webhook signing secrets per source (e.g. a carrier): several during a rotation.
+    webhook_secrets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    webhook_tolerance_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        # Enforced here, whichever way Settings was built: production never has an anonymous admin,
+        # GraphiQL, introspection or field suggestions, and only the embedded demo database may
+        # have an anonymous admin.
+        if self.allow_anonymous_admin and (self.production or not self.embedded):
+            object.__setattr__(self, "allow_anonymous_admin", False)
+        if self.production:
+            object.__setattr__(self, "graphiql", False)
+            object.__setattr__(
+                self, "limits", dataclasses.replace(self.limits, introspection=False, hide_suggestions=True)
+            )
 
     @property
     def production(self) -> bool:
@@ -115,10 +161,54 @@ class Settings:
             jwt_issuer=env.get("OMS_JWT_ISSUER") or None,
             jwt_audience=env.get("OMS_JWT_AUDIENCE") or None,
             jwt_algorithms=_list(env, "OMS_JWT_ALGORITHMS") or ("HS256",),
-            jwt_key=env.get("OMS_JWT_KEY") or None,
-            # The anonymous admin exists only for the local demo; production never has one.
-            allow_anonymous_admin=(not production) and _bool(env, "OMS_ALLOW_ANONYMOUS_ADMIN", True),
+            jwt_key=_jwt_key(env),
+            # The anonymous admin exists only for the local demo on the embedded database;
+            # production never has one, and neither does a deployment on a real MongoDB.
+            allow_anonymous_admin=(
+                (not production) and not env.get("MONGODB_URI") and _bool(env, "OMS_ALLOW_ANONYMOUS_ADMIN", True)
+            ),
+            jwt_claim_prefix=env.get("OMS_JWT_CLAIM_PREFIX", "oms_"),
+            jwt_leeway_seconds=_int(env, "OMS_JWT_LEEWAY_SECONDS", 30),
+            api_key_cache_seconds=_float(env, "OMS_API_KEY_CACHE_SECONDS", 10.0),
+            limits=ApiLimits.from_env(env, production=production),
+            graphiql=(not production) and _bool(env, "OMS_GRAPHIQL", True),
+            http_get=_bool(env, "OMS_HTTP_GET", not production),
+            legacy_graphql_ws=_bool(env, "OMS_LEGACY_GRAPHQL_WS", False),
+            webhook_secrets=_webhook_secrets(env.get("OMS_WEBHOOK_SECRETS", "")),
+            webhook_tolerance_seconds=_int(env, "OMS_WEBHOOK_TOLERANCE_SECONDS", 300),
             signing_key=env.get("OMS_SIGNING_KEY") or None,
-            carrier_webhook_secrets=_pairs(env, "OMS_CARRIER_WEBHOOK_SECRETS"),
             scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
         )
+
+    def webhook_secrets_for(self, source: str) -> tuple[str, ...]:
+        return next((secrets for name, secrets in self.webhook_secrets if name == source), ())
+
+    def carrier_webhook_secrets(self, carrier_codes: tuple[str, ...] = ("ups", "usps", "fedex")) -> dict[str, tuple[str, ...]]:
+        """Per carrier code (the webhook source). Outside production a carrier without a configured
+        secret uses DEV_WEBHOOK_SECRET, so the demo and tests can sign; production has only real ones."""
+        configured = {code: self.webhook_secrets_for(code) for code in carrier_codes}
+        if not self.production:
+            configured = {code: secrets or (DEV_WEBHOOK_SECRET,) for code, secrets in configured.items()}
+        return {code: secrets for code, secrets in configured.items() if secrets}
+
+
+def _jwt_key(env: Mapping[str, str]) -> str | None:
+    """OMS_JWT_KEY (an HS* secret or a PEM public key) or OMS_JWT_KEY_FILE (a PEM file)."""
+    path = env.get("OMS_JWT_KEY_FILE")
+    if path:
+        try:
+            return Path(path).read_text()
+        except OSError as exc:
+            raise SystemExit(f"OMS_JWT_KEY_FILE cannot be read: {exc}") from exc
+    return env.get("OMS_JWT_KEY") or None
+
+
+def _webhook_secrets(raw: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`ups=s1 s2,fedex=s3`: per source, space-separated secrets (old and new during a rotation)."""
+    parsed: list[tuple[str, tuple[str, ...]]] = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        source, sep, secrets = item.partition("=")
+        if not sep or not source.strip() or not secrets.split():
+            raise SystemExit("OMS_WEBHOOK_SECRETS must look like `source=secret [secret2],other=secret`")
+        parsed.append((source.strip(), tuple(secrets.split())))
+    return tuple(parsed)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import strawberry
 
 from app.domain.principals import NOBODY, Principal
+from app.domain.rate_limits import LeakyBuckets
+from app.settings import ApiLimits
 from app.services.container import Services
 from graphql_schema.dataloaders import Loaders
 
@@ -20,6 +23,12 @@ class Context:
     # Filled by the cost limiter and reported in `extensions`.
     cost: int = 0
     extras: dict[str, object] = field(default_factory=dict)
+    # Security (graphql_schema/limits.py): this deployment's limits, the process's budgets, the
+    # caller's budget key, and the HTTP response being built (None on WebSocket).
+    limits: ApiLimits = field(default_factory=ApiLimits)
+    budget: LeakyBuckets | None = None
+    client: str = "unknown"
+    response: Any = None
 
     @property
     def actor(self) -> Principal:

@@ -38,17 +38,17 @@ TRACK=$(jq -r '.data.shipShipment.shipment.trackingNumber' $OUT/ship.json); CARR
 curl -s -o $OUT/label.pdf "$OMS$(jq -r '.data.shipShipment.shipment.labelUrl' $OUT/ship.json)"
 curl -s -o $OUT/packing-slip.pdf "$OMS$(jq -r '.data.shipShipment.shipment.packingSlipUrl' $OUT/ship.json)"
 
-# 6. The carrier pushes tracking events: HMAC-SHA256 over "<timestamp>.<body>" with the carrier's secret.
+# 6. The carrier pushes tracking events: HMAC-SHA256 over "<timestamp>.<nonce>.<body>" with the carrier's secret.
 SECRET=${SECRET:-dev-carrier-webhook-secret}
 track() {
-  local body ts sig
+  local body ts nonce sig
   body=$(jq -cn --arg id "$1" --arg t "$TRACK" --arg k "$2" --arg at "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" '{events: [{id: $id, trackingNumber: $t, type: $k, occurredAt: $at}]}')
-  ts=$(date +%s)
-  sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$SECRET" -hex | sed 's/^.* //')
-  curl -s "$OMS/webhooks/carriers/$CARRIER" -H "X-OMS-Signature: t=$ts,v1=$sig" -H 'Content-Type: application/json' -d "$body"; echo
+  ts=$(date +%s); nonce=$(openssl rand -hex 16)
+  sig=$(printf '%s.%s.%s' "$ts" "$nonce" "$body" | openssl dgst -sha256 -hmac "$SECRET" -hex | sed 's/^.* //')
+  curl -s "$OMS/webhooks/carriers/$CARRIER" -H "X-OMS-Signature: t=$ts,n=$nonce,v1=$sig" -H 'Content-Type: application/json' -d "$body"; echo
 }
-track evt-1 PICKED_UP; sleep 1; track evt-2 OUT_FOR_DELIVERY; sleep 1; track evt-3 DELIVERED
-sleep 1; track evt-3 DELIVERED   # a retry: DUPLICATE, nothing changes
+track evt-1 PICKED_UP; track evt-2 OUT_FOR_DELIVERY; track evt-3 DELIVERED
+track evt-3 DELIVERED   # a carrier retry (new nonce): DUPLICATE, nothing changes
 
 # 7. Delivered: the order rolled up from its shipment.
 gql 'query($id: ID!) { order(id: $id) { status eta shipments { status eta trackingEvents { kind } } } }' "{\"id\": \"$ORDER\"}" | jq -c '.data.order'

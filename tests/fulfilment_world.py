@@ -19,7 +19,7 @@ from app.domain.locations import Address, Capabilities, Location, LocationKind, 
 from app.domain.money import Money
 from app.domain.orders import Allocation, Delivery, DeliveryMethod, Order, OrderLine, OrderStatus, order_totals
 from app.domain.products import Dimensions, HandlingFlag, Product
-from app.domain.signatures import signature_header
+from app.domain.signatures import sign
 from app.repositories.database import Mongo
 from app.services.container import Services
 from app.settings import DEV_WEBHOOK_SECRET
@@ -185,10 +185,10 @@ class FulfilmentWorld:
 
 async def post_tracking(
     http: httpx.AsyncClient, carrier: str, events: list[dict[str, Any]], *, secret: str = DEV_WEBHOOK_SECRET,
-    timestamp: int | None = None, body: bytes | None = None,
+    timestamp: int | None = None, body: bytes | None = None, nonce: str | None = None,
 ) -> httpx.Response:
     raw = body if body is not None else json.dumps({"events": events}).encode()
-    header = signature_header(secret, timestamp if timestamp is not None else int(time.time()), raw)
+    header = sign(secret, raw, timestamp=timestamp if timestamp is not None else int(time.time()), nonce=nonce)
     return await http.post(f"/webhooks/carriers/{carrier}", content=raw, headers={"X-OMS-Signature": header, "Content-Type": "application/json"})
 
 

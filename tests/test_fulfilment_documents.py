@@ -13,7 +13,7 @@ import pytest
 from reportlab.graphics.barcode.code128 import _patterns
 
 from app.domain.principals import Role
-from app.domain.signatures import make_token
+from app.domain.signed_tokens import make_token
 from app.services.container import Services
 from app.settings import Settings
 from tests.conftest import GraphQLClient

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.domain.errors import Forbidden
+from app.domain.errors import Forbidden, Unauthenticated
 from app.domain.events import Actor
 
 
@@ -65,6 +66,54 @@ class Principal:
     def require_role(self, *roles: Role) -> None:
         if self.role not in roles:
             raise Forbidden(f"role {self.role} may not do this")
+
+
+def scope_problems(
+    role: Role, *, location_ids: frozenset[str], channel_id: str | None, customer_id: str | None
+) -> list[tuple[str, str]]:
+    """(field, message) for every scope a role needs but lacks: a scoped role without its scope
+    would otherwise see nothing at best, and at worst be read as unscoped somewhere."""
+    problems: list[tuple[str, str]] = []
+    if role in (Role.STORE_STAFF, Role.WAREHOUSE) and not location_ids:
+        problems.append(("locations", f"{role} needs at least one location"))
+    if role is Role.CHANNEL and not channel_id:
+        problems.append(("channel", "CHANNEL needs a channel"))
+    if role is Role.CUSTOMER and not customer_id:
+        problems.append(("customer", "CUSTOMER needs a customer"))
+    return problems
+
+
+def principal_from_claims(claims: Mapping[str, object], *, prefix: str = "oms_") -> Principal:
+    """A verified token's claims → Principal. Claims (with the default prefix):
+
+    - `sub`: who (required);
+    - `oms_role`: ADMIN, CSR, STORE_STAFF, WAREHOUSE, CHANNEL or CUSTOMER (required);
+    - `oms_locations`: list of location codes (STORE_STAFF, WAREHOUSE);
+    - `oms_channel`: channel code (CHANNEL);
+    - `oms_customer`: customer id (CUSTOMER).
+    """
+    subject = claims.get("sub")
+    role_name = claims.get(f"{prefix}role")
+    if not isinstance(subject, str) or not subject:
+        raise Unauthenticated("token has no subject")
+    if not isinstance(role_name, str) or role_name not in Role.__members__:
+        raise Unauthenticated("token has no valid role")
+    locations = claims.get(f"{prefix}locations", [])
+    channel = claims.get(f"{prefix}channel")
+    customer = claims.get(f"{prefix}customer")
+    if not isinstance(locations, list) or not all(isinstance(x, str) and x for x in locations):
+        raise Unauthenticated("token locations must be a list of location codes")
+    if (channel is not None and not isinstance(channel, str)) or (customer is not None and not isinstance(customer, str)):
+        raise Unauthenticated("token channel and customer must be strings")
+    role = Role(role_name)
+    scope = {
+        "location_ids": frozenset(locations) if role in (Role.STORE_STAFF, Role.WAREHOUSE) else frozenset(),
+        "channel_id": channel if role is Role.CHANNEL else None,
+        "customer_id": customer if role is Role.CUSTOMER else None,
+    }
+    if scope_problems(role, **scope):  # type: ignore[arg-type]
+        raise Unauthenticated(f"token lacks the scope its role {role} needs")
+    return Principal(subject=f"jwt:{subject}", role=role, **scope)  # type: ignore[arg-type]
 
 
 SYSTEM = Principal(subject="system", role=Role.ADMIN)

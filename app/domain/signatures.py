@@ -1,95 +1,122 @@
-"""HMAC signatures: signed webhooks (with a timestamp for replay protection) and signed, expiring tokens.
+"""HMAC-SHA256 signatures for inbound webhooks (carriers, marketplaces), with replay protection.
 
-Webhook scheme (Stripe-like): the sender signs `"{timestamp}.{raw body}"` with HMAC-SHA256 under the
-shared secret and sends `X-Signature: t=<unix seconds>,v1=<hex digest>`. The receiver refuses a
-signature that does not match, a timestamp outside the tolerance, and (with a nonce store) a
-signature it has already seen.
+The sender puts one header on the request:
+
+    X-OMS-Signature: t=<unix seconds>,n=<nonce>,v1=<hex HMAC-SHA256>
+
+where the HMAC is over the bytes `f"{t}.{n}.".encode() + raw_body` with the shared secret. Several
+`v1=` entries are allowed (a sender signing with an old and a new secret during a rotation), and
+the receiver may hold several secrets too. The timestamp must be within the tolerance of the
+receiver's clock; the nonce must not have been seen before (`app/services/signatures.py` records
+it in MongoDB until the timestamp falls out of the tolerance, after which the time check refuses
+a replay anyway).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
-from collections.abc import Mapping
+import re
+import secrets as _secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from app.domain.errors import ErrorCode, DomainError
+from app.domain.errors import DomainError, ErrorCode
 
+SIGNATURE_HEADER = "X-OMS-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+_MAX_HEADER = 1_024
 
 
-class BadSignature(DomainError):
+class SignatureError(DomainError):
+    """The request is not provably from the holder of the secret. `reason` is one of `missing`,
+    `malformed`, `stale`, `mismatch`, `replayed`: for logs and metrics; clients get one answer."""
+
     code = ErrorCode.UNAUTHENTICATED
+
+    def __init__(self, reason: str):
+        super().__init__(f"webhook signature refused: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
-class VerifiedWebhook:
+class SignedRequest:
     timestamp: int
-    digest: str  # the nonce: a replay carries the same digest
-
-    @property
-    def replay_key(self) -> str:
-        return hashlib.sha256(self.digest.encode()).hexdigest()
+    nonce: str
+    signatures: tuple[str, ...]
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return mac.hexdigest()
+def _as_bytes(secret: str | bytes) -> bytes:
+    return secret.encode() if isinstance(secret, str) else secret
 
 
-def signature_header(secret: str, timestamp: int, body: bytes) -> str:
-    return f"t={timestamp},v1={sign(secret, timestamp, body)}"
+def _mac(secret: str | bytes, body: bytes, timestamp: int, nonce: str) -> str:
+    return hmac.new(_as_bytes(secret), f"{timestamp}.{nonce}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def verify_webhook(
-    header: str | None, body: bytes, secret: str, *, now: float, tolerance: int = DEFAULT_TOLERANCE_SECONDS
-) -> VerifiedWebhook:
-    if not header:
-        raise BadSignature("missing signature header")
-    parts: dict[str, list[str]] = {}
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        parts.setdefault(key, []).append(value)
-    try:
-        timestamp = int(parts["t"][0])
-    except (KeyError, ValueError) as exc:
-        raise BadSignature("signature header has no timestamp") from exc
-    expected = sign(secret, timestamp, body)
-    match = next((v for v in parts.get("v1", []) if hmac.compare_digest(v, expected)), None)
-    if match is None:
-        raise BadSignature("signature does not match")
-    if abs(now - timestamp) > tolerance:
-        raise BadSignature("signature timestamp is outside the allowed window")
-    return VerifiedWebhook(timestamp=timestamp, digest=match)
+def new_nonce() -> str:
+    return _secrets.token_urlsafe(24)
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def sign(secret: str | bytes, body: bytes, *, timestamp: int, nonce: str | None = None) -> str:
+    """The header value for `body`, as a sender (or a test) produces it."""
+    nonce = nonce or new_nonce()
+    if not _NONCE.match(nonce):
+        raise ValueError("nonce must be 16-128 characters of A-Z a-z 0-9 _ -")
+    return f"t={timestamp},n={nonce},v1={_mac(secret, body, timestamp, nonce)}"
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def parse_header(value: str | None) -> SignedRequest:
+    if not value:
+        raise SignatureError("missing")
+    if len(value) > _MAX_HEADER:
+        raise SignatureError("malformed")
+    timestamp: int | None = None
+    nonce: str | None = None
+    signatures: list[str] = []
+    for part in value.split(","):
+        key, sep, item = part.strip().partition("=")
+        if not sep:
+            raise SignatureError("malformed")
+        if key == "t" and item.isdigit() and len(item) <= 12 and timestamp is None:
+            timestamp = int(item)
+        elif key == "n" and _NONCE.match(item) and nonce is None:
+            nonce = item
+        elif key == "v1" and _HEX.match(item):
+            signatures.append(item)
+        elif key not in ("t", "n", "v1"):
+            continue  # later schemes (v2=...) are ignored, not refused
+        else:
+            raise SignatureError("malformed")
+    if timestamp is None or nonce is None or not signatures:
+        raise SignatureError("malformed")
+    return SignedRequest(timestamp=timestamp, nonce=nonce, signatures=tuple(signatures))
 
 
-def make_token(secret: str, claims: Mapping[str, Any]) -> str:
-    """`<payload>.<mac>`, URL-safe. Claims must include `exp` (unix seconds)."""
-    payload = _b64(json.dumps(dict(claims), separators=(",", ":"), sort_keys=True).encode())
-    mac = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
-    return f"{payload}.{mac}"
-
-
-def read_token(secret: str, token: str, *, now: float) -> dict[str, Any]:
-    payload, _, mac = token.partition(".")
-    expected = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
-    if not payload or not hmac.compare_digest(mac, expected):
-        raise BadSignature("token signature does not match")
-    try:
-        claims = json.loads(_unb64(payload))
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise BadSignature("token is malformed") from exc
-    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int) or claims["exp"] < now:
-        raise BadSignature("token has expired")
-    return claims
+def verify(
+    secrets: Sequence[str | bytes],
+    header: str | None,
+    body: bytes,
+    *,
+    now: float,
+    tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
+) -> SignedRequest:
+    """The parsed header when one of its signatures matches one of `secrets` and its timestamp is
+    within `tolerance_seconds` of `now`; SignatureError otherwise. The nonce is NOT checked here:
+    use `SignatureService.verify`, which also refuses a nonce seen before."""
+    if not secrets:
+        raise SignatureError("missing")  # no secret configured: nothing can be verified
+    signed = parse_header(header)
+    if abs(now - signed.timestamp) > tolerance_seconds:
+        raise SignatureError("stale")
+    expected = [_mac(secret, body, signed.timestamp, signed.nonce) for secret in secrets]
+    # Every comparison runs, so timing says nothing about which secret or entry came close.
+    matched = False
+    for candidate in signed.signatures:
+        for mac in expected:
+            matched |= hmac.compare_digest(candidate, mac)
+    if not matched:
+        raise SignatureError("mismatch")
+    return signed

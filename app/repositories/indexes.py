@@ -60,9 +60,6 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("tracking_number", ASCENDING)], name="tracking_number", unique=True,
                    partialFilterExpression={"tracking_number": {"$type": "string"}}),
     ],
-    "webhook_receipts": [
-        IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
-    ],
     "routing_policies": [],  # _id = "global" or a channel id
     "events": [
         IndexModel([("seq", ASCENDING)], name="seq", unique=True, partialFilterExpression={"seq": {"$type": "number"}}),
@@ -72,6 +69,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         # A level's movement log (StockLevelChanged events), newest first.
         IndexModel([("sku", ASCENDING), ("location_id", ASCENDING), ("_id", ASCENDING)], name="stock_movements",
                    partialFilterExpression={"sku": {"$type": "string"}}),
+    ],
+    # Replay protection for signed webhooks: a nonce is kept only while its timestamp is acceptable.
+    "webhook_nonces": [
+        IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
     ],
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from app.domain.carriers import CarrierRegistry
@@ -20,9 +20,10 @@ from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.repositories.routing import RoutingPolicyRepository
 from app.repositories.shipments import ShipmentRepository
-from app.repositories.webhook_receipts import WebhookReceiptRepository
+from app.repositories.signatures import WebhookNonceRepository
 from app.services.auth import AuthService
 from app.services.backorders import BackorderService
+from app.services.jwt_tokens import JwtConfig
 from app.services.catalog import CatalogService
 from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
@@ -43,6 +44,7 @@ from app.services.scheduler import Scheduler
 from app.services.shipments import ShipmentQueryService
 from app.services.shipping import ShippingService
 from app.services.short_picks import ShortPickHandler
+from app.services.signatures import SignatureService
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class Services:
     picking: PickingService
     shipping: ShippingService
     documents: DocumentService
+    signatures: SignatureService
 
     async def ready(self) -> bool:
         return await self.mongo.ping()
@@ -74,10 +77,13 @@ def build_services(
     mongo: Mongo,
     *,
     allow_anonymous_admin: bool = False,
+    jwt: JwtConfig | None = None,
+    api_key_cache_seconds: float = 10.0,
+    webhook_tolerance_seconds: int = 300,
     scheduler_interval_seconds: float = 5.0,
     signing_key: str | None = None,
     carriers: CarrierRegistry | None = None,
-    webhook_secrets: Mapping[str, str] | None = None,
+    webhook_secrets: Mapping[str, Sequence[str]] | None = None,
 ) -> Services:
     """`carriers`: the carrier registry (built-in rate cards by default; a real API replaces one by code)."""
     db = mongo.db
@@ -97,6 +103,7 @@ def build_services(
         events=events,
     )
     routing = OrderRouting(routing=routing_service, products=products, inventory=inventory, locations=locations)
+    signatures = SignatureService(nonces=WebhookNonceRepository(db), tolerance_seconds=webhook_tolerance_seconds)
     repos = FulfilmentRepos(
         mongo=mongo,
         orders=orders,
@@ -116,7 +123,13 @@ def build_services(
     lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
     return Services(
         mongo=mongo,
-        auth=AuthService(api_keys=ApiKeyRepository(db), allow_anonymous_admin=allow_anonymous_admin),
+        auth=AuthService(
+            api_keys=ApiKeyRepository(db),
+            allow_anonymous_admin=allow_anonymous_admin,
+            jwt=jwt,
+            key_cache_seconds=api_key_cache_seconds,
+        ),
+        signatures=signatures,
         catalog=CatalogService(channels=channels, locations=locations, products=products),
         customers=CustomerService(customers=customers),
         orders=OrderQueryService(orders=orders, events=events),
@@ -160,7 +173,7 @@ def build_services(
         shipping=ShippingService(
             repos=repos,
             carriers=carriers or CarrierRegistry(built_in_carriers()),
-            receipts=WebhookReceiptRepository(db),
+            signatures=signatures,
             webhook_secrets=webhook_secrets or {},
         ),
         documents=DocumentService(

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from app.domain.errors import NotFound
 from app.domain.principals import Principal, Role
-from app.domain.signatures import BadSignature, make_token, read_token
+from app.domain.signed_tokens import BadToken, make_token, read_token
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.shipments import ShipmentRepository
@@ -51,7 +51,7 @@ def _principal_claims(principal: Principal) -> dict[str, object]:
 def _principal_from(claims: dict[str, object]) -> Principal:
     raw = claims.get("p")
     if not isinstance(raw, dict):
-        raise BadSignature("token has no principal")
+        raise BadToken("token has no principal")
     return Principal(
         subject=str(raw["sub"]),
         role=Role(str(raw["role"])),
@@ -94,7 +94,7 @@ class DocumentService:
     def _verify(self, token: str, kind: DocumentKind, subject: str) -> tuple[Principal, dict[str, object]]:
         claims = read_token(self._key, token, now=time.time())
         if claims.get("k") != kind.value or claims.get("id") != subject:
-            raise BadSignature("token is for another document")
+            raise BadToken("token is for another document")
         return _principal_from(claims), claims
 
     async def shipment_document(self, shipment_id: str, kind: DocumentKind, token: str) -> Document:

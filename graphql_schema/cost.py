@@ -1,0 +1,143 @@
+"""Static cost of an operation, before it runs: how many objects it may make the server produce.
+
+Every field that returns an object (or a list of them) costs 1, multiplied by how many times its
+parent can occur. A list multiplies its selection by its size:
+
+- fields with a `first` argument: its value (from the literal or the variables), else its default,
+  capped at the page maximum (a larger `first` is refused by the resolver anyway);
+- `edges` of a connection: 1 (the connection's `first` already counted the nodes);
+- other lists: the field's `metadata={"cost_list_size": n}` when declared, else DEFAULT_LIST_SIZE.
+
+Root mutation and subscription fields cost MUTATION_COST / SUBSCRIPTION_COST more: they write or
+hold resources. Scalars cost nothing. Abstract selections count every fragment (an upper bound).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLInterfaceType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    is_composite_type,
+)
+
+from app.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+DEFAULT_LIST_SIZE = 10
+MUTATION_COST = 10
+SUBSCRIPTION_COST = 10
+_MAX_NESTING = 64  # far beyond the depth limit; guards recursion if a caller skips validation
+
+
+def _is_list(type_: Any) -> bool:
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return isinstance(type_, GraphQLList)
+
+
+def _first(node: FieldNode, field: GraphQLField, variables: Mapping[str, Any]) -> int:
+    value: Any = None
+    for argument in node.arguments or ():
+        if argument.name.value != "first":
+            continue
+        if isinstance(argument.value, IntValueNode):
+            value = int(argument.value.value)
+        elif isinstance(argument.value, VariableNode):
+            value = variables.get(argument.value.name.value)
+    if value is None:
+        default = field.args["first"].default_value
+        value = default if isinstance(default, int) else DEFAULT_PAGE_SIZE
+    if not isinstance(value, int) or isinstance(value, bool):
+        return DEFAULT_PAGE_SIZE
+    return max(0, min(value, MAX_PAGE_SIZE))
+
+
+def _declared_list_size(field: GraphQLField) -> int | None:
+    definition = (field.extensions or {}).get("strawberry-definition")
+    metadata = getattr(definition, "metadata", None) or {}
+    size = metadata.get("cost_list_size")
+    return size if isinstance(size, int) else None
+
+
+class _Cost:
+    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any]):
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def selection(self, selection_set: SelectionSetNode | None, parent: Any, nesting: int) -> int:
+        if selection_set is None or nesting > _MAX_NESTING:
+            return 0
+        total = 0
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                total += self.field(node, parent, nesting)
+            elif isinstance(node, InlineFragmentNode):
+                condition = self.schema.get_type(node.type_condition.name.value) if node.type_condition else parent
+                total += self.selection(node.selection_set, condition or parent, nesting + 1)
+            elif isinstance(node, FragmentSpreadNode):
+                fragment = self.fragments.get(node.name.value)
+                if fragment is not None:
+                    condition = self.schema.get_type(fragment.type_condition.name.value)
+                    total += self.selection(fragment.selection_set, condition or parent, nesting + 1)
+        return total
+
+    def field(self, node: FieldNode, parent: Any, nesting: int) -> int:
+        name = node.name.value
+        if name.startswith("__") or not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
+            return 1 if node.selection_set else 0
+        field = parent.fields.get(name)
+        if field is None:
+            return 0
+        named = get_named_type(field.type)
+        if not is_composite_type(named):
+            return 0
+        if "first" in field.args:
+            size = _first(node, field, self.variables)
+        elif _is_list(field.type):
+            declared = _declared_list_size(field)
+            size = 1 if parent.name.endswith("Connection") and name == "edges" else declared or DEFAULT_LIST_SIZE
+        else:
+            size = 1
+        return 1 + size * self.selection(node.selection_set, named, nesting + 1)
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> int:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    operation = next((op for op in operations if op.name and op.name.value == operation_name), None)
+    if operation is None:
+        operation = operations[0] if operations else None
+    if operation is None:
+        return 0
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    root = schema.get_root_type(operation.operation)
+    cost = _Cost(schema, fragments, variables or {})
+    total = cost.selection(operation.selection_set, root, 0)
+    extra = {OperationType.MUTATION: MUTATION_COST, OperationType.SUBSCRIPTION: SUBSCRIPTION_COST}.get(
+        operation.operation, 0
+    )
+    selections = operation.selection_set.selections
+    root_fields = sum(1 for s in selections if isinstance(s, FieldNode) and not s.name.value.startswith("__"))
+    return total + extra * root_fields

@@ -1,0 +1,184 @@
+"""The operation guard: one schema extension that applies the caller's limits to every operation,
+over HTTP and WebSocket alike. The limits come from the request context (`Context.limits`, set by
+the view from Settings), so one schema built at import time serves every deployment.
+
+In order: token limit (parse); depth, aliases, literal sizes and, when off, introspection
+(validation rules, made once per limit values so the validation cache keeps hitting); then before
+execution: variable sizes and `$`-keys, anonymous callers, static cost (refused above the maximum),
+and the client's budget (RATE_LIMITED, HTTP 429 with Retry-After). Results carry
+`extensions.requestId` and `extensions.cost`; in production, "Did you mean …?" hints are removed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    ListValueNode,
+    OperationDefinitionNode,
+    StringValueNode,
+    ValidationContext,
+    ValidationRule,
+)
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+
+from app.settings import ApiLimits
+from graphql_schema.cost import operation_cost
+
+DEFAULT_LIMITS = ApiLimits()
+_MAX_INPUT_NESTING = 20
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def _input_size_rule(max_string: int, max_list: int) -> type[ValidationRule]:
+    class InputSizeRule(ValidationRule):
+        def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+            if len(node.value) > max_string:
+                self.report_error(
+                    GraphQLError(
+                        f"A string argument is longer than {max_string} characters.",
+                        node,
+                        extensions={"code": "INVALID_INPUT"},
+                    )
+                )
+
+        def enter_list_value(self, node: ListValueNode, *_: Any) -> None:
+            if len(node.values) > max_list:
+                self.report_error(
+                    GraphQLError(
+                        f"A list argument has more than {max_list} items.", node, extensions={"code": "INVALID_INPUT"}
+                    )
+                )
+
+    return InputSizeRule
+
+
+@functools.lru_cache(maxsize=16)
+def _rules(max_depth: int, max_aliases: int, max_string: int, max_list: int, introspection: bool) -> tuple[type[ValidationRule], ...]:
+    rules: list[type[ValidationRule]] = [
+        max_depth_rule(max_depth, None),
+        max_aliases_rule(max_aliases),
+        _input_size_rule(max_string, max_list),
+    ]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return tuple(rules)
+
+
+def _oversized_input(value: Any, limits: ApiLimits, path: tuple[str, ...], nesting: int = 0) -> tuple[tuple[str, ...], str] | None:
+    """(path, problem) for the first variable value that is too big, too deep or carries a `$` key."""
+    if nesting > _MAX_INPUT_NESTING:
+        return path, f"nested more than {_MAX_INPUT_NESTING} levels deep"
+    if isinstance(value, str):
+        return (path, f"longer than {limits.max_string_length} characters") if len(value) > limits.max_string_length else None
+    if isinstance(value, list):
+        if len(value) > limits.max_list_length:
+            return path, f"has more than {limits.max_list_length} items"
+        for index, item in enumerate(value):
+            if found := _oversized_input(item, limits, (*path, str(index)), nesting + 1):
+                return found
+    elif isinstance(value, dict):
+        if len(value) > limits.max_list_length:
+            return path, f"has more than {limits.max_list_length} keys"
+        for key, item in value.items():
+            # No input field is named like this; in free-form JSON such a key is a MongoDB operator.
+            if not isinstance(key, str) or key.startswith("$") or len(key) > 256:
+                return (*path, str(key)[:64]), "keys may not start with $"
+            if found := _oversized_input(item, limits, (*path, key), nesting + 1):
+                return found
+    return None
+
+
+def _selects_data(execution_context: Any) -> bool:
+    """Whether the operation reaches any root field besides introspection."""
+    document = execution_context.graphql_document
+    name = execution_context.operation_name
+    for definition in document.definitions if document else ():
+        if isinstance(definition, OperationDefinitionNode) and (name is None or (definition.name and definition.name.value == name)):
+            return any(not (isinstance(s, FieldNode) and s.name.value.startswith("__")) for s in definition.selection_set.selections)
+    return True
+
+
+class OperationGuard(SchemaExtension):
+    def _limits(self) -> ApiLimits:
+        return getattr(self.execution_context.context, "limits", None) or DEFAULT_LIMITS
+
+    def on_operation(self) -> Iterator[None]:
+        execution = self.execution_context
+        limits = self._limits()
+        execution.parse_options["max_tokens"] = limits.max_tokens
+        execution.validation_rules = execution.validation_rules + _rules(
+            limits.max_depth, limits.max_aliases, limits.max_string_length, limits.max_list_length, limits.introspection
+        )
+        yield
+        result = execution.result
+        if limits.hide_suggestions and result is not None and result.errors:
+            for error in result.errors:
+                error.message = _SUGGESTION.sub("", error.message)
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        limits = self._limits()
+        for name, value in (execution.variables or {}).items():
+            if problem := _oversized_input(value, limits, (str(name),)):
+                path, message = problem
+                raise GraphQLError(
+                    f"Variable ${'.'.join(path)} {message}.", extensions={"code": "INVALID_INPUT", "field": list(path)}
+                )
+        if getattr(context, "principal", None) is None and _selects_data(execution):
+            raise GraphQLError(
+                "Authentication required: send an API key or a bearer token.", extensions={"code": "UNAUTHENTICATED"}
+            )
+        cost = operation_cost(
+            execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables
+        )
+        if hasattr(context, "cost"):
+            context.cost = cost
+        if cost > limits.max_cost:
+            raise GraphQLError(
+                f"This operation may cost {cost}, above the maximum of {limits.max_cost}: "
+                "ask for fewer items (`first`) or fewer nested lists.",
+                extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "maximumCost": limits.max_cost},
+            )
+        budget = getattr(context, "budget", None)
+        if budget is not None and budget.enabled:
+            decision = budget.take(getattr(context, "client", "unknown"), cost, time.monotonic())
+            context.extras["budget_level"] = decision.level
+            if not decision.allowed:
+                response = getattr(context, "response", None)
+                if response is not None:
+                    response.status_code = 429
+                    response.headers["Retry-After"] = str(decision.retry_after_seconds)
+                raise GraphQLError(
+                    f"Rate limit: this client's query budget is spent; retry in {decision.retry_after_seconds} s.",
+                    extensions={"code": "RATE_LIMITED", "retryAfterSeconds": decision.retry_after_seconds},
+                )
+        yield
+
+    def get_results(self) -> Mapping[str, Any]:
+        context = self.execution_context.context
+        results: dict[str, Any] = {}
+        request_id = getattr(context, "request_id", None)
+        if request_id:
+            results["requestId"] = request_id
+        cost = getattr(context, "cost", 0)
+        if cost:
+            limits = self._limits()
+            report: dict[str, Any] = {"requested": cost, "maximum": limits.max_cost}
+            budget = getattr(context, "budget", None)
+            level = getattr(context, "extras", {}).get("budget_level")
+            if budget is not None and budget.enabled and level is not None:
+                report["budgetRemaining"] = max(0, math.floor(budget.capacity - level))
+            results["cost"] = report
+        return results
