@@ -212,13 +212,6 @@ class InventoryRepository:
         # The update was atomic, so the level before it is exactly the level after minus the deltas.
         return apply_delta(after, on_hand=-on_hand, reserved=-reserved), after
 
-    async def candidates(self, sku: str, quantity: int, exclude: list[str], *, session: Session | None) -> list[InventoryLevel]:
-        """Levels elsewhere that could take `quantity` of the SKU now (re-routing a short pick)."""
-        cursor = self.collection.find(
-            {"sku": sku, "location_id": {"$nin": exclude}, "available": {"$gte": quantity}}, session=session
-        ).limit(MAX_LEVELS_PER_SKU)
-        return [from_doc(doc) async for doc in cursor]
-
     async def _update(
         self,
         sku: str,
