@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.domain.rate_limits import LeakyBuckets
 from app.http_guard import HttpGuard
 from app.logs import request_id_var
+from app.routes import routes
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
 from app.services.container import Services, build_services
@@ -103,6 +104,8 @@ def create_app(
                 allow_anonymous_admin=settings.allow_anonymous_admin,
                 jwt=jwt,
                 api_key_cache_seconds=settings.api_key_cache_seconds,
+                signing_key=settings.signing_key,
+                webhook_secrets=settings.carrier_webhook_secrets(),
                 webhook_tolerance_seconds=settings.webhook_tolerance_seconds,
                 scheduler_interval_seconds=settings.scheduler_interval_seconds,
             )
@@ -170,6 +173,7 @@ def create_app(
             # GET serves queries (never mutations) and the GraphiQL page; off, only POST reaches GraphQL.
             Route("/graphql", graphql, methods=["GET", "POST"] if settings.http_get else ["POST"]),
             WebSocketRoute("/graphql", graphql),
+            *routes(lambda: state["services"]),
         ],
         middleware=middleware,
         lifespan=lifespan,

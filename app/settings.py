@@ -40,6 +40,9 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
+DEV_WEBHOOK_SECRET = "dev-carrier-webhook-secret"
+
+
 @dataclass(frozen=True, slots=True)
 class ApiLimits:
     """What one client may ask of the API (docs/SECURITY.md, "Limits"). Read per request from the
@@ -109,6 +112,8 @@ class Settings:
     hub_tail_check_seconds: float = 5.0
     ws_init_timeout_seconds: float = 10.0
     ws_heartbeat_seconds: float = 15.0
+    # Signs document URLs. None: a random key per process (URLs then work only on the instance that made them).
+    signing_key: str | None = None
     # Seconds between scheduler ticks (scheduled releases, backorder sweep); 0 turns it off.
     scheduler_interval_seconds: float = 5.0
     # Security (docs/SECURITY.md)
@@ -190,11 +195,20 @@ class Settings:
             hub_tail_check_seconds=_float(env, "OMS_HUB_TAIL_CHECK", 5.0),
             ws_init_timeout_seconds=_float(env, "OMS_WS_INIT_TIMEOUT", 10.0),
             ws_heartbeat_seconds=_float(env, "OMS_WS_HEARTBEAT", 15.0),
+            signing_key=env.get("OMS_SIGNING_KEY") or None,
             scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
         )
 
     def webhook_secrets_for(self, source: str) -> tuple[str, ...]:
         return next((secrets for name, secrets in self.webhook_secrets if name == source), ())
+
+    def carrier_webhook_secrets(self, carrier_codes: tuple[str, ...] = ("ups", "usps", "fedex")) -> dict[str, tuple[str, ...]]:
+        """Per carrier code (the webhook source). Outside production a carrier without a configured
+        secret uses DEV_WEBHOOK_SECRET, so the demo and tests can sign; production has only real ones."""
+        configured = {code: self.webhook_secrets_for(code) for code in carrier_codes}
+        if not self.production:
+            configured = {code: secrets or (DEV_WEBHOOK_SECRET,) for code, secrets in configured.items()}
+        return {code: secrets for code, secrets in configured.items() if secrets}
 
 
 def _jwt_key(env: Mapping[str, str]) -> str | None:

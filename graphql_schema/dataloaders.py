@@ -19,6 +19,7 @@ from app.domain.pagination import Page
 from app.domain.principals import Principal
 from app.domain.products import Product
 from app.services.container import Services
+from app.domain.shipments import Shipment
 from app.services.orders import CustomerOrdersKey
 
 K = TypeVar("K", bound=Hashable)
@@ -73,6 +74,12 @@ class Loaders:
         )
         self.inventory_by_sku_location: DataLoader[tuple[str, str], InventoryLevel | None] = DataLoader(
             _by_key(scoped(services.inventory.levels_by_keys), lambda lvl: (lvl.sku, lvl.location_id))
+        )
+        self.shipment_by_id: DataLoader[str, Shipment | None] = DataLoader(
+            _by_key(scoped(services.shipments.by_ids), lambda s: s.id)
+        )
+        self.shipments_by_order: DataLoader[str, list[Shipment]] = DataLoader(
+            _from_mapping(scoped(services.shipments.for_orders), list)
         )
         self.orders_page_by_customer: DataLoader[CustomerOrdersKey, Page[Order]] = DataLoader(
             scoped(services.orders.pages_for_customers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from app.domain import channels, locations, orders, principals, products
+from app.domain import carriers, channels, locations, orders, principals, products, shipments
 
 ChannelKind = strawberry.enum(channels.ChannelKind, description="Kind of sales channel.")
 BackorderPolicy = strawberry.enum(
@@ -16,3 +16,13 @@ OrderStatus = strawberry.enum(orders.OrderStatus, description="Where an order st
 DeliveryMethod = strawberry.enum(orders.DeliveryMethod, description="How the shopper gets the goods.")
 AllocationStatus = strawberry.enum(orders.AllocationStatus, description="State of a reservation for an order line.")
 Role = strawberry.enum(principals.Role, description="What a caller is, which decides what it may see and do.")
+ShipmentStatus = strawberry.enum(shipments.ShipmentStatus, description="Where a shipment stands, from pick to delivery.")
+FulfilmentMethod = strawberry.enum(
+    shipments.FulfilmentMethod, description="SHIP: a carrier delivers it. PICKUP: the shopper collects it at the location."
+)
+TrackingEventKind = strawberry.enum(shipments.TrackingEventKind, description="Kind of carrier tracking event.")
+ServiceLevel = strawberry.enum(carriers.ServiceLevel, description="Speed class of a carrier service.")
+ShippingPolicy = strawberry.enum(
+    carriers.ShippingPolicy,
+    description="How a carrier service is chosen: cheapest, fastest, or cheapest that meets the promised date.",
+)

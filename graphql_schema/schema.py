@@ -13,6 +13,7 @@ from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.customers import CustomerQueries
 from graphql_schema.roots.events import EventQueries, EventSubscriptions
+from graphql_schema.roots.fulfilment import FulfilmentMutations, FulfilmentQueries
 from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
 from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
@@ -27,16 +28,26 @@ class NodeQueries:
 
 
 Query = merge_types(
-    "Query", (NodeQueries, CustomerQueries, OrderQueries, CatalogQueries, InventoryQueries, RoutingQueries, EventQueries)
+    "Query",
+    (
+        NodeQueries,
+        CustomerQueries,
+        OrderQueries,
+        CatalogQueries,
+        InventoryQueries,
+        RoutingQueries,
+        FulfilmentQueries,
+        EventQueries,
+    ),
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
 )
 
-Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations, RoutingMutations))
+Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations))
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
-    "Change the OMS: capture and manage orders, move and count stock, configure routing. Every mutation "
-    "returns a union of its success payload and typed errors."
+    "Change the OMS: capture and manage orders, move and count stock, configure routing, pick, pack and ship. "
+    "Every mutation returns a union of its success payload and typed errors."
 )
 
 Subscription = merge_types("Subscription", (EventSubscriptions,))

@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
-from pymongo import monitoring
 
 from app.asgi import create_app
 from app.domain.principals import Role
 from app.repositories.database import Mongo
 from app.services.container import build_services
 from app.settings import Settings
+from tests.command_counter import CommandCounter
 from tests.factories import BOSTON, World, customer, location, order, product
 
 NESTED = """
@@ -34,22 +34,6 @@ NESTED = """
   }
 }
 """
-
-
-class CommandCounter(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.recording = False
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if self.recording and event.command_name in {"find", "aggregate", "getMore", "count"}:
-            self.counts[f"{event.command_name}:{event.command.get(event.command_name)}"] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 async def _commands_for(mongo: Mongo, settings: Settings, customers: int) -> Counter[str]:

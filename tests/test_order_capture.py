@@ -31,7 +31,8 @@ async def test_capture_routes_reserves_and_events(world: World, gql: GraphQLClie
     assert order["totals"]["subtotal"]["cents"] == 2 * 1000 + 2000  # catalog price for line 1, given price for line 2
     assert await reserved(world) == {"SKU-1@ST-BOS": 2, "SKU-2@ST-BOS": 1}
     types = [doc["type"] async for doc in services.mongo.db["events"].find().sort("_id", 1)]
-    assert types == ["CustomerCreated", "OrderCaptured", "OrderStatusChanged", "StockLevelChanged", "StockLevelChanged"]
+    # The same transaction plans the order's shipment (fulfilment's sync).
+    assert types == ["CustomerCreated", "OrderCaptured", "OrderStatusChanged", "StockLevelChanged", "StockLevelChanged", "ShipmentCreated"]
     change = await services.mongo.db["events"].find_one({"type": "OrderStatusChanged"})
     assert change["payload"] == {"from": "CREATED", "to": "ALLOCATED"}
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.domain.carriers import ShippingPolicy
+
 
 class ChannelKind(StrEnum):
     WEB = "WEB"
@@ -30,4 +32,5 @@ class Channel:
     kind: ChannelKind
     backorder_policy: BackorderPolicy = BackorderPolicy.BACKORDER
     # How its orders are routed lives in `routing_policies` (app.domain.routing.policy), not here.
+    shipping_policy: ShippingPolicy = ShippingPolicy.CHEAPEST  # how a carrier service is chosen at ship time
     active: bool = True

@@ -92,6 +92,8 @@ class StockChangeCause(StrEnum):
     POLICY = "POLICY"  # safety stock, reorder point or quantity changed
     RESERVATION = "RESERVATION"  # promised to an order
     RELEASE = "RELEASE"  # an order gave its reservation back (cancel, edit, re-route)
+    SHIPMENT = "SHIPMENT"  # goods left: shipped or handed over; on hand and reserved fall together
+    SHORT_PICK = "SHORT_PICK"  # the bin had fewer units: written off on hand with the reservation
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app.domain.carriers import ShippingPolicy
 from app.domain.channels import BackorderPolicy, Channel, ChannelKind
 from app.repositories.database import Session
 
@@ -16,6 +17,7 @@ def to_doc(channel: Channel) -> dict[str, Any]:
         "name": channel.name,
         "kind": channel.kind.value,
         "backorder_policy": channel.backorder_policy.value,
+        "shipping_policy": channel.shipping_policy.value,
         "active": channel.active,
     }
 
@@ -26,6 +28,7 @@ def from_doc(doc: dict[str, Any]) -> Channel:
         name=doc["name"],
         kind=ChannelKind(doc["kind"]),
         backorder_policy=BackorderPolicy(doc.get("backorder_policy", BackorderPolicy.BACKORDER)),
+        shipping_policy=ShippingPolicy(doc.get("shipping_policy", ShippingPolicy.CHEAPEST)),
         active=doc.get("active", True),
     )
 

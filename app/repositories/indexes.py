@@ -52,6 +52,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         # The dashboard's stock-out count reads only this small index.
         IndexModel([("location_id", ASCENDING)], name="stock_outs", partialFilterExpression={"available": {"$lte": 0}}),
     ],
+    "shipments": [
+        IndexModel([("order_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], name="order"),
+        IndexModel([("location_id", ASCENDING), ("status", ASCENDING), ("held", ASCENDING), ("promised_date", ASCENDING),
+                    ("created_at", ASCENDING)], name="pickable"),
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
+        IndexModel([("location_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="location_created"),
+        IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="customer_created"),
+        IndexModel([("tracking_number", ASCENDING)], name="tracking_number", unique=True,
+                   partialFilterExpression={"tracking_number": {"$type": "string"}}),
+    ],
     "routing_policies": [],  # _id = "global" or a channel id
     "events": [
         IndexModel([("seq", ASCENDING)], name="seq", unique=True, partialFilterExpression={"seq": {"$type": "number"}}),

@@ -6,15 +6,15 @@ write, so it can be indexed, filtered on in guarded updates and read by the geo 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from datetime import datetime
-
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.geo import GeoPoint
 from app.domain.inventory import (
+    apply_delta,
     BinLocation,
     InventoryLevel,
     ReservationMismatch,
@@ -182,6 +182,43 @@ class InventoryRepository:
                 ordered=False,
                 session=session,
             )
+
+    async def move(
+        self,
+        sku: str,
+        location_id: str,
+        *,
+        on_hand: int = 0,
+        reserved: int = 0,
+        require_available: bool = False,
+        at: datetime,
+        session: Session | None,
+    ) -> tuple[InventoryLevel, InventoryLevel] | None:
+        """Adds both deltas in one guarded update (fulfilment: on hand and reserved fall together);
+        None when the level is missing or a guard fails (on hand or reserved would go negative; with
+        `require_available`, not enough available to reserve). Returns the level before and after."""
+        guard: dict[str, Any] = {"_id": inventory_id(sku, location_id)}
+        if on_hand < 0:
+            guard["on_hand"] = {"$gte": -on_hand}
+        if reserved < 0:
+            guard["reserved"] = {"$gte": -reserved}
+        if require_available and reserved > 0:
+            guard["available"] = {"$gte": reserved}
+        doc = await self.collection.find_one_and_update(
+            guard,
+            [
+                {"$set": {"on_hand": {"$add": ["$on_hand", on_hand]},
+                          "reserved": {"$add": ["$reserved", reserved]}, "updated_at": at}},
+                {"$set": {"available": {"$max": [0, {"$subtract": [{"$subtract": ["$on_hand", "$reserved"]}, "$safety_stock"]}]}}},
+            ],
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if doc is None:
+            return None
+        after = from_doc(doc)
+        # The update was atomic, so the level before it is exactly the level after minus the deltas.
+        return apply_delta(after, on_hand=-on_hand, reserved=-reserved), after
 
     async def _update(
         self,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from app.domain.carriers import CarrierRegistry
+from app.domain.rate_cards import built_in_carriers
 
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.channels import ChannelRepository
@@ -16,6 +21,7 @@ from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.repositories.routing import RoutingPolicyRepository
 from app.repositories.sequencer import RelayStateRepository
+from app.repositories.shipments import ShipmentRepository
 from app.repositories.signatures import WebhookNonceRepository
 from app.services.auth import AuthService
 from app.services.backorders import BackorderService
@@ -25,6 +31,9 @@ from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
 from app.services.dashboard import DashboardService
 from app.services.events import EventService
+from app.services.documents import DocumentService
+from app.services.fulfilment import FulfilmentService
+from app.services.fulfilment_unit import FulfilmentRepos
 from app.services.inventory import InventoryQueryService
 from app.services.inventory_changes import InventoryChangeService
 from app.services.order_capture import OrderCaptureService
@@ -36,6 +45,13 @@ from app.services.reservations import OrderWriter
 from app.services.routing import RoutingService
 from app.services.scheduler import Scheduler
 from app.services.sequencer import OnSequenced, Sequencer, build_sequencer
+from app.services.picking import PickingService
+from app.services.reservations import OrderWriter
+from app.services.routing import RoutingService
+from app.services.scheduler import Scheduler
+from app.services.shipments import ShipmentQueryService
+from app.services.shipping import ShippingService
+from app.services.short_picks import ShortPickHandler
 from app.services.signatures import SignatureService
 
 
@@ -56,6 +72,11 @@ class Services:
     order_edits: OrderEditService
     backorders: BackorderService
     scheduler: Scheduler
+    shipments: ShipmentQueryService
+    fulfilment: FulfilmentService
+    picking: PickingService
+    shipping: ShippingService
+    documents: DocumentService
     signatures: SignatureService
 
     async def ready(self) -> bool:
@@ -74,7 +95,11 @@ def build_services(
     api_key_cache_seconds: float = 10.0,
     webhook_tolerance_seconds: int = 300,
     scheduler_interval_seconds: float = 5.0,
+    signing_key: str | None = None,
+    carriers: CarrierRegistry | None = None,
+    webhook_secrets: Mapping[str, Sequence[str]] | None = None,
 ) -> Services:
+    """`carriers`: the carrier registry (built-in rate cards by default; a real API replaces one by code)."""
     db = mongo.db
     events = EventRepository(db)
     orders = OrderRepository(db)
@@ -92,7 +117,21 @@ def build_services(
         events=events,
     )
     routing = OrderRouting(routing=routing_service, products=products, inventory=inventory, locations=locations)
-    writer = OrderWriter(orders=orders, inventory=inventory, events=events)
+    signatures = SignatureService(nonces=WebhookNonceRepository(db), tolerance_seconds=webhook_tolerance_seconds)
+    repos = FulfilmentRepos(
+        mongo=mongo,
+        orders=orders,
+        shipments=ShipmentRepository(db),
+        products=products,
+        locations=locations,
+        inventory=inventory,
+        channels=channels,
+        events=events,
+    )
+    fulfilment = FulfilmentService(repos=repos, short_picks=ShortPickHandler(repos=repos, routing=routing_service))
+    picking = PickingService(shipments=repos.shipments, inventory=inventory, locations=locations)
+    # Every order write syncs the order's shipments in the same transaction (the fulfilment contract).
+    writer = OrderWriter(orders=orders, inventory=inventory, events=events, fulfilment=fulfilment)
     queue = KeyedLocks()  # one per process: captures of the same SKU queue here instead of colliding in MongoDB
     backorders = BackorderService(mongo=mongo, orders=orders, routing=routing, writer=writer)
     lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
@@ -104,7 +143,7 @@ def build_services(
             jwt=jwt,
             key_cache_seconds=api_key_cache_seconds,
         ),
-        signatures=SignatureService(nonces=WebhookNonceRepository(db), tolerance_seconds=webhook_tolerance_seconds),
+        signatures=signatures,
         catalog=CatalogService(channels=channels, locations=locations, products=products),
         customers=CustomerService(customers=customers),
         orders=OrderQueryService(orders=orders, events=events),
@@ -142,6 +181,22 @@ def build_services(
             backorders=backorders,
         ),
         backorders=backorders,
+        shipments=ShipmentQueryService(shipments=repos.shipments),
+        fulfilment=fulfilment,
+        picking=picking,
+        shipping=ShippingService(
+            repos=repos,
+            carriers=carriers or CarrierRegistry(built_in_carriers()),
+            signatures=signatures,
+            webhook_secrets=webhook_secrets or {},
+        ),
+        documents=DocumentService(
+            signing_key=signing_key or secrets.token_urlsafe(32),
+            shipments=repos.shipments,
+            orders=orders,
+            locations=locations,
+            picking=picking,
+        ),
         scheduler=Scheduler(
             orders=orders, lifecycle=lifecycle, backorders=backorders, interval_seconds=scheduler_interval_seconds
         ),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
+from app.domain.carriers import ShippingPolicy
 from app.domain.channels import BackorderPolicy, Channel, ChannelKind
 from app.domain.cities import CITIES, city_code, COLORS, DC_CITIES, FIRST_NAMES, LAST_NAMES, PRODUCT_WORDS, STREETS
 from app.domain.customers import ChannelIdentity, Customer
@@ -41,8 +42,11 @@ CHANNELS = (
     Channel("app", "Mobile app", ChannelKind.MOBILE_APP),
     Channel("pos", "Store POS", ChannelKind.STORE_POS),
     # Marketplaces penalize sellers for late shipments, so they refuse rather than backorder.
-    Channel("amazon", "Amazon", ChannelKind.MARKETPLACE, backorder_policy=BackorderPolicy.REFUSE),
-    Channel("ebay", "eBay", ChannelKind.MARKETPLACE, backorder_policy=BackorderPolicy.REFUSE),
+    # ... and ship whatever arrives by the promised date at the lowest cost.
+    Channel("amazon", "Amazon", ChannelKind.MARKETPLACE, backorder_policy=BackorderPolicy.REFUSE,
+            shipping_policy=ShippingPolicy.CHEAPEST_ON_TIME),
+    Channel("ebay", "eBay", ChannelKind.MARKETPLACE, backorder_policy=BackorderPolicy.REFUSE,
+            shipping_policy=ShippingPolicy.CHEAPEST_ON_TIME),
     Channel("phone", "Call center", ChannelKind.PHONE),
     Channel("catalog", "Catalog / mail order", ChannelKind.CATALOG),
     Channel("social", "Social shop", ChannelKind.SOCIAL),

@@ -19,6 +19,7 @@ from app.repositories.database import Session
 from app.repositories.events import EventRepository
 from app.repositories.inventory import InventoryRepository
 from app.repositories.orders import OrderRepository
+from app.services.fulfilment import FulfilmentService
 
 
 class StockMoved(Conflict):
@@ -30,10 +31,18 @@ class OrderChanged(Conflict):
 
 
 class OrderWriter:
-    def __init__(self, *, orders: OrderRepository, inventory: InventoryRepository, events: EventRepository):
+    def __init__(
+        self,
+        *,
+        orders: OrderRepository,
+        inventory: InventoryRepository,
+        events: EventRepository,
+        fulfilment: FulfilmentService | None = None,
+    ):
         self._orders = orders
         self._inventory = inventory
         self._events = events
+        self._fulfilment = fulfilment
 
     async def write(
         self,
@@ -83,4 +92,7 @@ class OrderWriter:
         elif not await self._orders.replace(after, expected_version=before.version, session=session):
             raise OrderChanged(f"order {after.id} changed meanwhile; try again")
         await self._events.append([*events, *stock_events], session=session)
+        if self._fulfilment is not None:
+            # Shipments follow the order's open allocations, in this same transaction.
+            await self._fulfilment.sync_shipments(after, session=session, actor=actor, now=at)
         return after

@@ -10,7 +10,7 @@ from strawberry import relay
 from app.domain import channels, locations, products
 from app.domain.money import Money as DomainMoney
 from graphql_schema.context import Info
-from graphql_schema.enums import BackorderPolicy, ChannelKind, HandlingFlag, LocationKind
+from graphql_schema.enums import BackorderPolicy, ChannelKind, HandlingFlag, LocationKind, ShippingPolicy
 from graphql_schema.types.common import Address, GeoPoint, Money
 
 
@@ -23,6 +23,7 @@ class Channel(relay.Node):
     backorder_policy: BackorderPolicy = strawberry.field(
         description="Whether unfillable quantity is backordered or refused at capture."
     )
+    shipping_policy: ShippingPolicy = strawberry.field(description="How a carrier service is chosen for its orders.")
     active: bool
 
     @classmethod
@@ -33,6 +34,7 @@ class Channel(relay.Node):
             name=value.name,
             kind=value.kind,
             backorder_policy=value.backorder_policy,
+            shipping_policy=value.shipping_policy,
             active=value.active,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -22,6 +23,11 @@ from graphql_schema.types.common import Address, GeoPoint, Money
 from graphql_schema.types.customers import Customer
 from graphql_schema.types.events import Event
 from graphql_schema.types.routing import RoutingExplanation
+
+if TYPE_CHECKING:
+    from graphql_schema.types.shipments import Shipment
+
+ShipmentRef = Annotated["Shipment", strawberry.lazy("graphql_schema.types.shipments")]
 
 
 @strawberry.type(description="Quantity of one line reserved at one location.")
@@ -188,6 +194,20 @@ class Order(relay.Node):
     @strawberry.field(description="The customer who placed it (null if the caller may not see them).")
     def customer(self, info: Info) -> Customer | None:
         return now_or_later(info.context.loaders.customer_by_id, self.customer_ref, Customer.from_domain)  # type: ignore[return-value]
+
+    @strawberry.field(description="Shipments of this order, oldest first (those the caller may see).")
+    async def shipments(self, info: Info) -> list[ShipmentRef]:
+        from graphql_schema.types.shipments import Shipment
+
+        return [Shipment.from_domain(s) for s in await info.context.loaders.shipments_by_order.load(self.id)]
+
+    @strawberry.field(
+        description="When the shopper gets everything: the latest ETA of its live shipments (delivery or pick-up); "
+        "null when nothing is planned yet."
+    )
+    async def eta(self, info: Info) -> date | None:
+        etas = [s.eta for s in await info.context.loaders.shipments_by_order.load(self.id) if s.eta and s.status != "CANCELLED"]
+        return max(etas) if etas else None
 
     @strawberry.field(
         description="Why the order was routed where it was at capture (or its last re-route): every candidate, "

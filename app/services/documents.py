@@ -1,0 +1,121 @@
+"""Documents served over HTTP at signed, expiring URLs.
+
+A URL carries a token that names the document and the principal it was issued to. Opening it checks
+the signature and expiry, then checks that principal's scope again against the current data, exactly
+as GraphQL would: a URL cannot show what its holder's credential could not.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import quote
+
+from app.domain.errors import NotFound
+from app.domain.principals import Principal, Role
+from app.domain.signed_tokens import BadToken, make_token, read_token
+from app.repositories.locations import LocationRepository
+from app.repositories.orders import OrderRepository
+from app.repositories.shipments import ShipmentRepository
+from app.services import pdf_documents
+from app.services.picking import PickingService
+from app.services.shipments import can_see_shipment
+
+DEFAULT_TTL_SECONDS = 15 * 60
+
+
+class DocumentKind(StrEnum):
+    PACKING_SLIP = "packing-slip"
+    LABEL = "label"
+    PICK_LIST = "pick-list"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    filename: str
+    content: bytes
+    media_type: str = "application/pdf"
+
+
+def _principal_claims(principal: Principal) -> dict[str, object]:
+    return {
+        "sub": principal.subject,
+        "role": principal.role.value,
+        "loc": sorted(principal.location_ids),
+        "cus": principal.customer_id,
+        "chn": principal.channel_id,
+    }
+
+
+def _principal_from(claims: dict[str, object]) -> Principal:
+    raw = claims.get("p")
+    if not isinstance(raw, dict):
+        raise BadToken("token has no principal")
+    return Principal(
+        subject=str(raw["sub"]),
+        role=Role(str(raw["role"])),
+        location_ids=frozenset(str(x) for x in raw.get("loc") or []),
+        customer_id=raw.get("cus") if isinstance(raw.get("cus"), str) else None,
+        channel_id=raw.get("chn") if isinstance(raw.get("chn"), str) else None,
+    )
+
+
+class DocumentService:
+    def __init__(
+        self,
+        *,
+        signing_key: str,
+        shipments: ShipmentRepository,
+        orders: OrderRepository,
+        locations: LocationRepository,
+        picking: PickingService,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    ):
+        self._key = signing_key
+        self._shipments = shipments
+        self._orders = orders
+        self._locations = locations
+        self._picking = picking
+        self._ttl = ttl_seconds
+
+    def _token(self, principal: Principal, kind: DocumentKind, subject: str, **extra: object) -> str:
+        claims = {"k": kind.value, "id": subject, "exp": int(time.time()) + self._ttl, "p": _principal_claims(principal), **extra}
+        return make_token(self._key, claims)
+
+    def shipment_url(self, principal: Principal, shipment_id: str, kind: DocumentKind) -> str:
+        token = self._token(principal, kind, shipment_id)
+        return f"/documents/shipments/{quote(shipment_id)}/{kind.value}.pdf?token={token}"
+
+    def pick_list_url(self, principal: Principal, location_id: str, shipment_ids: list[str]) -> str:
+        token = self._token(principal, DocumentKind.PICK_LIST, location_id, ids=shipment_ids)
+        return f"/documents/pick-lists/{quote(location_id)}.pdf?token={token}"
+
+    def _verify(self, token: str, kind: DocumentKind, subject: str) -> tuple[Principal, dict[str, object]]:
+        claims = read_token(self._key, token, now=time.time())
+        if claims.get("k") != kind.value or claims.get("id") != subject:
+            raise BadToken("token is for another document")
+        return _principal_from(claims), claims
+
+    async def shipment_document(self, shipment_id: str, kind: DocumentKind, token: str) -> Document:
+        principal, _ = self._verify(token, kind, shipment_id)
+        shipment = await self._shipments.get(shipment_id)
+        if shipment is None or not can_see_shipment(principal, shipment):
+            raise NotFound("no such document")
+        orders = await self._orders.by_ids([shipment.order_id])
+        origins = await self._locations.by_ids([shipment.location_id])
+        if not orders or not origins:
+            raise NotFound("no such document")
+        if kind is DocumentKind.PACKING_SLIP:
+            return Document(f"packing-slip-{shipment.number}.pdf", pdf_documents.packing_slip_pdf(shipment, orders[0], origins[0]))
+        if shipment.label is None:
+            raise NotFound(f"shipment {shipment.number} has no label yet")
+        content = pdf_documents.label_pdf(shipment, origins[0], shipment.label.service_name or shipment.label.service)
+        return Document(f"label-{shipment.label.tracking_number}.pdf", content)
+
+    async def pick_list_document(self, location_id: str, token: str) -> Document:
+        principal, claims = self._verify(token, DocumentKind.PICK_LIST, location_id)
+        ids = claims.get("ids")
+        shipment_ids = [str(x) for x in ids] if isinstance(ids, list) else None
+        pick_list = await self._picking.pick_list(principal, location_id, shipment_ids=shipment_ids)
+        return Document(f"pick-list-{location_id}.pdf", pdf_documents.pick_list_pdf(pick_list))

@@ -1,0 +1,277 @@
+"""Fulfilment: shipments kept in step with orders, and the warehouse work flow (pick, pack, hand over).
+
+Every use case runs in one transaction: shipment, order, inventory and their events change together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.clock import utcnow
+from app.domain.errors import Conflict, NotFound, Validator
+from app.domain.events import Actor, DomainEvent
+from app.domain.fulfilment import plan_sync, shipping_policy_for
+from app.domain.ids import new_id
+from app.domain.orders import Order
+from app.domain.principals import Principal
+from app.domain.shipments import (
+    FulfilmentMethod,
+    IllegalShipmentTransition,
+    Package,
+    Shipment,
+    ShipmentStatus,
+    transition,
+)
+from app.repositories.database import Session
+from app.services import fulfilment_events as ev
+from app.services.fulfilment_unit import FulfilmentRepos, Unit
+from app.services.short_picks import ShortPickHandler
+
+MAX_WAVE = 100
+MAX_PACKAGES = 20
+MAX_PACKAGE_GRAMS = 68_000  # 150 lb, the parcel carriers' limit
+MAX_SIDE_CM = 274.0  # 108 in
+
+
+@dataclass(frozen=True, slots=True)
+class PickedLine:
+    line_id: str  # the shipment line's id (its allocation id)
+    picked_quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class PackageInput:
+    weight_grams: int
+    length_cm: float
+    width_cm: float
+    height_cm: float
+
+
+class FulfilmentService:
+    def __init__(self, *, repos: FulfilmentRepos, short_picks: ShortPickHandler):
+        self._repos = repos
+        self._mongo = repos.mongo
+        self._orders = repos.orders
+        self._shipments = repos.shipments
+        self._products = repos.products
+        self._locations = repos.locations
+        self._channels = repos.channels
+        self._events = repos.events
+        self._short_picks = short_picks
+
+    # --- the integration contract ------------------------------------------------------------------
+
+    async def sync_shipments(
+        self, order: Order, *, session: Session, actor: Actor | None = None, now: datetime | None = None
+    ) -> list[Shipment]:
+        """Idempotent: makes the order's shipments match its OPEN allocations (see app.domain.fulfilment.plan_sync)
+        and appends the events. Call it inside the transaction of every use case that changes an order."""
+        at = now or utcnow()
+        who = actor or Actor.system("fulfilment")
+        existing = await self._shipments.for_orders([order.id], session=session)
+        skus = sorted({a.sku for a in order.allocations})
+        location_ids = sorted({a.location_id for a in order.open_allocations} | {order.delivery.pickup_location_id or ""} - {""})
+        products = {p.sku: p for p in await self._products.by_skus(skus, session=session)} if skus else {}
+        locations = {loc.id: loc for loc in await self._locations.by_ids(location_ids, session=session)} if location_ids else {}
+        channel = await self._channels.by_ids([order.channel_id], session=session)
+        plan = plan_sync(
+            order,
+            existing[order.id],
+            products=products,
+            locations=locations,
+            now=at,
+            new_id=new_id,
+            shipping_policy=shipping_policy_for(order, channel[0] if channel else None),
+        )
+        events: list[DomainEvent] = []
+        await self._shipments.insert_many(list(plan.created), session=session)
+        for shipment in plan.created:
+            events.append(
+                ev.shipment_event(
+                    "ShipmentCreated",
+                    shipment,
+                    who,
+                    at,
+                    {"lines": [{"lineId": ln.line_id, "sku": ln.sku, "quantity": ln.quantity} for ln in shipment.lines],
+                     "held": shipment.held, "eta": shipment.eta.isoformat() if shipment.eta else None},
+                )
+            )
+        for before, after in plan.changed:
+            if not await self._shipments.replace(after, expected_version=before.version, session=session):
+                raise Conflict(f"shipment {before.number} was changed concurrently; try again")
+            if after.status is not before.status:
+                events.append(ev.status_changed(before, after, who, at, reason="order changed"))
+            else:
+                events.append(
+                    ev.shipment_event(
+                        "ShipmentUpdated",
+                        after,
+                        who,
+                        at,
+                        {"lines": [{"lineId": ln.line_id, "sku": ln.sku, "quantity": ln.quantity} for ln in after.lines], "held": after.held},
+                    )
+                )
+        await self._events.append(events, session=session)
+        changed = {after.id: after for _, after in plan.changed}
+        return [changed.get(s.id, s) for s in existing[order.id]] + list(plan.created)
+
+    async def sync_order(self, order_id: str, *, principal: Principal | None = None) -> list[Shipment]:
+        """Standalone sync, in its own transaction (jobs, repairs)."""
+
+        async def work(session: Session) -> list[Shipment]:
+            found = await self._orders.by_ids([order_id], session=session)
+            if not found:
+                raise NotFound(f"no order {order_id}")
+            return await self.sync_shipments(found[0], session=session, actor=ev.actor_of(principal))
+
+        return await self._mongo.transaction(work)
+
+    # --- work flow ---------------------------------------------------------------------------------
+
+    async def _load(self, principal: Principal, shipment_id: str, session: Session | None = None) -> Shipment:
+        shipment = await self._shipments.get(shipment_id, session=session)
+        if shipment is None:
+            raise NotFound(f"no shipment {shipment_id}", field=("shipmentId",))
+        principal.require_location(shipment.location_id)
+        return shipment
+
+    @staticmethod
+    def _require_released(shipment: Shipment) -> None:
+        if shipment.held:
+            raise IllegalShipmentTransition(
+                f"shipment {shipment.number} belongs to an order that is scheduled or on hold", field=("shipmentId",)
+            )
+
+    async def start_picking(self, principal: Principal, shipment_ids: Sequence[str]) -> list[Shipment]:
+        check = Validator()
+        check.check(0 < len(shipment_ids) <= MAX_WAVE, f"give 1 to {MAX_WAVE} shipments", "shipmentIds")
+        check.check(len(set(shipment_ids)) == len(shipment_ids), "shipments must not repeat", "shipmentIds")
+        check.raise_if_any()
+        for shipment_id in shipment_ids:  # refuse before writing anything
+            await self._load(principal, shipment_id)
+
+        async def work(session: Session) -> list[Shipment]:
+            unit = Unit(self._repos, session, ev.actor_of(principal), utcnow())
+            started = []
+            for shipment_id in shipment_ids:
+                before = await self._load(principal, shipment_id, session)
+                self._require_released(before)
+                after = dataclasses.replace(
+                    before, status=transition(before.status, ShipmentStatus.PICKING), status_at=unit.now,
+                    updated_at=unit.now, version=before.version + 1, extra={**before.extra, "picking_at": unit.now},
+                )
+                await unit.save_shipment(before, after)
+                order = await unit.order(after.order_id)
+                await unit.save_order(order, order)
+                started.append(after)
+            await unit.commit()
+            return started
+
+        return await self._mongo.transaction(work)
+
+    async def confirm_pick(self, principal: Principal, shipment_id: str, picked: Sequence[PickedLine]) -> Shipment:
+        await self._load(principal, shipment_id)
+
+        async def work(session: Session) -> Shipment:
+            unit = Unit(self._repos, session, ev.actor_of(principal), utcnow())
+            before = await self._load(principal, shipment_id, session)
+            self._require_released(before)
+            transition(before.status, ShipmentStatus.PICKED)
+            quantities = self._validate_picks(before, picked)
+            order_before = await unit.order(before.order_id)
+            order, lines = await self._short_picks.apply(unit, order_before, before, quantities)
+            target = ShipmentStatus.PICKED if lines else ShipmentStatus.CANCELLED
+            after = dataclasses.replace(
+                before, lines=lines, status=target, status_at=unit.now, updated_at=unit.now,
+                version=before.version + 1, extra={**before.extra, "picked_at": unit.now},
+            )
+            await unit.save_shipment(before, after)
+            # A re-routed shortfall gets its shipment at the new location; a backordered one none yet.
+            await self.sync_shipments(order, session=session, actor=unit.actor, now=unit.now)
+            await unit.save_order(order_before, order)
+            await unit.commit()
+            return after
+
+        return await self._mongo.transaction(work)
+
+    @staticmethod
+    def _validate_picks(shipment: Shipment, picked: Sequence[PickedLine]) -> dict[str, int]:
+        check = Validator()
+        by_id = {line.allocation_id: line for line in shipment.lines}
+        given: dict[str, int] = {}
+        for n, item in enumerate(picked):
+            line = by_id.get(item.line_id)
+            if line is None:
+                check.add(f"shipment {shipment.number} has no line {item.line_id}", "lines", n, "lineId")
+                continue
+            if item.line_id in given:
+                check.add("each line may be confirmed once", "lines", n, "lineId")
+            check.check(0 <= item.picked_quantity <= line.quantity, f"picked quantity must be 0 to {line.quantity}", "lines", n, "pickedQuantity")
+            given[item.line_id] = item.picked_quantity
+        missing = [line_id for line_id in by_id if line_id not in given]
+        check.check(not missing, f"confirm every line; missing: {', '.join(missing)}", "lines")
+        check.raise_if_any()
+        return given
+
+    async def pack(self, principal: Principal, shipment_id: str, packages: Sequence[PackageInput]) -> Shipment:
+        shipment = await self._load(principal, shipment_id)
+        check = Validator()
+        needs_boxes = shipment.method is FulfilmentMethod.SHIP
+        check.check((0 if not needs_boxes else 1) <= len(packages) <= MAX_PACKAGES, f"give 1 to {MAX_PACKAGES} packages", "packages")
+        for n, p in enumerate(packages):
+            check.check(0 < p.weight_grams <= MAX_PACKAGE_GRAMS, f"weight must be 1 to {MAX_PACKAGE_GRAMS} g", "packages", n, "weightGrams")
+            for name, side in (("lengthCm", p.length_cm), ("widthCm", p.width_cm), ("heightCm", p.height_cm)):
+                check.check(0 < side <= MAX_SIDE_CM, f"sides must be above 0 and at most {MAX_SIDE_CM:.0f} cm", "packages", n, name)
+        check.raise_if_any()
+
+        async def work(session: Session) -> Shipment:
+            unit = Unit(self._repos, session, ev.actor_of(principal), utcnow())
+            before = await self._load(principal, shipment_id, session)
+            self._require_released(before)
+            transition(before.status, ShipmentStatus.PACKED)
+            # At the pick-up store, packing is the last step before the shopper comes.
+            target = ShipmentStatus.READY_FOR_PICKUP if before.method is FulfilmentMethod.PICKUP else ShipmentStatus.PACKED
+            after = dataclasses.replace(
+                before,
+                status=target,
+                packages=tuple(Package(n, p.weight_grams, p.length_cm, p.width_cm, p.height_cm) for n, p in enumerate(packages, start=1)),
+                status_at=unit.now,
+                updated_at=unit.now,
+                version=before.version + 1,
+                extra={**before.extra, "packed_at": unit.now},
+            )
+            await unit.save_shipment(before, after)
+            order = await unit.order(after.order_id)
+            await unit.save_order(order, order)
+            await unit.commit()
+            return after
+
+        return await self._mongo.transaction(work)
+
+    async def confirm_pickup(self, principal: Principal, shipment_id: str) -> Shipment:
+        await self._load(principal, shipment_id)
+
+        async def work(session: Session) -> Shipment:
+            unit = Unit(self._repos, session, ev.actor_of(principal), utcnow())
+            before = await self._load(principal, shipment_id, session)
+            self._require_released(before)
+            after = dataclasses.replace(
+                before,
+                status=transition(before.status, ShipmentStatus.PICKED_UP),
+                status_at=unit.now,
+                updated_at=unit.now,
+                eta=unit.now.date(),
+                version=before.version + 1,
+                extra={**before.extra, "picked_up_at": unit.now},
+            )
+            order = await unit.order(after.order_id)
+            consumed = await unit.consume_stock(order, after, f"shipment {after.number} picked up")
+            await unit.save_shipment(before, after)
+            await unit.save_order(order, consumed)
+            await unit.commit()
+            return after
+
+        return await self._mongo.transaction(work)

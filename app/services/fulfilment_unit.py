@@ -1,0 +1,98 @@
+"""One fulfilment transaction: reads and guarded writes of one order's shipments, order and stock,
+with the events collected and appended once, in the same transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.errors import Conflict, NotFound
+from app.domain.events import Actor, DomainEvent
+from app.domain.fulfilment import rolled_up_status
+from app.domain.inventory import StockChangeCause
+from app.domain.orders import AllocationStatus, Order
+from app.domain.shipments import Shipment
+from app.repositories.channels import ChannelRepository
+from app.repositories.database import Mongo, Session
+from app.repositories.events import EventRepository
+from app.repositories.inventory import InventoryRepository
+from app.repositories.locations import LocationRepository
+from app.repositories.orders import OrderRepository
+from app.repositories.products import ProductRepository
+from app.repositories.shipments import ShipmentRepository
+from app.services import fulfilment_events as ev
+
+
+@dataclass(frozen=True, slots=True)
+class FulfilmentRepos:
+    mongo: Mongo
+    orders: OrderRepository
+    shipments: ShipmentRepository
+    products: ProductRepository
+    locations: LocationRepository
+    inventory: InventoryRepository
+    channels: ChannelRepository
+    events: EventRepository
+
+
+class Unit:
+    """One transaction's reads and writes for one order: load, change, then `commit` once."""
+
+    def __init__(self, repos: FulfilmentRepos, session: Session, actor: Actor, now: datetime):
+        self.repos = repos
+        self.session = session
+        self.actor = actor
+        self.now = now
+        self.events: list[DomainEvent] = []
+
+    async def order(self, order_id: str) -> Order:
+        found = await self.repos.orders.by_ids([order_id], session=self.session)
+        if not found:
+            raise NotFound(f"order {order_id} of the shipment does not exist")
+        return found[0]
+
+    async def shipments(self, order_id: str) -> list[Shipment]:
+        return (await self.repos.shipments.for_orders([order_id], session=self.session))[order_id]
+
+    async def save_shipment(self, before: Shipment, after: Shipment) -> None:
+        if not await self.repos.shipments.replace(after, expected_version=before.version, session=self.session):
+            raise Conflict(f"shipment {before.number} was changed concurrently; try again")
+        if after.status is not before.status:
+            self.events.append(ev.status_changed(before, after, self.actor, self.now))
+
+    async def save_order(self, before: Order, after: Order) -> Order:
+        """Rolls shipment status up to the order, writes it if anything changed."""
+        shipments = await self.shipments(after.id)
+        rolled = dataclasses.replace(after, status=rolled_up_status(after, shipments))
+        if rolled == before:
+            return before
+        final = dataclasses.replace(rolled, updated_at=self.now, version=before.version + 1)
+        if not await self.repos.orders.replace(final, expected_version=before.version, session=self.session):
+            raise Conflict(f"order {before.id} was changed concurrently; try again")
+        if final.status is not before.status:
+            self.events.append(ev.order_status_changed(before, final, self.actor, self.now))
+        return final
+
+    async def consume_stock(self, order: Order, shipment: Shipment, reason: str) -> Order:
+        """Goods leave: on hand and reserved fall together, allocations become FULFILLED."""
+        by_id = {a.id: a for a in order.allocations}
+        fulfilled: set[str] = set()
+        for line in shipment.lines:
+            allocation = by_id.get(line.allocation_id)
+            if allocation is None or allocation.status is not AllocationStatus.OPEN or allocation.quantity != line.quantity:
+                raise Conflict(f"line {line.line_id} no longer matches its reservation; re-sync the shipment", field=("lines", line.line_id))
+            moved = await self.repos.inventory.move(
+                line.sku, shipment.location_id, on_hand=-line.quantity, reserved=-line.quantity, at=self.now, session=self.session
+            )
+            if moved is None:
+                raise Conflict(f"stock of {line.sku} at {shipment.location_id} does not cover the shipment", field=("lines", line.line_id))
+            self.events.append(ev.stock_changed(*moved, StockChangeCause.SHIPMENT, self.actor, self.now, order, reason=reason))
+            fulfilled.add(allocation.id)
+        allocations = tuple(
+            dataclasses.replace(a, status=AllocationStatus.FULFILLED) if a.id in fulfilled else a for a in order.allocations
+        )
+        return dataclasses.replace(order, allocations=allocations)
+
+    async def commit(self) -> None:
+        await self.repos.events.append(self.events, session=self.session)

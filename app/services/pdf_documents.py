@@ -1,0 +1,167 @@
+"""Real PDFs (reportlab): pick lists, packing slips and 4x6 inch shipping labels with a Code 128 barcode."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from reportlab.graphics.barcode.code128 import Code128
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import LETTER, inch
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from app.domain.carriers import GRAMS_PER_LB
+from app.domain.locations import Address, Location
+from app.domain.orders import Order
+from app.domain.picking import PickList
+from app.domain.shipments import Shipment
+
+_STYLES = getSampleStyleSheet()
+_SMALL = ParagraphStyle("small", parent=_STYLES["Normal"], fontSize=8, leading=10)
+_GRID = TableStyle(
+    [
+        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
+        ("FONT", (0, 1), (-1, -1), "Helvetica", 8),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]
+)
+LABEL_SIZE = (4 * inch, 6 * inch)
+
+
+def _address_lines(address: Address | None) -> list[str]:
+    if address is None:
+        return ["(no address)"]
+    lines = [address.name] if address.name else []
+    lines.append(address.line1)
+    if address.line2:
+        lines.append(address.line2)
+    lines.append(f"{address.city}, {address.region or ''} {address.postal_code}".replace(" ,", ","))
+    lines.append(address.country)
+    return lines
+
+
+def _flags(flags: Sequence[str] | frozenset[str]) -> str:
+    return ", ".join(sorted(str(f).replace("_", " ") for f in flags))
+
+
+def _pdf(story: list[object], title: str) -> bytes:
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=LETTER, title=title, author="OMS", leftMargin=0.6 * inch, rightMargin=0.6 * inch,
+                            topMargin=0.6 * inch, bottomMargin=0.6 * inch)
+    doc.build(story)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def pick_list_pdf(pick_list: PickList) -> bytes:
+    story: list[object] = [
+        Paragraph(f"Pick list - {pick_list.location_name} ({pick_list.location_id})", _STYLES["Title"]),
+        Paragraph(
+            f"Generated {pick_list.generated_at:%Y-%m-%d %H:%M} UTC - {len(pick_list.shipments)} shipments, "
+            f"{pick_list.unit_count} units, {len(pick_list.lines)} pick lines", _STYLES["Normal"]),
+        Spacer(1, 8),
+        Paragraph("Totes (items that ship together)", _STYLES["Heading3"]),
+    ]
+    totes = [["Tote", "Shipment", "Items", "Promised", "Handling"]] + [
+        [f"T{s.tote}", s.shipment_number, str(s.item_count), s.promised_date.isoformat() if s.promised_date else "-", _flags(s.handling) or "-"]
+        for s in pick_list.shipments
+    ]
+    story += [Table(totes, repeatRows=1, style=_GRID), Spacer(1, 10), Paragraph("Walk in this order", _STYLES["Heading3"])]
+    rows = [["#", "Bin", "Zone", "SKU", "Item", "Qty", "Put in totes", "Handling"]]
+    for line in pick_list.lines:
+        rows.append(
+            [
+                str(line.sequence),
+                line.bin.code if line.bin else "NO BIN",
+                line.zone_name or (line.bin.zone if line.bin else "-"),
+                line.sku,
+                Paragraph(line.name, _SMALL),
+                str(line.quantity),
+                " ".join(f"T{share.tote}x{share.quantity}" for share in line.shares),
+                _flags(line.handling) or "-",
+            ]
+        )
+    story.append(Table(rows, repeatRows=1, style=_GRID, colWidths=[0.3 * inch, 0.9 * inch, 0.8 * inch, 0.9 * inch, 1.9 * inch, 0.4 * inch, 1.0 * inch, 1.0 * inch]))
+    return _pdf(story, f"Pick list {pick_list.location_id}")
+
+
+def packing_slip_pdf(shipment: Shipment, order: Order, origin: Location) -> bytes:
+    story: list[object] = [
+        Paragraph("Packing slip", _STYLES["Title"]),
+        Paragraph(f"Order {order.external_id} ({order.channel_id}) - shipment {shipment.number}", _STYLES["Heading3"]),
+        Paragraph(f"Ordered {order.created_at:%Y-%m-%d}. Estimated delivery: {shipment.eta.isoformat() if shipment.eta else 'to be confirmed'}.", _STYLES["Normal"]),
+        Spacer(1, 8),
+    ]
+    addresses = [["Ship from", "Ship to"], ["\n".join([origin.name, *_address_lines(origin.address)]), "\n".join(_address_lines(shipment.destination))]]
+    story += [Table(addresses, colWidths=[3.3 * inch, 3.3 * inch], style=_GRID), Spacer(1, 10)]
+    rows = [["Line", "SKU", "Item", "Qty", "Handling"]] + [
+        [line.line_id, line.sku, Paragraph(line.name, _SMALL), str(line.picked_quantity if line.picked_quantity is not None else line.quantity), _flags(line.handling) or "-"]
+        for line in shipment.lines
+    ]
+    story += [Table(rows, repeatRows=1, style=_GRID, colWidths=[0.5 * inch, 1.1 * inch, 3.2 * inch, 0.5 * inch, 1.3 * inch]), Spacer(1, 10)]
+    if shipment.packages:
+        packages = [["Package", "Weight", "Dimensions (cm)"]] + [
+            [str(p.number), f"{p.weight_grams / 1000:.2f} kg", f"{p.length_cm:g} x {p.width_cm:g} x {p.height_cm:g}"] for p in shipment.packages
+        ]
+        story += [Table(packages, style=_GRID), Spacer(1, 10)]
+    if shipment.handling:
+        story.append(Paragraph(f"Handle with care: {_flags(shipment.handling)}", _STYLES["Heading3"]))
+    story.append(Paragraph(f"{shipment.item_count} items. Thank you for your order.", _STYLES["Normal"]))
+    return _pdf(story, f"Packing slip {shipment.number}")
+
+
+def label_pdf(shipment: Shipment, origin: Location, service_name: str) -> bytes:
+    """A 4x6 inch thermal label: from, ship to, service, weight, zone and the tracking number as Code 128."""
+    label = shipment.label
+    assert label is not None, "only shipped shipments have a label"
+    buffer = io.BytesIO()
+    pdf = Canvas(buffer, pagesize=LABEL_SIZE)
+    pdf.setTitle(f"Label {label.tracking_number}")
+    width, height = LABEL_SIZE
+    margin = 0.15 * inch
+    y = height - margin - 8
+    pdf.setFont("Helvetica", 7)
+    for text in ["FROM:", origin.name, *_address_lines(origin.address)]:
+        pdf.drawString(margin, y, text)
+        y -= 8.5
+    pdf.line(margin, y, width - margin, y)
+    y -= 14
+    pdf.setFont("Helvetica-Bold", 9)
+    pdf.drawString(margin, y, "SHIP TO:")
+    y -= 14
+    pdf.setFont("Helvetica-Bold", 12)
+    for text in _address_lines(shipment.destination):
+        pdf.drawString(margin + 10, y, text)
+        y -= 14
+    y -= 2
+    pdf.line(margin, y, width - margin, y)
+    y -= 24
+    pdf.setFont("Helvetica-Bold", 16)
+    pdf.drawString(margin, y, service_name.upper())
+    pdf.setFont("Helvetica-Bold", 22)
+    pdf.drawRightString(width - margin, y, f"Z{label.zone}")
+    y -= 16
+    weight_g = sum(p.weight_grams for p in shipment.packages) or label.billable_weight_grams
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(margin, y, f"WEIGHT: {weight_g / GRAMS_PER_LB:.1f} LB ({weight_g / 1000:.2f} KG)   PKGS: {max(1, len(shipment.packages))}")
+    y -= 11
+    pdf.drawString(margin, y, f"SHIP DATE: {label.purchased_at:%Y-%m-%d}   EST. DELIVERY: {label.estimated_delivery.isoformat()}")
+    y -= 11
+    pdf.drawString(margin, y, f"REF: {shipment.number}")
+    y -= 6
+    pdf.line(margin, y, width - margin, y)
+    barcode = Code128(label.tracking_number, barHeight=0.9 * inch, barWidth=0.014 * inch, quiet=True)
+    y -= 0.9 * inch + 14
+    barcode.drawOn(pdf, (width - barcode.width) / 2, y)
+    y -= 14
+    pdf.setFont("Helvetica-Bold", 11)
+    pdf.drawCentredString(width / 2, y, f"TRACKING #: {label.tracking_number}")
+    if shipment.handling:
+        pdf.setFont("Helvetica-Bold", 10)
+        pdf.drawCentredString(width / 2, margin + 6, _flags(shipment.handling))
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
