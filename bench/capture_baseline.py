@@ -5,7 +5,8 @@ products (outside), then in one snapshot transaction the (channel, external id) 
 match by email, routing policy, stock of the SKUs (available > 0), the locations holding it,
 nearest-first placement in plain Python (routing's scoring is CPU the API pays and this does not),
 one guarded `available >= q` reserve per allocation (update pipeline recomputing `available`),
-the order insert and its events (OrderCaptured, OrderStatusChanged, one StockLevelChanged per level).
+the order insert and its events (OrderCaptured, OrderStatusChanged, one StockLevelChanged per level),
+and fulfilment's shipments (one per allocating location, with ShipmentCreated).
 """
 
 from __future__ import annotations
@@ -116,9 +117,33 @@ class Baseline:
             )
             head = {"aggregate_type": "Order", "aggregate_id": order_id, "at": now, "actor": {"subject": "baseline", "role": "CHANNEL"},
                     "order_id": order_id, "channel_id": given["channel"]}
+            # Fulfilment's part of the same transaction: the order's shipments read back, then one
+            # shipment per allocating location, each with its ShipmentCreated event.
+            await db["shipments"].find({"order_id": order_id}, session=session).to_list()
+            per_location: dict[str, list[dict[str, Any]]] = {}
+            for allocation in allocations:
+                per_location.setdefault(allocation["location_id"], []).append(allocation)
+            shipments = [
+                {"_id": _oid(), "order_id": order_id, "customer_id": customer["_id"] if customer else None, "channel_id": given["channel"],
+                 "location_id": location_id, "number": f"{given['externalId']}-{n}", "method": "SHIP", "status": "PENDING",
+                 "status_at": now, "held": False, "destination": given["delivery"]["address"],
+                 "lines": [{"allocation_id": a["id"], "line_id": a["line_id"], "sku": a["sku"], "quantity": a["quantity"], "picked_quantity": 0}
+                           for a in located],
+                 "packages": [], "tracking": [], "created_at": now, "updated_at": now, "version": 1}
+                for n, (location_id, located) in enumerate(sorted(per_location.items()), start=1)
+            ]
+            if shipments:
+                await db["shipments"].insert_many(shipments, session=session)
+            shipment_events = [
+                {"_id": _oid(), "type": "ShipmentCreated", "aggregate_type": "Shipment", "aggregate_id": doc["_id"], "at": now,
+                 "actor": head["actor"], "order_id": order_id, "channel_id": given["channel"], "shipment_id": doc["_id"],
+                 "location_id": doc["location_id"], "payload": {"status": "PENDING"}}
+                for doc in shipments
+            ]
             await db["events"].insert_many(
                 [{"_id": _oid(), "type": "OrderCaptured", "payload": {"status": status}, **head},
-                 {"_id": _oid(), "type": "OrderStatusChanged", "payload": {"from": "CREATED", "to": status}, **head}, *events],
+                 {"_id": _oid(), "type": "OrderStatusChanged", "payload": {"from": "CREATED", "to": status}, **head}, *events,
+                 *shipment_events],
                 session=session,
             )
             return status
