@@ -13,18 +13,19 @@ Outcomes:
 - HIDE: no errors, but nothing to see (null, or an empty list/connection): the caller cannot
   tell a hidden object from a missing one.
 - DENY: a typed error (FORBIDDEN, UNAUTHENTICATED or NOT_FOUND, top-level or as the mutation's
-  error member) and nothing written.
+  error member; exactly `codes[caller]` when given) and nothing written.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.domain.ids import new_id
 from app.domain.orders import Allocation, AllocationStatus, Delivery, DeliveryMethod, Hold, Order, OrderStatus
+from app.domain.shipments import Shipment
 from tests.factories import T0, customer, order
 
 ALLOW, HIDE, DENY = "ALLOW", "HIDE", "DENY"
@@ -41,13 +42,19 @@ class Seed:
     """The world every row runs against (tests/test_authorization.py builds it):
     stores ST-A and ST-B, warehouse DC-A; customers ada (web) and bob (amazon);
     order A1 (ada, web, reserved at ST-A) and B1 (bob, amazon, reserved at ST-B).
-    The STORE_STAFF caller works at ST-A, WAREHOUSE at DC-A, CHANNEL is `web`, CUSTOMER is ada."""
+    The STORE_STAFF caller works at ST-A, WAREHOUSE at DC-A, CHANNEL is `web`, CUSTOMER is ada.
+    Shipments only exist once a row asks for them (`shipments`, `place`), so other rows stay as cheap as before."""
 
     ada: str
     bob: str
     a1: Order
     b1: Order
     add_order: Callable[[Order], Any]  # async: writes a fresh order for a mutation to act on
+    # A1's shipment (at ST-A) and B1's (at ST-B), by order external id; made by the real sync on first use.
+    shipments: Callable[[], Awaitable[dict[str, Shipment]]]
+    # (location, *, pickup_at=None, stage=PENDING, also_at=()) → a fresh ada/web order of 1 × SKU-1 allocated and
+    # reserved there (plus 1 more per `also_at` location), its shipment at `location` synced and worked up to `stage`.
+    place: Callable[..., Awaitable[Shipment]]
 
     async def fresh_order(self, *, customer_id: str | None = None, channel_id: str = "web", held: bool = False) -> Order:
         made = order(customer_id or self.ada, channel_id=channel_id, status=OrderStatus.CREATED, created_at=T0)
@@ -68,6 +75,7 @@ class Row:
     expect: Mapping[str, str]
     variables: Variables = lambda seed: {}  # noqa: E731
     check: Callable[[Any, Seed, str], bool] | None = None  # (root field value, seed, caller) → holds?
+    codes: Mapping[str, str] = field(default_factory=dict)  # caller → the one denial code expected (else any)
     tags: tuple[str, ...] = field(default=())
 
 

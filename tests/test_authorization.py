@@ -15,16 +15,18 @@ from strawberry.permission import PermissionExtension
 from app.repositories.database import Mongo
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.schema import schema
-from tests.authz_table import CALLERS, DENY, HIDE, ROWS, Row, Seed
+from tests.authz_fulfilment import FULFILMENT_ROWS
+from tests.authz_table import CALLERS, DENY, HIDE, ROWS as CORE_ROWS, Row, Seed
 from tests.authz_world import Callers, callers, seed  # noqa: F401 - fixtures
 from tests.conftest import GraphQLClient
 
 pytestmark = pytest.mark.usefixtures("reservations_consistent")
 
+ROWS = [*CORE_ROWS, *FULFILMENT_ROWS]
 DENIAL_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND"}
 # What a refused operation must leave untouched. Events lose their `seq` stamp from the
 # comparison: the sequencer stamps committed events in the background.
-_FINGERPRINTED = ("orders", "customers", "inventory", "events", "channels", "locations", "products")
+_FINGERPRINTED = ("orders", "shipments", "customers", "inventory", "events", "channels", "locations", "products")
 
 
 async def fingerprint(mongo: Mongo) -> str:
@@ -71,6 +73,7 @@ async def _run(row: Row, caller: str, seed: Seed, gql: GraphQLClient, callers: C
     where = f"{row.name} as {caller}: {json.dumps(body)[:600]}"
     if expected == DENY:
         assert _denial(body) in DENIAL_CODES, where
+        assert _denial(body) == row.codes.get(caller, _denial(body)), where
         if caller == "ANONYMOUS":
             assert _denial(body) == "UNAUTHENTICATED" and body["data"] is None, where
         assert await fingerprint(mongo) == before, f"a denied operation wrote something: {where}"

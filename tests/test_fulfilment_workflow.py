@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.domain.errors import DomainError, Forbidden, InvalidInput
+from app.domain.errors import DomainError, InvalidInput, NotFound
 from app.domain.events import Actor
 from app.domain.orders import OrderStatus
 from app.domain.principals import Principal, Role
@@ -118,8 +118,8 @@ async def test_pickup_in_store_becomes_ready_and_is_handed_over_by_store_staff(f
     assert no_carrier.value.code.value == "ILLEGAL_TRANSITION"
 
     before = await snapshot(fw)
-    with pytest.raises(Forbidden):
-        await services.fulfilment.confirm_pickup(NYC_STAFF, shipment.id)  # another store's staff
+    with pytest.raises(NotFound):
+        await services.fulfilment.confirm_pickup(NYC_STAFF, shipment.id)  # another store's staff: not theirs to see, so NOT_FOUND
     assert await snapshot(fw) == before
 
     level = await fw.level("SKU-SHOE", BOS.id)
@@ -200,7 +200,7 @@ async def test_refused_steps_get_typed_errors_and_write_nothing(fw: FulfilmentWo
     with pytest.raises(InvalidInput) as missing:
         await services.fulfilment.confirm_pick(PICKER, shipment.id, [])
     assert missing.value.field == ("lines",)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await services.fulfilment.confirm_pick(BOS_STAFF, shipment.id, [PickedLine(line, 2)])
     assert await snapshot(fw) == before
 

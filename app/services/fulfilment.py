@@ -28,6 +28,7 @@ from app.domain.shipments import (
 from app.repositories.database import Session
 from app.services import fulfilment_events as ev
 from app.services.fulfilment_unit import FulfilmentRepos, Unit
+from app.services.shipments import can_see_shipment
 from app.services.short_picks import ShortPickHandler
 
 MAX_WAVE = 100
@@ -133,7 +134,8 @@ class FulfilmentService:
 
     async def _load(self, principal: Principal, shipment_id: str, session: Session | None = None) -> Shipment:
         shipment = await self._shipments.get(shipment_id, session=session)
-        if shipment is None:
+        # One the caller may not see answers like a missing one: FORBIDDEN would confirm it exists, and where.
+        if shipment is None or not can_see_shipment(principal, shipment):
             raise NotFound(f"no shipment {shipment_id}", field=("shipmentId",))
         principal.require_location(shipment.location_id)
         return shipment

@@ -124,7 +124,7 @@ class ShippingService:
         """Buys the label outside the transaction (a remote call must not run inside one, which may
         retry), then consumes stock and records the label in one transaction; voids the label if that fails."""
         shipment = await self._repos.shipments.get(shipment_id)
-        if shipment is None:
+        if shipment is None or not can_see_shipment(principal, shipment):  # no existence leak, as in fulfilment
             raise NotFound(f"no shipment {shipment_id}", field=("shipmentId",))
         principal.require_location(shipment.location_id)
         if shipment.held:
