@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import random
 import time
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlsplit
 
 from app.domain.cities import CITIES
 from app.domain.principals import Role
@@ -87,17 +87,28 @@ async def _raw(uri: str, probes: list[tuple[str, float, float]], *, with_names: 
 
 
 def _graphql(base: str, token: str, probes: list[tuple[str, float, float]], query: str) -> tuple[list[float], int]:
+    """A keep-alive http.client connection: the figure is the server's, not a client library's
+    (httpx adds ~0.9 ms of client-side Python per request here)."""
     samples, non_empty = [], 0
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
-        for sku, lat, lng in probes[:200]:
-            client.post("/graphql", json={"query": query, "variables": {"sku": sku, "lat": lat, "lng": lng}})
-        for sku, lat, lng in probes:
+    connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=10)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(sku: str, lat: float, lng: float) -> tuple[int, dict]:
+        connection.request("POST", "/graphql", json.dumps({"query": query, "variables": {"sku": sku, "lat": lat, "lng": lng}}), headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+
+    try:
+        for probe in probes[:200]:
+            post(*probe)
+        for probe in probes:
             started = time.perf_counter()
-            response = client.post("/graphql", json={"query": query, "variables": {"sku": sku, "lat": lat, "lng": lng}})
+            status, body = post(*probe)
             samples.append((time.perf_counter() - started) * 1000)
-            body = response.json()
-            assert response.status_code == 200 and "errors" not in body, body
+            assert status == 200 and "errors" not in body, body
             non_empty += bool(body["data"]["storeAvailability"])
+    finally:
+        connection.close()
     return samples, non_empty
 
 
