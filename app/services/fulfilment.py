@@ -269,11 +269,7 @@ class FulfilmentService:
                 version=before.version + 1,
                 extra={**before.extra, "picked_up_at": unit.now},
             )
-            order = await unit.order(after.order_id)
-            consumed = await unit.consume_stock(order, after, f"shipment {after.number} picked up")
-            await unit.save_shipment(before, after)
-            await unit.save_order(order, consumed)
-            await unit.commit()
+            await unit.hand_over(before, after, f"shipment {after.number} picked up")
             return after
 
         return await self._mongo.transaction(work)

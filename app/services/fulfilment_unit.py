@@ -94,5 +94,13 @@ class Unit:
         )
         return dataclasses.replace(order, allocations=allocations)
 
+    async def hand_over(self, before: Shipment, after: Shipment, reason: str) -> None:
+        """The goods leave (shipped or collected): stock falls, shipment and order are saved, then commit."""
+        order = await self.order(before.order_id)
+        consumed = await self.consume_stock(order, after, reason)
+        await self.save_shipment(before, after)
+        await self.save_order(order, consumed)
+        await self.commit()
+
     async def commit(self) -> None:
         await self.repos.events.append(self.events, session=self.session)

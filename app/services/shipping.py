@@ -176,11 +176,7 @@ class ShippingService:
             version=before.version + 1,
             extra={**before.extra, "shipped_at": unit.now},
         )
-        order = await unit.order(before.order_id)
-        consumed = await unit.consume_stock(order, after, f"shipment {after.number} shipped")
-        await unit.save_shipment(before, after)
-        await unit.save_order(order, consumed)
-        await unit.commit()
+        await unit.hand_over(before, after, f"shipment {after.number} shipped")
         return after
 
     # --- tracking webhook --------------------------------------------------------------------------

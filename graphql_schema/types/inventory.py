@@ -111,13 +111,12 @@ class StockMovement:
     transfer_id: str | None = strawberry.field(description="Pairs the two sides of a transfer.")
 
     @strawberry.field(description="The order that caused it (reservations and releases), if visible to the caller.")
-    async def order(self, info: Info) -> Annotated[Order, strawberry.lazy("graphql_schema.types.orders")] | None:
+    def order(self, info: Info) -> Annotated[Order, strawberry.lazy("graphql_schema.types.orders")] | None:
         from graphql_schema.types.orders import Order
 
         if self.order_ref is None:
             return None
-        found = await info.context.loaders.order_by_id.load(self.order_ref)
-        return Order.from_domain(found) if found else None
+        return now_or_later(info.context.loaders.order_by_id, self.order_ref, Order.from_domain)  # type: ignore[return-value]
 
     @classmethod
     def from_domain(cls, event: DomainEvent) -> StockMovement:

@@ -11,7 +11,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types.nodes import Selection
 
-from app.domain import orders
+from app.domain import orders, shipments
 from app.domain.pagination import Page
 from graphql_schema.context import Info
 from graphql_schema.ids import node_id_of
@@ -196,18 +196,19 @@ class Order(relay.Node):
         return now_or_later(info.context.loaders.customer_by_id, self.customer_ref, Customer.from_domain)  # type: ignore[return-value]
 
     @strawberry.field(description="Shipments of this order, oldest first (those the caller may see).")
-    async def shipments(self, info: Info) -> list[ShipmentRef]:
+    def shipments(self, info: Info) -> list[ShipmentRef]:
         from graphql_schema.types.shipments import Shipment
 
-        return [Shipment.from_domain(s) for s in await info.context.loaders.shipments_by_order.load(self.id)]
+        return now_or_later(  # type: ignore[return-value]
+            info.context.loaders.shipments_by_order, self.id, lambda found: [Shipment.from_domain(s) for s in found]
+        )
 
     @strawberry.field(
         description="When the shopper gets everything: the latest ETA of its live shipments (delivery or pick-up); "
         "null when nothing is planned yet."
     )
-    async def eta(self, info: Info) -> date | None:
-        etas = [s.eta for s in await info.context.loaders.shipments_by_order.load(self.id) if s.eta and s.status != "CANCELLED"]
-        return max(etas) if etas else None
+    def eta(self, info: Info) -> date | None:
+        return now_or_later(info.context.loaders.shipments_by_order, self.id, _latest_eta)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Why the order was routed where it was at capture (or its last re-route): every candidate, "
@@ -244,6 +245,11 @@ class OrderConnection(relay.Connection[Order]):
         )
 
 
+def _latest_eta(found: Sequence[shipments.Shipment]) -> date | None:
+    etas = [s.eta for s in found if s.eta and s.status != "CANCELLED"]
+    return max(etas) if etas else None
+
+
 async def prefetch_order_references(info: Info, found: Sequence[orders.Order], paths: frozenset[str]) -> None:
     loaders = info.context.loaders
     wanted = {
@@ -251,6 +257,8 @@ async def prefetch_order_references(info: Info, found: Sequence[orders.Order], p
         "edges.node.channel": (loaders.channel_by_id, [o.channel_id for o in found]),
         "edges.node.lines.product": (loaders.product_by_sku, [line.sku for o in found for line in o.lines]),
         "edges.node.allocations.location": (loaders.location_by_id, [a.location_id for o in found for a in o.allocations]),
+        "edges.node.shipments": (loaders.shipments_by_order, [o.id for o in found]),
+        "edges.node.eta": (loaders.shipments_by_order, [o.id for o in found]),
         "edges.node.delivery.pickupLocation": (
             loaders.location_by_id,
             [o.delivery.pickup_location_id for o in found if o.delivery.pickup_location_id],

@@ -9,6 +9,7 @@ import strawberry
 from app.domain import picking
 from graphql_schema.context import Info
 from graphql_schema.enums import HandlingFlag
+from graphql_schema.prefetch import now_or_later
 from graphql_schema.types.catalog import Location
 from graphql_schema.types.inventory import BinLocation
 from graphql_schema.types.shipments import Shipment
@@ -24,9 +25,8 @@ class PickListShipment:
     promised_date: date | None
 
     @strawberry.field(description="The shipment.")
-    async def shipment(self, info: Info) -> Shipment | None:
-        found = await info.context.loaders.shipment_by_id.load(self.shipment_code)
-        return Shipment.from_domain(found) if found else None
+    def shipment(self, info: Info) -> Shipment | None:
+        return now_or_later(info.context.loaders.shipment_by_id, self.shipment_code, Shipment.from_domain)  # type: ignore[return-value]
 
 
 @strawberry.type(description="How many units of a pick line go into one shipment's tote.")
@@ -82,9 +82,8 @@ class PickList:
         )
 
     @strawberry.field(description="The location.")
-    async def location(self, info: Info) -> Location | None:
-        found = await info.context.loaders.location_by_id.load(self.location_code)
-        return Location.from_domain(found) if found else None
+    def location(self, info: Info) -> Location | None:
+        return now_or_later(info.context.loaders.location_by_id, self.location_code, Location.from_domain)  # type: ignore[return-value]
 
     @strawberry.field(description="This wave as a printable PDF: a signed URL, valid for 15 minutes, relative to the API's origin.")
     def pdf_url(self, info: Info) -> str:

@@ -16,6 +16,7 @@ from graphql_schema.context import Info
 from graphql_schema.enums import FulfilmentMethod, HandlingFlag, ServiceLevel, ShipmentStatus, TrackingEventKind
 from graphql_schema.ids import node_id_of
 from graphql_schema.pagination import page_info
+from graphql_schema.prefetch import now_or_later
 from graphql_schema.types.catalog import Location, Product
 from graphql_schema.types.common import Address, Money
 
@@ -36,9 +37,8 @@ class ShipmentLine:
     handling: list[HandlingFlag] = strawberry.field(description="Special handling of the item.")
 
     @strawberry.field(description="The product.")
-    async def product(self, info: Info) -> Product | None:
-        found = await info.context.loaders.product_by_sku.load(self.sku)
-        return Product.from_domain(found) if found else None
+    def product(self, info: Info) -> Product | None:
+        return now_or_later(info.context.loaders.product_by_sku, self.sku, Product.from_domain)  # type: ignore[return-value]
 
 
 @strawberry.type(description="A packed box.")
@@ -153,16 +153,14 @@ class Shipment(relay.Node):
         return [cls.from_domain(s) if s else None for s in found]
 
     @strawberry.field(description="The location it ships from (or is picked up at).")
-    async def location(self, info: Info) -> Location | None:
-        found = await info.context.loaders.location_by_id.load(self.location_code)
-        return Location.from_domain(found) if found else None
+    def location(self, info: Info) -> Location | None:
+        return now_or_later(info.context.loaders.location_by_id, self.location_code, Location.from_domain)  # type: ignore[return-value]
 
     @strawberry.field(description="The order (null if the caller may not see it).")
-    async def order(self, info: Info) -> OrderRef | None:
+    def order(self, info: Info) -> OrderRef | None:
         from graphql_schema.types.orders import Order
 
-        found = await info.context.loaders.order_by_id.load(self.order_ref)
-        return Order.from_domain(found) if found else None
+        return now_or_later(info.context.loaders.order_by_id, self.order_ref, Order.from_domain)  # type: ignore[return-value]
 
     @strawberry.field(description="Packing slip PDF: a signed URL, valid for 15 minutes, relative to the API's origin.")
     def packing_slip_url(self, info: Info) -> str:
