@@ -70,11 +70,18 @@ def settings(mongodb_uri: str, database_name: str) -> Settings:
     )
 
 
+def lifespan_of(app: Any) -> LifespanManager:
+    """The app with its lifespan. Shutdown cancels the relay, hub and dashboard, whose clean-up makes
+    round trips to MongoDB; on a loaded 2-core machine that once took longer than asgi-lifespan's
+    default 5 s, so allow more (a real hang still fails)."""
+    return LifespanManager(app, shutdown_timeout=30)
+
+
 @pytest.fixture
 async def http(settings: Settings, mongo: Mongo) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the real ASGI app (lifespan included), sharing the test's database."""
     app = create_app(settings)
-    async with LifespanManager(app) as manager:
+    async with lifespan_of(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
             yield client

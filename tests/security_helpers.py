@@ -8,17 +8,17 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
-from asgi_lifespan import LifespanManager
 
 from app.asgi import create_app
 from app.settings import Settings
+from tests.conftest import lifespan_of
 
 
 @contextlib.asynccontextmanager
 async def client_for(settings: Settings, *, serve_uri: str | None = None, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the real app built from `settings` with `changes` (lifespan included)."""
     app = create_app(replace(settings, **changes), mongodb_uri=serve_uri)
-    async with LifespanManager(app) as manager:
+    async with lifespan_of(app) as manager:
         transport = httpx.ASGITransport(app=manager.app, client=("203.0.113.7", 4711))
         async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
             yield client

@@ -8,7 +8,6 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from asgi_lifespan import LifespanManager
 
 from app.asgi import create_app
 from app.domain.principals import Role
@@ -16,6 +15,7 @@ from app.repositories.database import Mongo
 from app.services.container import build_services
 from app.settings import Settings
 from tests.command_counter import CommandCounter
+from tests.conftest import lifespan_of
 from tests.factories import BOSTON, World, customer, location, order, product
 
 NESTED = """
@@ -55,7 +55,7 @@ async def _commands_for(mongo: Mongo, settings: Settings, customers: int) -> Cou
     # Only the request's commands count: the background sequencer and tail check stay off.
     quiet = dataclasses.replace(settings, relay_enabled=False, hub_tail_check_seconds=0)
     app = create_app(quiet, mongo_listeners=[counter])
-    async with LifespanManager(app) as manager:
+    async with lifespan_of(app) as manager:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as client:
             headers = {"Authorization": f"Bearer {token}"}
             await client.post("/graphql", json={"query": "{ channels { id } }"}, headers=headers)  # warm the key cache

@@ -7,14 +7,13 @@ import dataclasses
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.asgi import create_app
 from app.domain.clock import utcnow
 from app.domain.principals import SYSTEM
 from app.services.container import Services, build_services
 from app.settings import Settings
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, lifespan_of
 from tests.factories import World
 from tests.order_helpers import CAPTURE, capture_input, capture_request, network, reserved
 
@@ -92,7 +91,7 @@ async def test_held_scheduled_order_is_not_released_until_the_hold_is_lifted(wor
 async def test_the_app_lifespan_runs_the_scheduler(world: World, settings: Settings, services: Services) -> None:
     await network(world)
     app = create_app(dataclasses.replace(settings, scheduler_interval_seconds=0.05))
-    async with LifespanManager(app):
+    async with lifespan_of(app):
         wanted = (date.today() + timedelta(days=20)).isoformat()
         await services.order_capture.capture(SYSTEM, capture_request(capture_input("W-L", requestedDeliveryDate=wanted)))
         await _due_now(services, "W-L")

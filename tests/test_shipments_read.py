@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.asgi import create_app
 from app.domain.principals import Role
@@ -15,7 +14,7 @@ from app.repositories.database import Mongo
 from app.services.container import Services
 from app.settings import Settings
 from tests.command_counter import CommandCounter
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, lifespan_of
 from tests.factories import World
 from tests.fulfilment_world import BOS, DC, NYC, SHOPPER_POINT, FulfilmentWorld, hours_from_now, post_tracking, tracking_event
 from tests.test_customers import gid
@@ -89,7 +88,7 @@ async def test_order_shipments_resolve_without_n_plus_one(fw: FulfilmentWorld, s
         counter = CommandCounter()
         app = create_app(settings, mongo_listeners=[counter])
         query = "{ orders(first: 50) { edges { node { eta shipments { number eta location { name } lines { product { name } } } } } } }"
-        async with LifespanManager(app) as manager:
+        async with lifespan_of(app) as manager:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as client:
                 headers = {"Authorization": f"Bearer {token}"}
                 await client.post("/graphql", json={"query": "{ channels { id } }"}, headers=headers)
