@@ -225,7 +225,12 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     logs.configure(settings.log_level)
-    args.handler(settings, args)
+    try:
+        args.handler(settings, args)
+    except KeyboardInterrupt:
+        # Ctrl-C: uvicorn has shut down and the embedded mongod has stopped; it re-raises the signal
+        # so the process exits as interrupted. Exit that way without a traceback.
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":
