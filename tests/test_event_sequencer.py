@@ -7,10 +7,13 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 
+from pymongo.errors import OperationFailure
+
 from app.domain.events import DomainEvent
-from app.repositories.database import Mongo
+from app.repositories.database import Mongo, connect
 from app.repositories.events import EventRepository, to_doc
 from app.repositories.sequencer import SEQUENCER, LeaseRepository, RelayStateRepository
 from app.services.container import Services
@@ -192,3 +195,33 @@ async def test_failover_after_the_leader_is_killed_loses_and_duplicates_nothing(
     taken_over = [e.seq for e in handed_on]
     assert taken_over == list(range(taken_over[0], total + 1)) and taken_over[0] > 20
     assert (await mongo.db.leases.find_one({"_id": SEQUENCER}))["epoch"] == 2
+
+
+async def test_a_leader_that_died_mid_batch_does_not_stall_the_takeover(
+    services: Services, mongo: Mongo, settings: Settings
+) -> None:
+    """The dead leader's stamping transaction stays open on the server (its lifetime limit is a minute)
+    and holds the relay state's lock; the successor ends that session instead of waiting for it."""
+    leases = LeaseRepository(mongo.db)
+    dead = await leases.acquire(SEQUENCER, "dead-leader", 0.5)
+    assert dead is not None
+    await RelayStateRepository(mongo.db).fence(dead.epoch)
+    await append(mongo, event(0))
+    elsewhere = Mongo(connect(settings.mongodb_uri or ""), settings.database)
+    try:
+        async with elsewhere.client.start_session() as session:
+            assert await leases.record_session(SEQUENCER, dead, session.session_id)
+            await session.start_transaction()
+            await elsewhere.db.relay_state.update_one({"_id": SEQUENCER}, {"$set": {"last_seq": 1}}, session=session)
+            # ...and the process dies here, its commit never sent.
+            started = time.monotonic()
+            async with running(services, lease_seconds=0.5):
+                docs = await wait_stamped(mongo, 1, timeout=20)
+            taken_over_in = time.monotonic() - started
+            with contextlib.suppress(OperationFailure):
+                await session.abort_transaction()
+    finally:
+        await elsewhere.close()
+    assert [d["seq"] for d in docs] == [1]
+    assert taken_over_in < 10, f"the takeover waited {taken_over_in:.1f} s for the dead leader's transaction"
+    assert (await mongo.db.relay_state.find_one({"_id": SEQUENCER}))["last_seq"] == 1

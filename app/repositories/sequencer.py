@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -65,6 +65,22 @@ class LeaseRepository:
         await self.collection.update_one(
             {"_id": name, "owner": lease.owner, "epoch": lease.epoch}, [{"$set": {"expires_at": "$$NOW"}}]
         )
+
+    async def record_session(self, name: str, lease: Lease, session_id: Mapping[str, Any]) -> bool:
+        """Name the session the holder writes through, so a successor can abort its transaction if it dies."""
+        result = await self.collection.update_one(
+            {"_id": name, "owner": lease.owner, "epoch": lease.epoch},
+            {"$set": {"session": {"owner": lease.owner, "epoch": lease.epoch, "id": session_id}}},
+        )
+        return result.matched_count == 1
+
+    async def predecessor_session(self, name: str, lease: Lease) -> Mapping[str, Any] | None:
+        """The session another, earlier holder recorded, if any. Never our own: its id went back to
+        our driver's pool, where another of our transactions may be using it now."""
+        doc = await self.collection.find_one(
+            {"_id": name, "session.epoch": {"$lt": lease.epoch}, "session.owner": {"$ne": lease.owner}}, {"session": 1}
+        )
+        return doc["session"]["id"] if doc else None
 
     async def holder(self, name: str) -> Lease | None:
         doc = await self.collection.find_one({"_id": name, "$expr": {"$gte": ["$expires_at", "$$NOW"]}})

@@ -23,7 +23,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from app.domain.events import DomainEvent
 from app.repositories.database import Mongo, Session
@@ -37,6 +37,15 @@ OnSequenced = Callable[[list[DomainEvent]], Awaitable[None]]
 
 class LostLeadership(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """One leadership: its lease, and the one session all its stamping transactions run in, named in
+    the lease so that a successor can abort a transaction this leader left open by dying."""
+
+    lease: Lease
+    session: Session
 
 
 def instance_id() -> str:
@@ -128,22 +137,38 @@ class Sequencer:
                 await self._hand_on(chunk)
 
     async def _lead(self, lease: Lease) -> None:
+        await self._abort_predecessor(lease)
         state = await self._relay_state.fence(lease.epoch)
         if state.epoch != lease.epoch:
             raise LostLeadership(f"epoch {lease.epoch} is behind {state.epoch}")
         # Read after fencing: every batch of an older leader has either committed (and is counted) or will abort.
         self._next_seq = max(await self._events.newest_seq(), state.last_seq) + 1
-        self.leading.set()
-        log.info("sequencer leads", extra={"owner": self.owner, "epoch": lease.epoch, "next_seq": self._next_seq})
-        keeper = asyncio.create_task(self._keep_lease(lease))
-        stamper = asyncio.create_task(self._stamp_from(state.resume_token, lease))
+        async with self._mongo.session() as session:
+            if not await self._leases.record_session(SEQUENCER, lease, session.session_id):
+                raise LostLeadership("lease taken over")
+            term = _Term(lease, session)
+            self.leading.set()
+            log.info("sequencer leads", extra={"owner": self.owner, "epoch": lease.epoch, "next_seq": self._next_seq})
+            keeper = asyncio.create_task(self._keep_lease(lease))
+            stamper = asyncio.create_task(self._stamp_from(state.resume_token, term))
+            try:
+                done, _ = await asyncio.wait({keeper, stamper}, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+            finally:
+                await _cancel(keeper)
+                await _cancel(stamper)
+
+    async def _abort_predecessor(self, lease: Lease) -> None:
+        """A leader killed mid-batch leaves its transaction open, holding the relay state's lock for up
+        to a minute; end it now so the takeover is not stalled behind it."""
+        session_id = await self._leases.predecessor_session(SEQUENCER, lease)
+        if session_id is None:
+            return
         try:
-            done, _ = await asyncio.wait({keeper, stamper}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        finally:
-            await _cancel(keeper)
-            await _cancel(stamper)
+            await self._mongo.kill_session(session_id)
+        except Exception:  # noqa: BLE001 - e.g. not authorized: the server reaps it at its lifetime limit
+            log.warning("could not end the previous leader's session", exc_info=True)
 
     async def _keep_lease(self, lease: Lease) -> None:
         while True:
@@ -151,23 +176,23 @@ class Sequencer:
             if not await self._leases.renew(SEQUENCER, lease, self._lease_seconds):
                 raise LostLeadership("lease taken over")
 
-    async def _stamp_from(self, token: ResumeToken | None, lease: Lease) -> None:
+    async def _stamp_from(self, token: ResumeToken | None, term: _Term) -> None:
         if token is not None:
             try:
                 async with self._events.inserts(token) as feed:
-                    await self._stamp_stream(feed, lease)
+                    await self._stamp_stream(feed, term)
                 return
             except HistoryLost:
                 log.warning("resume token left the oplog; stamping the backlog in _id order (degraded mode)")
         async with self._events.inserts(None) as feed:
-            await self._stamp_backlog(feed.start_token, lease)
-            await self._stamp_stream(feed, lease)
+            await self._stamp_backlog(feed.start_token, term)
+            await self._stamp_stream(feed, term)
 
-    async def _stamp_backlog(self, token: ResumeToken | None, lease: Lease) -> None:
+    async def _stamp_backlog(self, token: ResumeToken | None, term: _Term) -> None:
         while backlog := await self._events.unstamped(limit=self._batch_size):
-            await self._stamp_and_hand_on(backlog, token, lease)
+            await self._stamp_and_hand_on(backlog, token, term)
 
-    async def _stamp_stream(self, feed: InsertFeed, lease: Lease) -> None:
+    async def _stamp_stream(self, feed: InsertFeed, term: _Term) -> None:
         # A reader task keeps pulling while a batch commits, so batches grow with the load.
         queue: asyncio.Queue[tuple[DomainEvent, ResumeToken] | BaseException] = asyncio.Queue(self._batch_size * 4)
 
@@ -187,7 +212,7 @@ class Sequencer:
                 failure = next((item for item in batch if isinstance(item, BaseException)), None)
                 changes = [item for item in batch if not isinstance(item, BaseException)]
                 if changes:
-                    await self._stamp_and_hand_on([e for e, _ in changes], changes[-1][1], lease)
+                    await self._stamp_and_hand_on([e for e, _ in changes], changes[-1][1], term)
                 if failure is not None:
                     raise failure
         finally:
@@ -195,7 +220,7 @@ class Sequencer:
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
 
-    async def _stamp_and_hand_on(self, batch: list[DomainEvent], token: ResumeToken | None, lease: Lease) -> None:
+    async def _stamp_and_hand_on(self, batch: list[DomainEvent], token: ResumeToken | None, term: _Term) -> None:
         ids = [event.id for event in batch]
 
         async def work(session: Session) -> list[tuple[DomainEvent, int]]:
@@ -209,11 +234,11 @@ class Sequencer:
                     assigned.append((event, seq))
                     seq += 1
             await self._events.stamp([(event.id, s) for event, s in assigned], session=session)
-            if not await self._relay_state.save(lease.epoch, seq - 1, token, session=session):
+            if not await self._relay_state.save(term.lease.epoch, seq - 1, token, session=session):
                 raise LostLeadership("fenced by a newer epoch")
             return assigned
 
-        assigned = await self._mongo.transaction(work)
+        assigned = await self._mongo.transaction(work, session=term.session)
         self._next_seq += len(assigned)
         if assigned:
             await self._hand_on([replace(event, seq=seq) for event, seq in assigned])
