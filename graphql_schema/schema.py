@@ -7,6 +7,7 @@ from strawberry import relay
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
+from graphql_schema.execution import OmsExecutionContext
 from graphql_schema.extensions import TypedErrors
 from graphql_schema.limits import OperationGuard
 from graphql_schema.permissions import IsAuthenticated
@@ -70,4 +71,5 @@ schema = strawberry.Schema(
         lambda: ParserCache(maxsize=1_000),
         lambda: ValidationCache(maxsize=1_000),
     ],
+    execution_context_class=OmsExecutionContext,
 )

@@ -1,0 +1,172 @@
+"""The execution context: graphql-core's executor with a fast path for plain attribute leaves.
+
+Most fields of a page (ids aside) are scalars or enums read straight off an attribute: Strawberry
+marks their resolvers as basic (no resolver, no extensions, no permission classes). graphql-core
+still builds a path and a resolve info, checks for awaitables twice and walks the type wrappers for
+each of them; an orders page of 100 has ~3,500 such fields, and they were a third of its time.
+Here they are read and coerced directly. Anything unusual (a null for a non-null field, a value
+that does not coerce, a schema extension with a `resolve` hook) takes the standard path, so results
+and errors are the same, in the same order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from graphql import (
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    Undefined,
+    is_leaf_type,
+    is_object_type,
+)
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+_STANDARD = object()  # "take the standard path"
+
+
+class _Leaf(NamedTuple):
+    attribute: str
+    type: GraphQLLeafType
+    nullable: bool
+
+    def value_of(self, source: Any) -> Any:
+        value = getattr(source, self.attribute, _STANDARD)
+        if value is None:
+            return None if self.nullable else _STANDARD
+        if value is _STANDARD or isinstance(value, Exception):
+            return _STANDARD
+        try:
+            coerced = self.type.coerce_output_value(value)
+        except Exception:  # noqa: BLE001 - the standard path reports it, with its path
+            return _STANDARD
+        return _STANDARD if coerced is None or coerced is Undefined else coerced
+
+
+class _Object(NamedTuple):
+    """A plain attribute holding an object: its sub-selection runs without building a resolve info."""
+
+    attribute: str
+    type: GraphQLObjectType
+    return_type: GraphQLOutputType
+    nullable: bool
+
+
+def _plan(field: GraphQLField | None) -> _Leaf | _Object | None:
+    if field is None or not getattr(field.resolve, "_is_default", False):
+        return None
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    attribute = getattr(definition, "python_name", None)
+    if not attribute or getattr(definition, "base_resolver", None) is not None:
+        return None
+    nullable = not isinstance(field.type, GraphQLNonNull)
+    named = field.type if nullable else field.type.of_type
+    if is_leaf_type(named):
+        return _Leaf(attribute, named, nullable)
+    if is_object_type(named) and named.is_type_of is None:
+        return _Object(attribute, named, field.type, nullable)
+    return None
+
+
+class _Plans(dict[str, "_Leaf | _Object | None"]):
+    """Field name → its plan (None: standard path), for one object type."""
+
+    def __init__(self, parent_type: GraphQLObjectType):
+        super().__init__()
+        self.parent_type = parent_type
+
+    def __missing__(self, field_name: str) -> _Leaf | _Object | None:
+        plan = self[field_name] = _plan(self.parent_type.fields.get(field_name))
+        return plan
+
+
+# Keyed by the type object itself: types live as long as their schema (one per process).
+_plans: dict[GraphQLObjectType, _Plans] = {}
+
+
+class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A schema extension with a `resolve` hook must see every field: no fast path then.
+        self._fast_leaves = not (self.middleware_manager and self.middleware_manager.middlewares)
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: dict[str, Any],
+        position_context: Any,
+    ) -> Any:
+        if not self._fast_leaves:
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        plans = _plans.get(parent_type)
+        if plans is None:
+            plans = _plans[parent_type] = _Plans(parent_type)
+        leaves: dict[str, Any] = {}
+        rest: dict[str, Any] = {}
+        for response_name, field_details_list in grouped_field_set.items():
+            plan = plans[field_details_list[0].node.name.value]
+            value = plan.value_of(source_value) if type(plan) is _Leaf else _STANDARD
+            if value is _STANDARD:
+                rest[response_name] = field_details_list
+            else:
+                leaves[response_name] = value
+        if not rest:
+            return leaves
+        completed = super().execute_fields(parent_type, source_value, path, rest, position_context)
+        if self.is_awaitable(completed):
+
+            async def merge_later() -> dict[str, Any]:
+                return _in_query_order(grouped_field_set, leaves, await completed)
+
+            return merge_later()
+        return _in_query_order(grouped_field_set, leaves, completed)
+
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        plan = _plans[parent_type][field_details_list[0].node.name.value] if self._fast_leaves else None
+        if type(plan) is _Object:
+            value = getattr(source, plan.attribute, _STANDARD)
+            if value is None and plan.nullable:
+                return None
+            if value is not None and value is not _STANDARD and not isinstance(value, Exception):
+                return self._complete_object(plan, field_details_list, path, value, position_context)
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _complete_object(self, plan: _Object, field_details_list: Any, path: Path, value: Any, position_context: Any) -> Any:
+        """complete_value for an object, with execute_field's error handling around it."""
+        try:
+            completed = self.collect_and_execute_subfields(plan.type, field_details_list, path, value, position_context)
+        except Exception as raw_error:  # noqa: BLE001 - located and nulled (or raised) as the standard path does
+            self.handle_field_error(raw_error, plan.return_type, field_details_list, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:  # noqa: BLE001 - as above
+                self.handle_field_error(raw_error, plan.return_type, field_details_list, path)
+                return None
+
+        return await_completed()
+
+
+def _in_query_order(grouped_field_set: dict[str, Any], leaves: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
+    if not leaves:
+        return rest
+    return {name: leaves[name] if name in leaves else rest[name] for name in grouped_field_set if name in leaves or name in rest}
