@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
@@ -17,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.domain.rate_limits import LeakyBuckets
 from app.http_guard import HttpGuard
-from app.logs import request_id_var
+from app.logs import new_request_id, request_id_var
 from app.routes import routes
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
@@ -42,7 +41,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else new_request_id()
         token = request_id_var.set(request_id)
 
         async def send_with_id(message: dict) -> None:  # type: ignore[type-arg]

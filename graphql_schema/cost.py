@@ -14,7 +14,9 @@ hold resources. Scalars cost nothing. Abstract selections count every fragment (
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -34,6 +36,9 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
+    ArgumentNode,
+    Visitor,
+    visit,
     get_named_type,
     is_composite_type,
 )
@@ -141,3 +146,45 @@ def operation_cost(
     selections = operation.selection_set.selections
     root_fields = sum(1 for s in selections if isinstance(s, FieldNode) and not s.name.value.startswith("__"))
     return total + extra * root_fields
+
+
+@dataclass(frozen=True)
+class CostKey:
+    """An operation as a cache key: by its text (hashed once by Python), not its syntax tree
+    (hashing that walks every node)."""
+
+    query: str
+    operation_name: str | None
+    document: DocumentNode = field(compare=False, hash=False, repr=False)
+
+
+def cached_operation_cost(schema: GraphQLSchema, key: CostKey, variables: Mapping[str, Any] | None) -> int:
+    """operation_cost, computed once per operation and page sizes: only `first` variables change it."""
+    names = _paging_variables(key)
+    paging = tuple((name, _hashable((variables or {}).get(name))) for name in names)
+    return _cost(schema, key, paging)
+
+
+@functools.lru_cache(maxsize=1_000)
+def _paging_variables(key: CostKey) -> tuple[str, ...]:
+    names: set[str] = set()
+
+    class FirstVariables(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if node.name.value == "first" and isinstance(node.value, VariableNode):
+                names.add(node.value.name.value)
+
+    visit(key.document, FirstVariables())
+    return tuple(sorted(names))
+
+
+@functools.lru_cache(maxsize=4_000)
+def _cost(schema: GraphQLSchema, key: CostKey, paging: tuple[tuple[str, Any], ...]) -> int:
+    # A value that is not an int counts as the default page size either way, repr'd or not.
+    return operation_cost(schema, key.document, key.operation_name, {name: value for name, (_, value) in paging})
+
+
+def _hashable(value: Any) -> Any:
+    """A `first` variable is an int; anything else (refused later by coercion) must not break the key.
+    The type is part of it: True == 1, but `first: true` and `first: 1` cost differently."""
+    return (type(value).__name__, value if isinstance(value, (int, str, float, type(None))) else repr(value))

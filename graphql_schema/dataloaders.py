@@ -47,40 +47,57 @@ def _from_mapping(
 
 
 class Loaders:
-    def __init__(self, services: Services, principal: Principal):
-        def scoped(fetch: Callable[[Principal, list[K]], Awaitable[V]]) -> Callable[[list[K]], Awaitable[V]]:
-            return functools.partial(fetch, principal)
+    """Each loader is made on first use: most operations touch one or two of them."""
 
-        self.channel_by_id: DataLoader[str, Channel | None] = DataLoader(
-            _by_key(services.catalog.channels_by_ids, lambda c: c.id)
+    def __init__(self, services: Services, principal: Principal):
+        self._services = services
+        self._principal = principal
+
+    def _scoped(self, fetch: Callable[[Principal, list[K]], Awaitable[V]]) -> Callable[[list[K]], Awaitable[V]]:
+        return functools.partial(fetch, self._principal)
+
+    @functools.cached_property
+    def channel_by_id(self) -> DataLoader[str, Channel | None]:
+        return DataLoader(_by_key(self._services.catalog.channels_by_ids, lambda c: c.id))
+
+    @functools.cached_property
+    def location_by_id(self) -> DataLoader[str, Location | None]:
+        return DataLoader(_by_key(self._services.catalog.locations_by_ids, lambda loc: loc.id))
+
+    @functools.cached_property
+    def product_by_sku(self) -> DataLoader[str, Product | None]:
+        return DataLoader(_by_key(self._services.catalog.products_by_skus, lambda p: p.sku))
+
+    @functools.cached_property
+    def customer_by_id(self) -> DataLoader[str, Customer | None]:
+        return DataLoader(_by_key(self._scoped(self._services.customers.by_ids), lambda c: c.id))
+
+    @functools.cached_property
+    def order_by_id(self) -> DataLoader[str, Order | None]:
+        return DataLoader(_by_key(self._scoped(self._services.orders.by_ids), lambda o: o.id))
+
+    @functools.cached_property
+    def lifetime_figures_by_customer(self) -> DataLoader[str, LifetimeFigures]:
+        return DataLoader(_from_mapping(self._scoped(self._services.customers.lifetime_figures), LifetimeFigures.empty))
+
+    @functools.cached_property
+    def timeline_by_order(self) -> DataLoader[str, list[DomainEvent]]:
+        return DataLoader(_from_mapping(self._scoped(self._services.orders.timelines), list))
+
+    @functools.cached_property
+    def inventory_by_sku_location(self) -> DataLoader[tuple[str, str], InventoryLevel | None]:
+        return DataLoader(
+            _by_key(self._scoped(self._services.inventory.levels_by_keys), lambda lvl: (lvl.sku, lvl.location_id))
         )
-        self.location_by_id: DataLoader[str, Location | None] = DataLoader(
-            _by_key(services.catalog.locations_by_ids, lambda loc: loc.id)
-        )
-        self.product_by_sku: DataLoader[str, Product | None] = DataLoader(
-            _by_key(services.catalog.products_by_skus, lambda p: p.sku)
-        )
-        self.customer_by_id: DataLoader[str, Customer | None] = DataLoader(
-            _by_key(scoped(services.customers.by_ids), lambda c: c.id)
-        )
-        self.order_by_id: DataLoader[str, Order | None] = DataLoader(
-            _by_key(scoped(services.orders.by_ids), lambda o: o.id)
-        )
-        self.lifetime_figures_by_customer: DataLoader[str, LifetimeFigures] = DataLoader(
-            _from_mapping(scoped(services.customers.lifetime_figures), LifetimeFigures.empty)
-        )
-        self.timeline_by_order: DataLoader[str, list[DomainEvent]] = DataLoader(
-            _from_mapping(scoped(services.orders.timelines), list)
-        )
-        self.inventory_by_sku_location: DataLoader[tuple[str, str], InventoryLevel | None] = DataLoader(
-            _by_key(scoped(services.inventory.levels_by_keys), lambda lvl: (lvl.sku, lvl.location_id))
-        )
-        self.shipment_by_id: DataLoader[str, Shipment | None] = DataLoader(
-            _by_key(scoped(services.shipments.by_ids), lambda s: s.id)
-        )
-        self.shipments_by_order: DataLoader[str, list[Shipment]] = DataLoader(
-            _from_mapping(scoped(services.shipments.for_orders), list)
-        )
-        self.orders_page_by_customer: DataLoader[CustomerOrdersKey, Page[Order]] = DataLoader(
-            scoped(services.orders.pages_for_customers)
-        )
+
+    @functools.cached_property
+    def shipment_by_id(self) -> DataLoader[str, Shipment | None]:
+        return DataLoader(_by_key(self._scoped(self._services.shipments.by_ids), lambda s: s.id))
+
+    @functools.cached_property
+    def shipments_by_order(self) -> DataLoader[str, list[Shipment]]:
+        return DataLoader(_from_mapping(self._scoped(self._services.shipments.for_orders), list))
+
+    @functools.cached_property
+    def orders_page_by_customer(self) -> DataLoader[CustomerOrdersKey, Page[Order]]:
+        return DataLoader(self._scoped(self._services.orders.pages_for_customers))

@@ -33,7 +33,7 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
 from app.settings import ApiLimits
-from graphql_schema.cost import operation_cost
+from graphql_schema.cost import CostKey, cached_operation_cost, operation_cost
 
 DEFAULT_LIMITS = ApiLimits()
 _MAX_INPUT_NESTING = 20
@@ -143,9 +143,13 @@ class OperationGuard(SchemaExtension):
                 raise GraphQLError(
                     f"Variable ${'.'.join(path)} {message}.", extensions={"code": "INVALID_INPUT", "field": list(path)}
                 )
-        cost = operation_cost(
-            execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables
-        )
+        if execution.query:
+            key = CostKey(execution.query, execution.operation_name, execution.graphql_document)
+            cost = cached_operation_cost(execution.schema._schema, key, execution.variables)
+        else:
+            cost = operation_cost(
+                execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables
+            )
         if hasattr(context, "cost"):
             context.cost = cost
         if cost > limits.max_cost:

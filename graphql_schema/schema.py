@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
 from graphql_schema.execution import OmsExecutionContext
 from graphql_schema.extensions import TypedErrors
 from graphql_schema.limits import OperationGuard
+from graphql_schema.operation_cache import OperationCache
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.customers import CustomerQueries
@@ -60,7 +60,7 @@ Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defi
 # Per-deployment limits (depth, aliases, tokens, cost, budgets, introspection) are read by
 # OperationGuard from the request context, not baked in here. Factories, not instances:
 # Strawberry builds fresh extensions per operation. The guard's validation rules are made once
-# per limit values, so ValidationCache keeps hitting.
+# per limit values, so the OperationCache keeps hitting.
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
@@ -68,8 +68,7 @@ schema = strawberry.Schema(
     extensions=[
         TypedErrors,
         OperationGuard,
-        lambda: ParserCache(maxsize=1_000),
-        lambda: ValidationCache(maxsize=1_000),
+        OperationCache,
     ],
     execution_context_class=OmsExecutionContext,
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from app.domain.errors import Unauthenticated
 from app.domain.principals import NOBODY, Principal
 from app.domain.rate_limits import LeakyBuckets
-from app.logs import request_id_var
+from app.logs import new_request_id, request_id_var
 from app.services.container import Services
 from app.settings import ApiLimits
 from graphql_schema.context import Context, build_context
@@ -148,7 +147,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         context.client = _client_key(principal, context.client)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
-        request_id = request_id_var.get() or uuid.uuid4().hex
+        request_id = request_id_var.get() or new_request_id()
         credential = credential_from_headers(request.headers)
         refused = False
         try:

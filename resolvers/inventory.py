@@ -44,7 +44,7 @@ async def store_availability(
     found = await info.context.services.inventory.store_availability(
         skus, near.to_domain(), radius_km, first, require_all=require_all
     )
-    if "location" in selected_paths(info.selected_fields[0].selections):
+    if "location" in selected_paths(info):
         await prime(info.context.loaders.location_by_id, (store.location_id for store in found))
     return [StoreAvailability.from_domain(store, skus) for store in found]
 

@@ -29,4 +29,4 @@ async def orders(
 ) -> OrderConnection:
     selection = filter.to_domain() if filter else OrderFilter()
     page = await info.context.services.orders.page(info.context.actor, selection, page_request(first, after))
-    return await OrderConnection.resolve(info, page, info.selected_fields[0].selections)
+    return await OrderConnection.resolve(info, page)

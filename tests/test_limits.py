@@ -85,6 +85,21 @@ async def test_cost_is_reported_and_an_operation_above_the_maximum_runs_nothing(
     assert big["errors"][0]["extensions"]["cost"] == cost(ORDERS_PAGE, {"first": 100})
 
 
+async def test_the_cost_of_a_repeated_operation_follows_its_page_size_variables(world: World, gql: GraphQLClient) -> None:
+    """Costs are cached per operation text: the cache must still tell page sizes apart."""
+    query = """query($n: Int, $m: Int) {
+      orders(first: $n) { ...page }
+      customers(first: $m) { edges { node { id } } }
+    }
+    fragment page on OrderConnection { edges { node { id customer { id } } } }"""
+    seen = set()
+    for n, m in [(1, 1), (50, 1), (1, 1), (1, 30), (100, 100), (50, 1)]:
+        body = (await gql.post(query, {"n": n, "m": m})).json()
+        assert body["extensions"]["cost"]["requested"] == cost(query, {"n": n, "m": m})
+        seen.add(body["extensions"]["cost"]["requested"])
+    assert len(seen) == 4
+
+
 async def test_a_spent_budget_answers_429_with_retry_after_per_client(
     settings: Settings, services: Services, world: World
 ) -> None:

@@ -19,9 +19,8 @@ async def test_depth_and_alias_limits_refuse_abusive_documents(world: World, gql
 
 
 async def test_a_repeated_document_is_validated_once(world: World, gql: GraphQLClient) -> None:
-    from strawberry.extensions.validation_cache import _get_validate_cache
+    from graphql_schema.operation_cache import _validate as cached
 
-    cached = _get_validate_cache(1_000)
     query = "{ channels { code kind } }"
     await gql.data(query)
     before = cached.cache_info()

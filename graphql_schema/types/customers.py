@@ -116,7 +116,7 @@ class Customer(relay.Node):
         selection = filter.to_domain() if filter else OrderFilter()
         key = CustomerOrdersKey(self.id, selection, page_request(first, after))
         page = await info.context.loaders.orders_page_by_customer.load(key)
-        return await OrderConnection.resolve(info, page, info.selected_fields[0].selections)
+        return await OrderConnection.resolve(info, page)
 
 
 @strawberry.type

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
-from strawberry.types.nodes import Selection
+from strawberry.dataloader import DataLoader
 
 from app.domain import orders, shipments
 from app.domain.pagination import Page
@@ -232,9 +232,9 @@ class OrderConnection(relay.Connection[Order]):
     edges: list[OrderEdge]
 
     @classmethod
-    async def resolve(cls, info: Info, page: Page[orders.Order], selections: list[Selection]) -> OrderConnection:
+    async def resolve(cls, info: Info, page: Page[orders.Order]) -> OrderConnection:
         """The connection, with the references its selection asks for loaded in one batch each."""
-        await prefetch_order_references(info, page.items, selected_paths(selections))
+        await prefetch_order_references(info, page.items, selected_paths(info))
         return cls.from_page(page)
 
     @classmethod
@@ -252,19 +252,22 @@ def _latest_eta(found: Sequence[shipments.Shipment]) -> date | None:
 
 async def prefetch_order_references(info: Info, found: Sequence[orders.Order], paths: frozenset[str]) -> None:
     loaders = info.context.loaders
-    wanted = {
-        "edges.node.customer": (loaders.customer_by_id, [o.customer_id for o in found]),
-        "edges.node.channel": (loaders.channel_by_id, [o.channel_id for o in found]),
-        "edges.node.lines.product": (loaders.product_by_sku, [line.sku for o in found for line in o.lines]),
-        "edges.node.allocations.location": (loaders.location_by_id, [a.location_id for o in found for a in o.allocations]),
-        "edges.node.shipments": (loaders.shipments_by_order, [o.id for o in found]),
-        "edges.node.eta": (loaders.shipments_by_order, [o.id for o in found]),
-        "edges.node.delivery.pickupLocation": (
+    wanted: dict[str, Callable[[], tuple[DataLoader[Any, Any], list[Any]]]] = {
+        "edges.node.customer": lambda: (loaders.customer_by_id, [o.customer_id for o in found]),
+        "edges.node.channel": lambda: (loaders.channel_by_id, [o.channel_id for o in found]),
+        "edges.node.lines.product": lambda: (loaders.product_by_sku, [line.sku for o in found for line in o.lines]),
+        "edges.node.allocations.location": lambda: (
+            loaders.location_by_id,
+            [a.location_id for o in found for a in o.allocations],
+        ),
+        "edges.node.shipments": lambda: (loaders.shipments_by_order, [o.id for o in found]),
+        "edges.node.eta": lambda: (loaders.shipments_by_order, [o.id for o in found]),
+        "edges.node.delivery.pickupLocation": lambda: (
             loaders.location_by_id,
             [o.delivery.pickup_location_id for o in found if o.delivery.pickup_location_id],
         ),
     }
-    await asyncio.gather(*(prime(loader, keys) for path, (loader, keys) in wanted.items() if path in paths))
+    await asyncio.gather(*(prime(*make()) for path, make in wanted.items() if path in paths))
 
 
 @strawberry.input(description="Which orders to list. All given criteria must match.")
