@@ -89,6 +89,13 @@ class _Plans(dict[str, "_Leaf | _Object | None"]):
 _plans: dict[GraphQLObjectType, _Plans] = {}
 
 
+def _plans_for(parent_type: GraphQLObjectType) -> _Plans:
+    plans = _plans.get(parent_type)
+    if plans is None:
+        plans = _plans[parent_type] = _Plans(parent_type)
+    return plans
+
+
 class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -105,9 +112,7 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         if not self._fast_leaves:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        plans = _plans.get(parent_type)
-        if plans is None:
-            plans = _plans[parent_type] = _Plans(parent_type)
+        plans = _plans_for(parent_type)
         leaves: dict[str, Any] = {}
         rest: dict[str, Any] = {}
         for response_name, field_details_list in grouped_field_set.items():
@@ -137,7 +142,8 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> Any:
-        plan = _plans[parent_type][field_details_list[0].node.name.value] if self._fast_leaves else None
+        # Also reached without execute_fields: mutations run their root fields one by one.
+        plan = _plans_for(parent_type)[field_details_list[0].node.name.value] if self._fast_leaves else None
         if type(plan) is _Object:
             value = getattr(source, plan.attribute, _STANDARD)
             if value is None and plan.nullable:

@@ -138,6 +138,21 @@ async def test_leases_expire_and_pass_to_the_next_instance(mongo: Mongo) -> None
     assert not await leases.renew(SEQUENCER, first, 0.3)
 
 
+async def test_only_a_vanished_holders_session_is_named_to_its_successor(mongo: Mongo) -> None:
+    leases = LeaseRepository(mongo.db)
+    first = await leases.acquire(SEQUENCER, "a", 10)
+    assert first is not None and await leases.record_session(SEQUENCER, first, {"id": "a-session"})
+    assert await leases.predecessor_session(SEQUENCER, first) is None  # never our own
+    await leases.release(SEQUENCER, first)  # a clean hand-over: nothing to end
+    second = await leases.acquire(SEQUENCER, "b", 0.3)
+    assert second is not None and await leases.predecessor_session(SEQUENCER, second) is None
+    assert await leases.record_session(SEQUENCER, second, {"id": "b-session"})
+    await asyncio.sleep(0.5)  # b vanishes: its lease expires with its session still named
+    third = await leases.acquire(SEQUENCER, "c", 10)
+    assert third is not None and await leases.predecessor_session(SEQUENCER, third) == {"id": "b-session"}
+    assert not await leases.record_session(SEQUENCER, second, {"id": "late"})  # a deposed holder cannot
+
+
 async def test_failover_after_the_leader_is_killed_loses_and_duplicates_nothing(
     services: Services, mongo: Mongo, settings: Settings
 ) -> None:

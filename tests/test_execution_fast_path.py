@@ -89,6 +89,15 @@ class Query:
         return BOXES[0]
 
 
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def repack(self) -> Box:
+        return BOXES[1]
+
+
+MUTATION = "mutation { repack { label item { name price { currency } } strict { name colour } } }"
+
 QUERY = """
 fragment I on Item { name colour made price { amount currency } discount { amount } tags broken }
 query {
@@ -125,8 +134,10 @@ def ordered(result: Any) -> str:
 
 
 async def test_same_data_errors_and_order_as_the_standard_path() -> None:
-    standard = strawberry.Schema(query=Query, execution_context_class=CountingStandard)
-    fast = strawberry.Schema(query=Query, execution_context_class=CountingFast)
+    standard = strawberry.Schema(query=Query, mutation=Mutation, execution_context_class=CountingStandard)
+    fast = strawberry.Schema(query=Query, mutation=Mutation, execution_context_class=CountingFast)
+    # Mutations run their root fields one by one, not through execute_fields.
+    assert ordered(await fast.execute(MUTATION)) == ordered(await standard.execute(MUTATION))
     expected = await standard.execute(QUERY)
     got = await fast.execute(QUERY)
     assert ordered(got) == ordered(expected)

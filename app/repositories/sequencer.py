@@ -61,9 +61,11 @@ class LeaseRepository:
         return result.matched_count == 1
 
     async def release(self, name: str, lease: Lease) -> None:
-        """Expire our lease now so another instance takes over without waiting for it to time out."""
+        """Expire our lease now so another instance takes over without waiting for it to time out.
+        Our session goes with it: a successor only ends the session of a holder that vanished."""
         await self.collection.update_one(
-            {"_id": name, "owner": lease.owner, "epoch": lease.epoch}, [{"$set": {"expires_at": "$$NOW"}}]
+            {"_id": name, "owner": lease.owner, "epoch": lease.epoch},
+            [{"$set": {"expires_at": "$$NOW"}}, {"$unset": "session"}],
         )
 
     async def record_session(self, name: str, lease: Lease, session_id: Mapping[str, Any]) -> bool:
