@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -36,7 +37,6 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
-    ArgumentNode,
     Visitor,
     visit,
     get_named_type,
