@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -99,8 +98,3 @@ def summary(samples_ms: list[float]) -> dict[str, float]:
         "p99_ms": round(percentile(samples_ms, 99), 3),
         "mean_ms": round(statistics.fmean(samples_ms), 3) if samples_ms else float("nan"),
     }
-
-
-def port_is_open(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0

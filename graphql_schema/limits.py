@@ -24,7 +24,6 @@ from graphql import (
     ListValueNode,
     OperationDefinitionNode,
     StringValueNode,
-    ValidationContext,
     ValidationRule,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule

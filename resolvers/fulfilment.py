@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Annotated
 
 import strawberry
 from strawberry import relay
 
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, Validator
 from app.domain.shipments import ShipmentFilter
 from app.services.fulfilment import PackageInput as DomainPackage, PickedLine
 from graphql_schema.context import Info
 from graphql_schema.enums import ShippingPolicy
-from graphql_schema.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError, error_from_domain
+from graphql_schema.errors import CommonErrors, error_from_domain
 from graphql_schema.ids import node_id_of
 from graphql_schema.pagination import page_request
+from graphql_schema.prefetch import now_or_later
 from graphql_schema.types.orders import Order
 from graphql_schema.types.picking import PickList
 from graphql_schema.types.shipments import Shipment, ShipmentConnection, ShipmentFilterInput, ShippingQuote, ShippingRates
@@ -55,7 +57,7 @@ async def shipping_rates(info: Info, shipment_id: relay.GlobalID) -> ShippingRat
 
 # --- mutations -------------------------------------------------------------------------------------
 
-Errors = InvalidInputError | NotFoundError | ConflictError | PermissionDeniedError
+Errors = CommonErrors
 
 
 @strawberry.input(description="Shipments to put on one picking wave.")
@@ -84,7 +86,11 @@ class ConfirmPickInput:
 @strawberry.type(description="Picked. Short lines were written off the location's stock and re-routed or backordered.")
 class ConfirmPickPayload:
     shipment: Shipment
-    order: Order | None = strawberry.field(description="The order, with any new allocation and shipment for the shortfall.")
+    order_ref: strawberry.Private[str]
+
+    @strawberry.field(description="The order, with any new allocation and shipment for the shortfall.")
+    def order(self, info: Info) -> Order | None:
+        return now_or_later(info.context.loaders.order_by_id, self.order_ref, Order.from_domain)  # type: ignore[return-value]
 
 
 @strawberry.input(description="One box, as weighed and measured at the pack station.")
@@ -136,40 +142,43 @@ ShipShipmentResult = Annotated[ShipShipmentPayload | Errors, strawberry.union("S
 ConfirmPickupResult = Annotated[ConfirmPickupPayload | Errors, strawberry.union("ConfirmPickupResult", description="confirmPickup's result: the handed-over shipment, or why not.")]
 
 
-def _too_many(name: str, items: list[object]) -> None:
-    from app.domain.errors import ErrorCode, FieldIssue, InvalidInput
-
-    if len(items) > MAX_INPUT_ITEMS:
-        raise InvalidInput([FieldIssue(ErrorCode.INVALID_INPUT, f"at most {MAX_INPUT_ITEMS} items", (name,))])
+def _too_many(name: str, items: Sized) -> None:
+    check = Validator()
+    check.check(len(items) <= MAX_INPUT_ITEMS, f"at most {MAX_INPUT_ITEMS} items", name)
+    check.raise_if_any()
 
 
 async def start_picking(info: Info, input: StartPickingInput) -> StartPickingResult:  # noqa: A002
     try:
-        _too_many("shipmentIds", list(input.shipment_ids))
+        _too_many("shipmentIds", input.shipment_ids)
         ids = [node_id_of(g, "Shipment", field="shipmentIds") for g in input.shipment_ids]
         started = await info.context.services.fulfilment.start_picking(info.context.actor, ids)
-        wave = await info.context.services.picking.pick_list(info.context.actor, started[0].location_id, shipment_ids=[s.id for s in started if s.location_id == started[0].location_id])
+        location_id = started[0].location_id
+        wave = await info.context.services.picking.pick_list(
+            info.context.actor, location_id, shipment_ids=[s.id for s in started if s.location_id == location_id]
+        )
     except DomainError as exc:
         return error_from_domain(exc)
+    for done in started:  # the wave's lines name these shipments: no need to read them again
+        info.context.loaders.shipment_by_id.prime(done.id, done)
     return StartPickingPayload(shipments=[Shipment.from_domain(s) for s in started], pick_list=PickList.from_domain(wave))
 
 
 async def confirm_pick(info: Info, input: ConfirmPickInput) -> ConfirmPickResult:  # noqa: A002
     try:
-        _too_many("lines", list(input.lines))
+        _too_many("lines", input.lines)
         picked = [PickedLine(line_id=line.line_id, picked_quantity=line.picked_quantity) for line in input.lines]
         done = await info.context.services.fulfilment.confirm_pick(
             info.context.actor, node_id_of(input.shipment_id, "Shipment", field="shipmentId"), picked
         )
     except DomainError as exc:
         return error_from_domain(exc)
-    order = await info.context.loaders.order_by_id.load(done.order_id)
-    return ConfirmPickPayload(shipment=Shipment.from_domain(done), order=Order.from_domain(order) if order else None)
+    return ConfirmPickPayload(shipment=Shipment.from_domain(done), order_ref=done.order_id)
 
 
 async def pack_shipment(info: Info, input: PackShipmentInput) -> PackShipmentResult:  # noqa: A002
     try:
-        _too_many("packages", list(input.packages))
+        _too_many("packages", input.packages)
         packages = [DomainPackage(p.weight_grams, p.length_cm, p.width_cm, p.height_cm) for p in input.packages]
         done = await info.context.services.fulfilment.pack(
             info.context.actor, node_id_of(input.shipment_id, "Shipment", field="shipmentId"), packages

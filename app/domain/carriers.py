@@ -20,7 +20,7 @@ from app.domain.errors import ErrorCode, DomainError, NotFound
 from app.domain.geo import GeoPoint, distance_km
 from app.domain.locations import Address
 from app.domain.money import Money
-from app.domain.products import HandlingFlag
+from app.domain.products import HandlingFlag, Product
 
 GRAMS_PER_LB = 453.59237
 CM3_PER_IN3 = 16.387064
@@ -129,9 +129,6 @@ class CarrierRegistry:
             raise NotFound(f"no carrier {code!r}", field=("carrier",))
         return carrier
 
-    def find(self, code: str) -> Carrier | None:
-        return self._carriers.get(code.lower())
-
     def all(self) -> list[Carrier]:
         return list(self._carriers.values())
 
@@ -173,6 +170,17 @@ def add_business_days(start: date, days: int) -> date:
         if current.weekday() < 5:
             added += 1
     return current
+
+
+def estimated_parcels(lines: Iterable[tuple[str, int]], products: Mapping[str, Product]) -> tuple[Parcel, ...]:
+    """Before packing: one parcel estimated from the catalog for (sku, quantity) lines; none when no
+    line's product is known."""
+    items = [
+        (product.weight_grams, product.dimensions.length_cm, product.dimensions.width_cm, product.dimensions.height_cm, quantity)
+        for sku, quantity in lines
+        if (product := products.get(sku)) is not None
+    ]
+    return (parcel_for(items),) if items else ()
 
 
 def parcel_for(items: Iterable[tuple[int, float, float, float, int]]) -> Parcel:

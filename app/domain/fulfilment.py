@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from app.domain.carriers import RateRequest, ShippingPolicy, add_business_days, parcel_for
+from app.domain.carriers import RateRequest, ShippingPolicy, add_business_days, estimated_parcels
 from app.domain.channels import Channel
 from app.domain.errors import Conflict
 from app.domain.locations import Location
@@ -39,16 +39,14 @@ NOT_RELEASED = frozenset({OrderStatus.CREATED, OrderStatus.SCHEDULED, OrderStatu
 DONE = frozenset({OrderStatus.DELIVERED, OrderStatus.PICKED_UP})
 # Work placed after this hour (UTC) starts the next business day.
 CUTOFF_HOUR_UTC = 18
+# Not yet handed to a carrier or the shopper: an order change may still cancel these.
+_CANCELLABLE = PRE_SHIP | {ShipmentStatus.READY_FOR_PICKUP}
 
 
 @dataclass(frozen=True, slots=True)
 class SyncPlan:
     created: tuple[Shipment, ...] = ()
     changed: tuple[tuple[Shipment, Shipment], ...] = ()  # (before, after)
-
-    @property
-    def empty(self) -> bool:
-        return not self.created and not self.changed
 
 
 def ship_date(now: datetime, not_before: datetime | None = None) -> date:
@@ -61,18 +59,12 @@ def initial_eta(order: Order, origin: Location, lines: tuple[ShipmentLine, ...],
     start = ship_date(now, order.release_at)
     if method is FulfilmentMethod.PICKUP or order.delivery.point is None or order.delivery.address is None:
         return start
-    items = []
-    for line in lines:
-        product = products.get(line.sku)
-        if product:
-            d = product.dimensions
-            items.append((product.weight_grams, d.length_cm, d.width_cm, d.height_cm, line.quantity))
     request = RateRequest(
         origin=origin.address,
         origin_point=origin.point,
         destination=order.delivery.address,
         destination_point=order.delivery.point,
-        parcels=(parcel_for(items),) if items else (),
+        parcels=estimated_parcels(((line.sku, line.quantity) for line in lines), products),
         ship_date=start,
     )
     return ground_estimate(request)
@@ -103,7 +95,7 @@ def plan_sync(
         return SyncPlan()
     live = [s for s in shipments if s.status is not ShipmentStatus.CANCELLED]
     if order.status is OrderStatus.CANCELLED:
-        return SyncPlan(changed=tuple((s, _cancelled(s, now)) for s in live if s.status in PRE_SHIP | {ShipmentStatus.READY_FOR_PICKUP}))
+        return SyncPlan(changed=tuple((s, _cancelled(s, now)) for s in live if s.status in _CANCELLABLE))
 
     held = order.status in NOT_RELEASED or order.hold is not None
     by_id = {a.id: a for a in order.allocations}
@@ -112,7 +104,7 @@ def plan_sync(
     for shipment in committed:
         for line in shipment.lines:
             allocation = by_id.get(line.allocation_id)
-            if shipment.status in PRE_SHIP | {ShipmentStatus.READY_FOR_PICKUP} and (
+            if shipment.status in _CANCELLABLE and (
                 allocation is None or allocation.status is not AllocationStatus.OPEN or allocation.quantity != line.quantity
             ):
                 raise Conflict(

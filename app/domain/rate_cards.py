@@ -191,9 +191,13 @@ def built_in_carriers() -> list[RateCardCarrier]:
     ]
 
 
+# Only quoted from (pure): made once, not for every new shipment of every order transaction.
+_ESTIMATORS = tuple(built_in_carriers())
+
+
 def ground_estimate(request: RateRequest) -> date:
     """The first ETA a shopper sees, before any label: the earliest built-in ground delivery."""
-    quotes = [q for carrier in built_in_carriers() for q in carrier.quote(request) if q.level is ServiceLevel.GROUND]
+    quotes = [q for carrier in _ESTIMATORS for q in carrier.quote(request) if q.level is ServiceLevel.GROUND]
     if not quotes:
         return add_business_days(request.ship_date, 5)
     return min(q.estimated_delivery for q in quotes)

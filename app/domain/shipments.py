@@ -47,7 +47,6 @@ SHIPPED_STATES = frozenset(
 )
 # Stock has left the building: allocations are FULFILLED.
 CONSUMED_STATES = SHIPPED_STATES | {ShipmentStatus.PICKED_UP}
-FINAL_STATES = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.PICKED_UP, ShipmentStatus.CANCELLED})
 
 # Warehouse steps. Tracking states move only through carrier events (see app.domain.tracking).
 TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReplaceOne, ReturnDocument
+from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.geo import GeoPoint
@@ -197,28 +197,22 @@ class InventoryRepository:
         """Adds both deltas in one guarded update (fulfilment: on hand and reserved fall together);
         None when the level is missing or a guard fails (on hand or reserved would go negative; with
         `require_available`, not enough available to reserve). Returns the level before and after."""
-        guard: dict[str, Any] = {"_id": inventory_id(sku, location_id)}
+        guard: dict[str, Any] = {}
         if on_hand < 0:
             guard["on_hand"] = {"$gte": -on_hand}
         if reserved < 0:
             guard["reserved"] = {"$gte": -reserved}
         if require_available and reserved > 0:
             guard["available"] = {"$gte": reserved}
-        doc = await self.collection.find_one_and_update(
-            guard,
-            [
-                {"$set": {"on_hand": {"$add": ["$on_hand", on_hand]},
-                          "reserved": {"$add": ["$reserved", reserved]}, "updated_at": at}},
-                {"$set": {"available": {"$max": [0, {"$subtract": [{"$subtract": ["$on_hand", "$reserved"]}, "$safety_stock"]}]}}},
-            ],
-            return_document=ReturnDocument.AFTER,
+        before = await self._update(
+            sku,
+            location_id,
+            {"on_hand": {"$add": [_field("on_hand"), on_hand]}, "reserved": {"$add": [_field("reserved"), reserved]}},
+            guard=guard,
+            at=at,
             session=session,
         )
-        if doc is None:
-            return None
-        after = from_doc(doc)
-        # The update was atomic, so the level before it is exactly the level after minus the deltas.
-        return apply_delta(after, on_hand=-on_hand, reserved=-reserved), after
+        return None if before is None else (before, apply_delta(before, on_hand=on_hand, reserved=reserved))
 
     async def _update(
         self,
@@ -227,7 +221,7 @@ class InventoryRepository:
         changes: dict[str, Any],
         *,
         at: datetime,
-        session: Session,
+        session: Session | None,
         guard: dict[str, Any] | None = None,
         location: Location | None = None,
     ) -> InventoryLevel | None:

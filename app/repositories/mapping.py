@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 from app.domain.geo import GeoPoint
@@ -56,3 +57,12 @@ def money_from_doc(doc: dict[str, Any] | None) -> Money:
     if not doc:
         return Money.zero()
     return Money(int(doc["cents"]), doc.get("currency", DEFAULT_CURRENCY))
+
+
+def day_to_doc(value: date | None) -> datetime | None:
+    """BSON has no date type: a calendar day is stored as its midnight UTC."""
+    return datetime.combine(value, time.min, tzinfo=timezone.utc) if value else None
+
+
+def day_from_doc(value: datetime | None) -> date | None:
+    return value.date() if value else None

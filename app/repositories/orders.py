@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import datetime
 from typing import Any
 
 from pymongo import ReplaceOne, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app.domain.errors import ErrorCode, FieldIssue, InvalidInput
 from app.domain.geo import GeoPoint
 from app.domain.money import DEFAULT_CURRENCY, Money
 from app.domain.orders import (
@@ -26,14 +25,17 @@ from app.domain.orders import (
     OrderStatus,
     OrderTotals,
 )
-from app.domain.pagination import Page, PageRequest, decode_cursor, encode_cursor
+from app.domain.pagination import Page, PageRequest
 from app.repositories.database import Session
-from app.repositories.mapping import address_from_doc, address_to_doc, point_from_doc, point_to_doc
-
-
-def _date_to_doc(value: date | None) -> datetime | None:
-    # BSON has no date-only type; midnight UTC stands for the day.
-    return datetime.combine(value, time.min, tzinfo=timezone.utc) if value else None
+from app.repositories.keyset import after_cursor, newest_first_page, page_of
+from app.repositories.mapping import (
+    address_from_doc,
+    address_to_doc,
+    day_from_doc,
+    day_to_doc,
+    point_from_doc,
+    point_to_doc,
+)
 
 
 def to_doc(order: Order) -> dict[str, Any]:
@@ -62,7 +64,7 @@ def to_doc(order: Order) -> dict[str, Any]:
             "address": address_to_doc(delivery.address) if delivery.address else None,
             "point": point_to_doc(delivery.point) if delivery.point else None,
             "pickup_location_id": delivery.pickup_location_id,
-            "requested_date": _date_to_doc(delivery.requested_date),
+            "requested_date": day_to_doc(delivery.requested_date),
         },
         "totals": {
             "subtotal_cents": order.totals.subtotal.cents,
@@ -138,7 +140,7 @@ def from_doc(doc: dict[str, Any]) -> Order:
             address=address_from_doc(delivery.get("address")),
             point=GeoPoint(point.lat, point.lng) if point else None,
             pickup_location_id=delivery.get("pickup_location_id"),
-            requested_date=requested.date() if requested else None,
+            requested_date=day_from_doc(requested),
         ),
         totals=OrderTotals(
             subtotal=Money(int(totals.get("subtotal_cents", 0)), currency),
@@ -207,34 +209,8 @@ class OrderRepository:
         doc = await self.collection.find_one({"channel_id": channel_id, "external_id": external_id}, session=session)
         return from_doc(doc) if doc else None
 
-    @staticmethod
-    def _keyset(after: str) -> dict[str, Any]:
-        """Strictly after the cursor in (created_at desc, _id desc) order."""
-        created_at, order_id = decode_cursor(after, 2)
-        if not isinstance(created_at, datetime):
-            raise InvalidInput([FieldIssue(ErrorCode.INVALID_INPUT, "after is not a valid cursor", ("after",))])
-        return {
-            "$or": [
-                {"created_at": {"$lt": created_at}},
-                {"created_at": created_at, "_id": {"$lt": str(order_id)}},
-            ]
-        }
-
     async def page(self, selection: OrderFilter, page: PageRequest) -> Page[Order]:
-        """Newest first, keyset on (created_at, _id): stable under inserts, no skip."""
-        query = filter_query(selection)
-        if page.after:
-            keyset = self._keyset(page.after)
-            query = {"$and": [query, keyset]} if query else keyset
-        cursor = self.collection.find(query).sort([("created_at", -1), ("_id", -1)]).limit(page.first + 1)
-        docs = [doc async for doc in cursor]
-        items = [from_doc(doc) for doc in docs[: page.first]]
-        return Page(
-            items=items,
-            cursors=[encode_cursor(o.created_at, o.id) for o in items],
-            has_next_page=len(docs) > page.first,
-            has_previous_page=page.after is not None,
-        )
+        return await newest_first_page(self.collection, filter_query(selection), page, from_doc)
 
     async def pages_by_customer(
         self, customer_ids: list[str], selection: OrderFilter, page: PageRequest
@@ -243,7 +219,7 @@ class OrderRepository:
         query = filter_query(selection)
         query["customer_id"] = {"$in": customer_ids}
         if page.after:
-            query = {"$and": [query, self._keyset(page.after)]}
+            query = {"$and": [query, after_cursor(page.after)]}
         pipeline: list[dict[str, Any]] = [
             {"$match": query},
             {"$sort": {"customer_id": 1, "created_at": -1, "_id": -1}},
@@ -253,17 +229,7 @@ class OrderRepository:
         if page.first > 0:
             async for row in await self.collection.aggregate(pipeline):
                 found[row["_id"]] = row["docs"]
-        pages: dict[str, Page[Order]] = {}
-        for customer_id in customer_ids:
-            docs = found.get(customer_id, [])
-            items = [from_doc(doc) for doc in docs[: page.first]]
-            pages[customer_id] = Page(
-                items=items,
-                cursors=[encode_cursor(o.created_at, o.id) for o in items],
-                has_next_page=len(docs) > page.first,
-                has_previous_page=page.after is not None,
-            )
-        return pages
+        return {customer_id: page_of(found.get(customer_id, []), page, from_doc) for customer_id in customer_ids}
 
     async def upsert_many(self, orders: list[Order]) -> None:
         if orders:

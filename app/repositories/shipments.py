@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
 from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app.domain.errors import ErrorCode, FieldIssue, InvalidInput
 from app.domain.money import Money
-from app.domain.pagination import Page, PageRequest, decode_cursor, encode_cursor
+from app.domain.pagination import Page, PageRequest
 from app.domain.products import HandlingFlag
 from app.domain.shipments import (
     FulfilmentMethod,
@@ -25,17 +23,17 @@ from app.domain.shipments import (
 )
 from app.domain.tracking import MAX_EVENTS_PER_SHIPMENT
 from app.repositories.database import Session
-from app.repositories.mapping import address_from_doc, address_to_doc, point_from_doc, point_to_doc
+from app.repositories.keyset import newest_first_page
+from app.repositories.mapping import (
+    address_from_doc,
+    address_to_doc,
+    day_from_doc,
+    day_to_doc,
+    point_from_doc,
+    point_to_doc,
+)
 
 MAX_SHIPMENTS_PER_ORDER = 200
-
-
-def _day(value: date | None) -> datetime | None:
-    return datetime.combine(value, time.min, tzinfo=timezone.utc) if value else None
-
-
-def _undate(value: datetime | None) -> date | None:
-    return value.date() if value else None
 
 
 def tracking_to_doc(event: TrackingEvent) -> dict[str, Any]:
@@ -46,7 +44,7 @@ def tracking_to_doc(event: TrackingEvent) -> dict[str, Any]:
         "received_at": event.received_at,
         "description": event.description,
         "location": event.location,
-        "estimated_delivery": _day(event.estimated_delivery),
+        "estimated_delivery": day_to_doc(event.estimated_delivery),
     }
 
 
@@ -89,7 +87,7 @@ def to_doc(shipment: Shipment) -> dict[str, Any]:
                 "currency": label.cost.currency,
                 "billable_weight_grams": label.billable_weight_grams,
                 "zone": label.zone,
-                "estimated_delivery": _day(label.estimated_delivery),
+                "estimated_delivery": day_to_doc(label.estimated_delivery),
                 "purchased_at": label.purchased_at,
             }
             if label
@@ -98,8 +96,8 @@ def to_doc(shipment: Shipment) -> dict[str, Any]:
         # Top level, so the webhook finds the shipment by an indexed equality.
         "tracking_number": label.tracking_number if label else None,
         "tracking": [tracking_to_doc(e) for e in shipment.tracking],
-        "promised_date": _day(shipment.promised_date),
-        "eta": _day(shipment.eta),
+        "promised_date": day_to_doc(shipment.promised_date),
+        "eta": day_to_doc(shipment.eta),
         "shipping_policy": shipment.shipping_policy,
         "status_at": shipment.status_at,
         "milestones": dict(shipment.extra),
@@ -163,12 +161,12 @@ def from_doc(doc: dict[str, Any]) -> Shipment:
                 received_at=e["received_at"],
                 description=e.get("description"),
                 location=e.get("location"),
-                estimated_delivery=_undate(e.get("estimated_delivery")),
+                estimated_delivery=day_from_doc(e.get("estimated_delivery")),
             )
             for e in doc.get("tracking", [])
         ),
-        promised_date=_undate(doc.get("promised_date")),
-        eta=_undate(doc.get("eta")),
+        promised_date=day_from_doc(doc.get("promised_date")),
+        eta=day_from_doc(doc.get("eta")),
         shipping_policy=doc.get("shipping_policy"),
         status_at=doc.get("status_at"),
         extra=dict(doc.get("milestones") or {}),
@@ -230,23 +228,7 @@ class ShipmentRepository:
         return [from_doc(doc) async for doc in cursor]
 
     async def page(self, selection: ShipmentFilter, page: PageRequest) -> Page[Shipment]:
-        """Newest first, keyset on (created_at, _id)."""
-        query = filter_query(selection)
-        if page.after:
-            created_at, shipment_id = decode_cursor(page.after, 2)
-            if not isinstance(created_at, datetime):
-                raise InvalidInput([FieldIssue(ErrorCode.INVALID_INPUT, "after is not a valid cursor", ("after",))])
-            keyset = {"$or": [{"created_at": {"$lt": created_at}}, {"created_at": created_at, "_id": {"$lt": str(shipment_id)}}]}
-            query = {"$and": [query, keyset]} if query else keyset
-        cursor = self.collection.find(query).sort([("created_at", -1), ("_id", -1)]).limit(page.first + 1)
-        docs = [doc async for doc in cursor]
-        items = [from_doc(doc) for doc in docs[: page.first]]
-        return Page(
-            items=items,
-            cursors=[encode_cursor(s.created_at, s.id) for s in items],
-            has_next_page=len(docs) > page.first,
-            has_previous_page=page.after is not None,
-        )
+        return await newest_first_page(self.collection, filter_query(selection), page, from_doc)
 
     async def insert_many(self, shipments: list[Shipment], *, session: Session | None) -> None:
         if shipments:

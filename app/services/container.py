@@ -46,9 +46,6 @@ from app.services.routing import RoutingService
 from app.services.scheduler import Scheduler
 from app.services.sequencer import OnSequenced, Sequencer, build_sequencer
 from app.services.picking import PickingService
-from app.services.reservations import OrderWriter
-from app.services.routing import RoutingService
-from app.services.scheduler import Scheduler
 from app.services.shipments import ShipmentQueryService
 from app.services.shipping import ShippingService
 from app.services.short_picks import ShortPickHandler

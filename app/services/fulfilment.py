@@ -16,6 +16,7 @@ from app.domain.events import Actor, DomainEvent
 from app.domain.fulfilment import plan_sync, shipping_policy_for
 from app.domain.ids import new_id
 from app.domain.orders import Order
+from app.domain.picking import MAX_WAVE
 from app.domain.principals import Principal
 from app.domain.shipments import (
     FulfilmentMethod,
@@ -31,7 +32,6 @@ from app.services.fulfilment_unit import FulfilmentRepos, Unit
 from app.services.shipments import can_see_shipment
 from app.services.short_picks import ShortPickHandler
 
-MAX_WAVE = 100
 MAX_PACKAGES = 20
 MAX_PACKAGE_GRAMS = 68_000  # 150 lb, the parcel carriers' limit
 MAX_SIDE_CM = 274.0  # 108 in
@@ -55,7 +55,6 @@ class FulfilmentService:
     def __init__(self, *, repos: FulfilmentRepos, short_picks: ShortPickHandler):
         self._repos = repos
         self._mongo = repos.mongo
-        self._orders = repos.orders
         self._shipments = repos.shipments
         self._products = repos.products
         self._locations = repos.locations
@@ -66,13 +65,21 @@ class FulfilmentService:
     # --- the integration contract ------------------------------------------------------------------
 
     async def sync_shipments(
-        self, order: Order, *, session: Session, actor: Actor | None = None, now: datetime | None = None
+        self,
+        order: Order,
+        *,
+        session: Session,
+        actor: Actor | None = None,
+        now: datetime | None = None,
+        existing: list[Shipment] | None = None,
     ) -> list[Shipment]:
         """Idempotent: makes the order's shipments match its OPEN allocations (see app.domain.fulfilment.plan_sync)
-        and appends the events. Call it inside the transaction of every use case that changes an order."""
+        and appends the events. Call it inside the transaction of every use case that changes an order.
+        `existing`: the order's shipments when the caller already has them (a new order has none)."""
         at = now or utcnow()
         who = actor or Actor.system("fulfilment")
-        existing = await self._shipments.for_orders([order.id], session=session)
+        if existing is None:
+            existing = (await self._shipments.for_orders([order.id], session=session))[order.id]
         skus = sorted({a.sku for a in order.allocations})
         location_ids = sorted({a.location_id for a in order.open_allocations} | {order.delivery.pickup_location_id or ""} - {""})
         products = {p.sku: p for p in await self._products.by_skus(skus, session=session)} if skus else {}
@@ -80,7 +87,7 @@ class FulfilmentService:
         channel = await self._channels.by_ids([order.channel_id], session=session)
         plan = plan_sync(
             order,
-            existing[order.id],
+            existing,
             products=products,
             locations=locations,
             now=at,
@@ -117,18 +124,7 @@ class FulfilmentService:
                 )
         await self._events.append(events, session=session)
         changed = {after.id: after for _, after in plan.changed}
-        return [changed.get(s.id, s) for s in existing[order.id]] + list(plan.created)
-
-    async def sync_order(self, order_id: str, *, principal: Principal | None = None) -> list[Shipment]:
-        """Standalone sync, in its own transaction (jobs, repairs)."""
-
-        async def work(session: Session) -> list[Shipment]:
-            found = await self._orders.by_ids([order_id], session=session)
-            if not found:
-                raise NotFound(f"no order {order_id}")
-            return await self.sync_shipments(found[0], session=session, actor=ev.actor_of(principal))
-
-        return await self._mongo.transaction(work)
+        return [changed.get(s.id, s) for s in existing] + list(plan.created)
 
     # --- work flow ---------------------------------------------------------------------------------
 
@@ -152,14 +148,13 @@ class FulfilmentService:
         check.check(0 < len(shipment_ids) <= MAX_WAVE, f"give 1 to {MAX_WAVE} shipments", "shipmentIds")
         check.check(len(set(shipment_ids)) == len(shipment_ids), "shipments must not repeat", "shipmentIds")
         check.raise_if_any()
-        for shipment_id in shipment_ids:  # refuse before writing anything
-            await self._load(principal, shipment_id)
 
         async def work(session: Session) -> list[Shipment]:
             unit = Unit(self._repos, session, ev.actor_of(principal), utcnow())
+            # Every shipment must be the caller's to work before any is looked at further.
+            loaded = [await self._load(principal, shipment_id, session) for shipment_id in shipment_ids]
             started = []
-            for shipment_id in shipment_ids:
-                before = await self._load(principal, shipment_id, session)
+            for before in loaded:
                 self._require_released(before)
                 after = dataclasses.replace(
                     before, status=transition(before.status, ShipmentStatus.PICKING), status_at=unit.now,
@@ -175,8 +170,6 @@ class FulfilmentService:
         return await self._mongo.transaction(work)
 
     async def confirm_pick(self, principal: Principal, shipment_id: str, picked: Sequence[PickedLine]) -> Shipment:
-        await self._load(principal, shipment_id)
-
         async def work(session: Session) -> Shipment:
             unit = Unit(self._repos, session, ev.actor_of(principal), utcnow())
             before = await self._load(principal, shipment_id, session)
@@ -192,8 +185,8 @@ class FulfilmentService:
             )
             await unit.save_shipment(before, after)
             # A re-routed shortfall gets its shipment at the new location; a backordered one none yet.
-            await self.sync_shipments(order, session=session, actor=unit.actor, now=unit.now)
-            await unit.save_order(order_before, order)
+            shipments = await self.sync_shipments(order, session=session, actor=unit.actor, now=unit.now)
+            await unit.save_order(order_before, order, shipments=shipments)
             await unit.commit()
             return after
 
@@ -254,8 +247,6 @@ class FulfilmentService:
         return await self._mongo.transaction(work)
 
     async def confirm_pickup(self, principal: Principal, shipment_id: str) -> Shipment:
-        await self._load(principal, shipment_id)
-
         async def work(session: Session) -> Shipment:
             unit = Unit(self._repos, session, ev.actor_of(principal), utcnow())
             before = await self._load(principal, shipment_id, session)

@@ -9,12 +9,12 @@ from app.domain.events import Actor, DomainEvent
 from app.domain.ids import new_id
 from app.domain.inventory import InventoryLevel, StockChangeCause, stock_level_changed
 from app.domain.orders import Order
-from app.domain.principals import Principal
+from app.domain.principals import Principal, actor_of as principal_actor
 from app.domain.shipments import Shipment
 
 
 def actor_of(principal: Principal | None) -> Actor:
-    return Actor(subject=principal.subject, role=principal.role.value) if principal else Actor.system("fulfilment")
+    return principal_actor(principal) if principal else Actor.system("fulfilment")
 
 
 def shipment_event(
@@ -50,22 +50,6 @@ def status_changed(before: Shipment, after: Shipment, actor: Actor, at: datetime
             "trackingNumber": after.tracking_number,
         },
         reason=reason,
-    )
-
-
-def order_status_changed(before: Order, after: Order, actor: Actor, at: datetime, *, reason: str | None = None) -> DomainEvent:
-    return DomainEvent(
-        id=new_id(),
-        type="OrderStatusChanged",
-        aggregate_type="Order",
-        aggregate_id=after.id,
-        at=at,
-        actor=actor,
-        payload={"from": before.status.value, "to": after.status.value},
-        reason=reason,
-        order_id=after.id,
-        customer_id=after.customer_id,
-        channel_id=after.channel_id,
     )
 
 

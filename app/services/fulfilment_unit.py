@@ -11,7 +11,7 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.events import Actor, DomainEvent
 from app.domain.fulfilment import rolled_up_status
 from app.domain.inventory import StockChangeCause
-from app.domain.orders import AllocationStatus, Order
+from app.domain.orders import AllocationStatus, Order, status_changed as order_status_changed
 from app.domain.shipments import Shipment
 from app.repositories.channels import ChannelRepository
 from app.repositories.database import Mongo, Session
@@ -61,17 +61,18 @@ class Unit:
         if after.status is not before.status:
             self.events.append(ev.status_changed(before, after, self.actor, self.now))
 
-    async def save_order(self, before: Order, after: Order) -> Order:
-        """Rolls shipment status up to the order, writes it if anything changed."""
-        shipments = await self.shipments(after.id)
+    async def save_order(self, before: Order, after: Order, *, shipments: list[Shipment] | None = None) -> Order:
+        """Rolls shipment status up to the order, writes it if anything changed. `shipments`: the
+        order's shipments as they now stand, when the caller has them."""
+        if shipments is None:
+            shipments = await self.shipments(after.id)
         rolled = dataclasses.replace(after, status=rolled_up_status(after, shipments))
         if rolled == before:
             return before
         final = dataclasses.replace(rolled, updated_at=self.now, version=before.version + 1)
         if not await self.repos.orders.replace(final, expected_version=before.version, session=self.session):
             raise Conflict(f"order {before.id} was changed concurrently; try again")
-        if final.status is not before.status:
-            self.events.append(ev.order_status_changed(before, final, self.actor, self.now))
+        self.events.extend(order_status_changed(before.status, final, self.actor, self.now))
         return final
 
     async def consume_stock(self, order: Order, shipment: Shipment, reason: str) -> Order:

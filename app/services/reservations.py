@@ -37,7 +37,7 @@ class OrderWriter:
         orders: OrderRepository,
         inventory: InventoryRepository,
         events: EventRepository,
-        fulfilment: FulfilmentService | None = None,
+        fulfilment: FulfilmentService,
     ):
         self._orders = orders
         self._inventory = inventory
@@ -92,7 +92,8 @@ class OrderWriter:
         elif not await self._orders.replace(after, expected_version=before.version, session=session):
             raise OrderChanged(f"order {after.id} changed meanwhile; try again")
         await self._events.append([*events, *stock_events], session=session)
-        if self._fulfilment is not None:
-            # Shipments follow the order's open allocations, in this same transaction.
-            await self._fulfilment.sync_shipments(after, session=session, actor=actor, now=at)
+        # Shipments follow the order's open allocations, in this same transaction. A new order has none yet.
+        await self._fulfilment.sync_shipments(
+            after, session=session, actor=actor, now=at, existing=[] if before is None else None
+        )
         return after

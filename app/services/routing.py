@@ -11,11 +11,11 @@ import time
 
 from app.domain.clock import utcnow
 from app.domain.errors import Forbidden, NotFound, Validator
-from app.domain.events import Actor, DomainEvent
+from app.domain.events import DomainEvent
 from app.domain.ids import new_id
 from app.domain.locations import Location
 from app.domain.orders import DeliveryMethod
-from app.domain.principals import Principal, Role
+from app.domain.principals import Principal, Role, actor_of
 from app.domain.routing.plan import PickupAlternative, RoutingPlan, RoutingRequest, StockAtLocation
 from app.domain.routing.planner import find_pickup_alternatives, plan_routing
 from app.domain.routing.policy import (
@@ -117,7 +117,7 @@ class RoutingService:
                     check.check(location_id in known, f"unknown location {location_id}", "policy", "excludedLocationCodes", i)
         check.raise_if_any()
         scope = channel_id or GLOBAL_SCOPE
-        actor = Actor(subject=principal.subject, role=principal.role.value)
+        actor = actor_of(principal)
 
         async def work(session: Session) -> ConfiguredPolicy:
             before = (await self._policies.get_many([scope], session=session)).get(scope)

@@ -12,17 +12,10 @@ from app.repositories.shipments import ShipmentRepository
 
 
 def can_see_shipment(principal: Principal, shipment: Shipment) -> bool:
-    """Warehouse and store staff: their locations' shipments. Customers: their own. Channels: their orders'."""
-    match principal.role:
-        case Role.ADMIN | Role.CSR:
-            return True
-        case Role.STORE_STAFF | Role.WAREHOUSE:
-            return shipment.location_id in principal.location_ids
-        case Role.CUSTOMER:
-            return principal.customer_id is not None and principal.customer_id == shipment.customer_id
-        case Role.CHANNEL:
-            return principal.channel_id is not None and principal.channel_id == shipment.channel_id
-    return False
+    """Whoever may see the order may see the shipment; location staff only their locations' ones."""
+    return principal.can_see_order(
+        customer_id=shipment.customer_id, channel_id=shipment.channel_id, location_ids={shipment.location_id}
+    )
 
 
 def scoped_filter(principal: Principal, selection: ShipmentFilter) -> ShipmentFilter:

@@ -15,7 +15,7 @@ from app.domain.carriers import (
     RateRequest,
     ShippingPolicy,
     choose_quote,
-    parcel_for,
+    estimated_parcels,
 )
 from app.domain.clock import utcnow
 from app.domain.errors import Conflict, ErrorCode, FieldIssue, InvalidInput, NotFound
@@ -76,13 +76,7 @@ class ShippingService:
             parcels = tuple(Parcel(p.weight_grams, p.length_cm, p.width_cm, p.height_cm) for p in shipment.packages)
         else:  # before packing: estimate one parcel from the catalog
             products = {p.sku: p for p in await self._repos.products.by_skus(sorted({ln.sku for ln in shipment.lines}), session=session)}
-            items = [
-                (products[ln.sku].weight_grams, products[ln.sku].dimensions.length_cm, products[ln.sku].dimensions.width_cm,
-                 products[ln.sku].dimensions.height_cm, ln.quantity)
-                for ln in shipment.lines
-                if ln.sku in products
-            ]
-            parcels = (parcel_for(items),) if items else ()
+            parcels = estimated_parcels(((ln.sku, ln.quantity) for ln in shipment.lines), products)
         return RateRequest(
             origin=origin.address,
             origin_point=origin.point,
@@ -184,9 +178,7 @@ class ShippingService:
     async def receive_tracking(self, carrier_code: str, body: bytes, signature: str | None) -> list[TrackingResult]:
         """Verifies the signature (HMAC, timestamp window, nonce never seen: app.services.signatures),
         then applies each event idempotently (by carrier event id) in one transaction: all or nothing."""
-        adapter = self._carriers.find(carrier_code)
-        if adapter is None:
-            raise NotFound(f"no carrier {carrier_code!r}", field=("carrier",))
+        adapter = self._carriers.get(carrier_code)
         secrets = self._secrets.get(adapter.code, ())
         if not secrets:
             raise SignatureError("missing")  # no secret configured: nothing can be verified

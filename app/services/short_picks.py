@@ -9,7 +9,6 @@ unallocated, i.e. backordered (the order's backorder machinery fills it when sto
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
 
 from app.domain.errors import Conflict
 from app.domain.ids import new_id
@@ -24,15 +23,10 @@ from app.services.routing import RoutingService
 
 MAX_REROUTE_ATTEMPTS = 5
 
-# (order, line, quantity, excluded location ids, session) -> [(location id, quantity)] to reserve.
-Planner = Callable[[Order, ShipmentLine, int, frozenset[str], Session], Awaitable[list[tuple[str, int]]]]
-
-
 class ShortPickHandler:
-    def __init__(self, *, repos: FulfilmentRepos, routing: RoutingService | None = None, planner: Planner | None = None):
+    def __init__(self, *, repos: FulfilmentRepos, routing: RoutingService):
         self._repos = repos
         self._routing = routing
-        self._planner = planner or self._route
 
     async def apply(
         self, unit: Unit, order: Order, shipment: Shipment, picked: dict[str, int]
@@ -75,7 +69,7 @@ class ShortPickHandler:
     async def _reroute(self, unit: Unit, order: Order, line: ShipmentLine, quantity: int, short_at: str) -> list[Allocation]:
         """Routing plans the shortfall away from the short location (same policy as at capture);
         each placement is reserved under the no-oversell guard. What routing cannot place stays backordered."""
-        placements = await self._planner(order, line, quantity, frozenset({short_at}), unit.session)
+        placements = await self._route(order, line, quantity, frozenset({short_at}), unit.session)
         allocations = []
         for location_id, placed in placements:
             moved = await self._repos.inventory.move(
@@ -90,8 +84,7 @@ class ShortPickHandler:
     async def _route(
         self, order: Order, line: ShipmentLine, quantity: int, excluded: frozenset[str], session: Session
     ) -> list[tuple[str, int]]:
-        if self._routing is None:
-            return []
+        """Where the short quantity can be reserved instead: [(location id, quantity)]."""
         pickup = order.delivery.method is DeliveryMethod.PICKUP_IN_STORE
         products = await self._repos.products.by_skus([line.sku], session=session)
         request = RoutingRequest(

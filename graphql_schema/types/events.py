@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from app.domain import events
 from app.domain.pagination import Page
 from graphql_schema.enums import OrderStatus
-from graphql_schema.pagination import page_info
+from graphql_schema.pagination import edges as edges_of, page_info
 
 
 @strawberry.type(description="Who caused a change.")
@@ -69,7 +69,7 @@ class EventConnection:
     @classmethod
     def from_page(cls, page: Page[events.DomainEvent]) -> EventConnection:
         return cls(
-            edges=[EventEdge(cursor=c, node=Event.from_domain(e)) for e, c in zip(page.items, page.cursors)],
+            edges=edges_of(page, Event.from_domain, EventEdge),
             page_info=page_info(page),
         )
 

@@ -12,7 +12,7 @@ from strawberry import relay
 from app.domain import inventory
 from app.domain.events import DomainEvent
 from graphql_schema.context import Info
-from graphql_schema.pagination import page_info, page_request
+from graphql_schema.pagination import edges as edges_of, page_info, page_request
 from graphql_schema.prefetch import now_or_later
 from graphql_schema.types.catalog import Location, Product
 from graphql_schema.types.events import Actor
@@ -28,6 +28,10 @@ class BinLocation:
     shelf: str
     bin: str
     code: str = strawberry.field(description="zone-aisle-shelf-bin, as printed on labels.")
+
+    @classmethod
+    def from_domain(cls, value: inventory.BinLocation | None) -> BinLocation | None:
+        return cls(zone=value.zone, aisle=value.aisle, shelf=value.shelf, bin=value.bin, code=value.code) if value else None
 
 
 @strawberry.type(description="Stock of one SKU at one location.")
@@ -58,11 +62,7 @@ class InventoryLevel(relay.Node):
             available=value.available,
             reorder_point=value.reorder_point,
             reorder_quantity=value.reorder_quantity,
-            bin=(
-                BinLocation(zone=value.bin.zone, aisle=value.bin.aisle, shelf=value.bin.shelf, bin=value.bin.bin, code=value.bin.code)
-                if value.bin
-                else None
-            ),
+            bin=BinLocation.from_domain(value.bin),
             updated_at=value.updated_at,
         )
 
@@ -86,7 +86,7 @@ class InventoryLevel(relay.Node):
             info.context.actor, self.sku, self.location_code, page_request(first, after)
         )
         return StockMovementConnection(
-            edges=[StockMovementEdge(cursor=c, node=StockMovement.from_domain(e)) for e, c in zip(page.items, page.cursors)],
+            edges=edges_of(page, StockMovement.from_domain, StockMovementEdge),
             page_info=page_info(page),
         )
 

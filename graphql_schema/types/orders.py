@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +16,7 @@ from app.domain.pagination import Page
 from graphql_schema.context import Info
 from graphql_schema.ids import node_id_of
 from graphql_schema.enums import AllocationStatus, DeliveryMethod, OrderStatus
-from graphql_schema.pagination import page_info
+from graphql_schema.pagination import edges as edges_of, page_info
 from graphql_schema.prefetch import now_or_later, prime, selected_paths
 from graphql_schema.types.catalog import Channel, Location, Product
 from graphql_schema.types.common import Address, GeoPoint, Money
@@ -240,7 +240,7 @@ class OrderConnection(relay.Connection[Order]):
     @classmethod
     def from_page(cls, page: Page[orders.Order]) -> OrderConnection:
         return cls(
-            edges=[OrderEdge(cursor=c, node=Order.from_domain(o)) for o, c in zip(page.items, page.cursors)],
+            edges=edges_of(page, Order.from_domain, OrderEdge),
             page_info=page_info(page),
         )
 
@@ -252,22 +252,24 @@ def _latest_eta(found: Sequence[shipments.Shipment]) -> date | None:
 
 async def prefetch_order_references(info: Info, found: Sequence[orders.Order], paths: frozenset[str]) -> None:
     loaders = info.context.loaders
-    wanted: dict[str, Callable[[], tuple[DataLoader[Any, Any], list[Any]]]] = {
-        "edges.node.customer": lambda: (loaders.customer_by_id, [o.customer_id for o in found]),
-        "edges.node.channel": lambda: (loaders.channel_by_id, [o.channel_id for o in found]),
-        "edges.node.lines.product": lambda: (loaders.product_by_sku, [line.sku for o in found for line in o.lines]),
-        "edges.node.allocations.location": lambda: (
-            loaders.location_by_id,
-            [a.location_id for o in found for a in o.allocations],
-        ),
-        "edges.node.shipments": lambda: (loaders.shipments_by_order, [o.id for o in found]),
-        "edges.node.eta": lambda: (loaders.shipments_by_order, [o.id for o in found]),
-        "edges.node.delivery.pickupLocation": lambda: (
-            loaders.location_by_id,
-            [o.delivery.pickup_location_id for o in found if o.delivery.pickup_location_id],
-        ),
-    }
-    await asyncio.gather(*(prime(*make()) for path, make in wanted.items() if path in paths))
+    keys: dict[DataLoader[Any, Any], list[Any]] = {}  # one prime per loader, however many paths use it
+
+    def want(loader: DataLoader[Any, Any], found_keys: Iterable[Any]) -> None:
+        keys.setdefault(loader, []).extend(found_keys)
+
+    if "edges.node.customer" in paths:
+        want(loaders.customer_by_id, (o.customer_id for o in found))
+    if "edges.node.channel" in paths:
+        want(loaders.channel_by_id, (o.channel_id for o in found))
+    if "edges.node.lines.product" in paths:
+        want(loaders.product_by_sku, (line.sku for o in found for line in o.lines))
+    if "edges.node.allocations.location" in paths:
+        want(loaders.location_by_id, (a.location_id for o in found for a in o.allocations))
+    if "edges.node.delivery.pickupLocation" in paths:
+        want(loaders.location_by_id, (o.delivery.pickup_location_id for o in found if o.delivery.pickup_location_id))
+    if "edges.node.shipments" in paths or "edges.node.eta" in paths:
+        want(loaders.shipments_by_order, (o.id for o in found))
+    await asyncio.gather(*(prime(loader, loader_keys) for loader, loader_keys in keys.items()))
 
 
 @strawberry.input(description="Which orders to list. All given criteria must match.")

@@ -70,8 +70,7 @@ class PickList:
             lines=[
                 PickListLine(
                     sequence=line.sequence, sku=line.sku, name=line.name,
-                    bin=BinLocation(zone=line.bin.zone, aisle=line.bin.aisle, shelf=line.bin.shelf, bin=line.bin.bin, code=line.bin.code)
-                    if line.bin else None,
+                    bin=BinLocation.from_domain(line.bin),
                     zone_name=line.zone_name, quantity=line.quantity, handling=sorted(line.handling),
                     shares=[PickShare(tote=s.tote, shipment_number=s.shipment_number, quantity=s.quantity) for s in line.shares],
                 )

@@ -15,7 +15,7 @@ from app.services.documents import DocumentKind
 from graphql_schema.context import Info
 from graphql_schema.enums import FulfilmentMethod, HandlingFlag, ServiceLevel, ShipmentStatus, TrackingEventKind
 from graphql_schema.ids import node_id_of
-from graphql_schema.pagination import page_info
+from graphql_schema.pagination import edges as edges_of, page_info
 from graphql_schema.prefetch import now_or_later
 from graphql_schema.types.catalog import Location, Product
 from graphql_schema.types.common import Address, Money
@@ -185,7 +185,7 @@ class ShipmentConnection(relay.Connection[Shipment]):
     @classmethod
     def from_page(cls, page: Page[shipments.Shipment]) -> ShipmentConnection:
         return cls(
-            edges=[ShipmentEdge(cursor=c, node=Shipment.from_domain(s)) for s, c in zip(page.items, page.cursors)],
+            edges=edges_of(page, Shipment.from_domain, ShipmentEdge),
             page_info=page_info(page),
         )
 

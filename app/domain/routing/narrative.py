@@ -84,11 +84,10 @@ def explain(
         rank, scored = first.get(location.id, (None, None))
         outcome = CandidateOutcome.NOT_NEEDED
         allocated: tuple[tuple[str, int], ...] = ()
-        leftover = sum(f.fillable for f in line_fills(location.id, lines, remaining, available)) if out_of_splits else 0
         if location.id in chosen:
             step, r = chosen[location.id]
             outcome, allocated, note = CandidateOutcome.CHOSEN, r.allocated, decisions[step - 1].reason
-        elif leftover > 0:
+        elif out_of_splits and (leftover := sum(f.fillable for f in line_fills(location.id, lines, remaining, available))) > 0:
             outcome = CandidateOutcome.MAX_SPLITS_REACHED
             note = (
                 f"Could supply {leftover} more unit(s), but the order already uses {len(rounds)} "

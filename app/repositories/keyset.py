@@ -1,0 +1,52 @@
+"""Newest-first keyset pages on (created_at, _id): stable under inserts, no skip. Orders and
+shipments page this way; one cursor format for both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from app.domain.errors import ErrorCode, FieldIssue, InvalidInput
+from app.domain.pagination import Page, PageRequest, decode_cursor, encode_cursor
+
+
+class _Dated(Protocol):
+    id: str
+    created_at: datetime
+
+
+T = TypeVar("T", bound=_Dated)
+
+NEWEST_FIRST = [("created_at", -1), ("_id", -1)]
+
+
+def after_cursor(after: str) -> dict[str, Any]:
+    """Strictly after the cursor in (created_at desc, _id desc) order."""
+    created_at, item_id = decode_cursor(after, 2)
+    if not isinstance(created_at, datetime):
+        raise InvalidInput([FieldIssue(ErrorCode.INVALID_INPUT, "after is not a valid cursor", ("after",))])
+    return {"$or": [{"created_at": {"$lt": created_at}}, {"created_at": created_at, "_id": {"$lt": str(item_id)}}]}
+
+
+def page_of(docs: Sequence[dict[str, Any]], page: PageRequest, from_doc: Callable[[dict[str, Any]], T]) -> Page[T]:
+    """`docs` holds up to first + 1 documents: the extra one only says that a next page exists."""
+    items = [from_doc(doc) for doc in docs[: page.first]]
+    return Page(
+        items=items,
+        cursors=[encode_cursor(item.created_at, item.id) for item in items],
+        has_next_page=len(docs) > page.first,
+        has_previous_page=page.after is not None,
+    )
+
+
+async def newest_first_page(
+    collection: AsyncCollection, query: dict[str, Any], page: PageRequest, from_doc: Callable[[dict[str, Any]], T]
+) -> Page[T]:
+    if page.after:
+        keyset = after_cursor(page.after)
+        query = {"$and": [query, keyset]} if query else keyset
+    docs = await collection.find(query).sort(NEWEST_FIRST).limit(page.first + 1).to_list()
+    return page_of(docs, page, from_doc)
