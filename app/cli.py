@@ -5,23 +5,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
+import signal
+import socket
 import sys
 from collections.abc import Iterator
+from types import FrameType
 
 from app import logs
-from app.embedded_mongod import EmbeddedMongod, MongodFailed, MongodNotFound
+from app.embedded_mongod import DataDir, DataDirOwner, EmbeddedMongod, MongodFailed, MongodNotFound
 from app.settings import Settings
 
 log = logging.getLogger("oms")
 
+# How long MONGODB_URI has to answer a ping before a command gives up.
+REACHABLE_TIMEOUT_SECONDS = 5.0
+
 
 @contextlib.contextmanager
-def mongodb(settings: Settings) -> Iterator[str]:
-    """The configured MONGODB_URI, or an embedded mongod for as long as the block runs."""
+def mongodb(settings: Settings, *, command: str) -> Iterator[str]:
+    """Where a command other than `serve` finds MongoDB: MONGODB_URI; else the embedded mongod of
+    the server running on the data directory; else an embedded mongod of its own for the block."""
     if settings.mongodb_uri:
+        _check_reachable(settings.mongodb_uri)
         yield settings.mongodb_uri
         return
+    data_dir, owner = _lock_data_dir(settings, command)
+    if owner is not None:
+        if owner.uri is None:
+            raise SystemExit(_in_use(settings, owner, asker=command))
+        log.info("using the running server's embedded mongod", extra={"uri": owner.uri, "pid": owner.pid})
+        yield owner.uri
+        return
+    try:
+        with _embedded_mongod(settings) as uri:
+            yield uri
+    finally:
+        data_dir.unlock()
+
+
+@contextlib.contextmanager
+def _embedded_mongod(settings: Settings) -> Iterator[str]:
+    """An embedded mongod for as long as the block runs; the caller holds the data directory."""
     mongod = EmbeddedMongod(settings.data_dir, binary=settings.mongod_binary, port=settings.mongod_port)
     try:
         uri = mongod.start()
@@ -33,6 +59,51 @@ def mongodb(settings: Settings) -> Iterator[str]:
     finally:
         mongod.stop()
         log.info("embedded mongod stopped")
+
+
+def _lock_data_dir(settings: Settings, command: str) -> tuple[DataDir, DataDirOwner | None]:
+    data_dir = DataDir(settings.data_dir)
+    try:
+        return data_dir, data_dir.lock(command)
+    except OSError as exc:
+        raise SystemExit(f"cannot use the data directory {settings.data_dir}: {exc.strerror}; set OMS_DATA_DIR") from None
+
+
+def _in_use(settings: Settings, owner: DataDirOwner, *, asker: str) -> str:
+    where = f"the data directory {settings.data_dir} is in use"
+    if owner.pid is None:
+        return f"{where} by another OMS process; stop it or set OMS_DATA_DIR"
+    if owner.command == "serve":
+        if asker == "serve":
+            return f"{where} by another OMS server (pid {owner.pid}); stop it or set OMS_DATA_DIR"
+        return f"{where} by an OMS server (pid {owner.pid}) that is still starting; try again once it serves"
+    return f"{where} by `oms {owner.command}` (pid {owner.pid}); wait for it to finish or set OMS_DATA_DIR"
+
+
+def _check_reachable(uri: str) -> None:
+    from app.repositories.database import MongoUnreachable, check_reachable
+
+    try:
+        asyncio.run(check_reachable(uri, timeout_seconds=REACHABLE_TIMEOUT_SECONDS))
+    except MongoUnreachable as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail before mongod starts and demo data is seeded, not minutes later when uvicorn binds."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise SystemExit(f"cannot listen on {host}: {exc.strerror}; set OMS_HOST or --host") from None
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: a connection of a previous run in TIME_WAIT is no obstacle, a listener is.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise SystemExit(f"port {port} on {host} is already in use; set OMS_PORT or --port") from None
+            raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}; set OMS_HOST/OMS_PORT or --host/--port") from None
 
 
 def _progress_bar(stage: str, done: int, total: int) -> None:
@@ -81,21 +152,35 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from app.asgi import create_app
 
-    with mongodb(settings) as uri:
+    host, port = args.host or settings.host, args.port or settings.port
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    with contextlib.ExitStack() as stack:
+        # Each check before the slow steps: the data directory, the port, then MongoDB itself.
+        if settings.mongodb_uri:
+            _check_port(host, port)
+            _check_reachable(settings.mongodb_uri)
+            uri = settings.mongodb_uri
+        else:
+            data_dir, owner = _lock_data_dir(settings, "serve")
+            if owner is not None:
+                raise SystemExit(_in_use(settings, owner, asker="serve"))
+            stack.callback(data_dir.unlock)
+            _check_port(host, port)
+            uri = stack.enter_context(_embedded_mongod(settings))
+            data_dir.publish(uri)
         if args.seed_if_empty:
             asyncio.run(_seed(uri, settings, args, only_if_empty=True))
         app = create_app(settings, mongodb_uri=uri)
-        config = uvicorn.Config(
-            app,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            log_config=None,
-            ws="websockets-sansio",
-            lifespan="on",
-        )
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, ws="websockets-sansio", lifespan="on")
         print(f"OMS GraphQL on http://{config.host}:{config.port}/graphql", file=sys.stderr)
         _tune_garbage_collector()
         uvicorn.Server(config).run()
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM outside uvicorn's run, or raised again by uvicorn once it has shut down: unwind
+    (seeding, the embedded mongod, the data directory's lock) and exit 0, as a requested stop."""
+    raise SystemExit(0)
 
 
 def _tune_garbage_collector() -> None:
@@ -132,12 +217,12 @@ async def _relay(uri: str, settings: Settings) -> None:
 
 
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
-    with mongodb(settings) as uri:
+    with mongodb(settings, command="relay") as uri:
         asyncio.run(_relay(uri, settings))
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
-    with mongodb(settings) as uri:
+    with mongodb(settings, command="seed") as uri:
         asyncio.run(_seed(uri, settings, args, only_if_empty=False))
 
 
@@ -177,7 +262,7 @@ async def _apikey(uri: str, settings: Settings, args: argparse.Namespace) -> Non
 def cmd_apikey(settings: Settings, args: argparse.Namespace) -> None:
     from app.domain.errors import InvalidInput
 
-    with mongodb(settings) as uri:
+    with mongodb(settings, command="apikey") as uri:
         try:
             asyncio.run(_apikey(uri, settings, args))
         except InvalidInput as exc:

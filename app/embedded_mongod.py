@@ -3,13 +3,18 @@
 Transactions and change streams need a replica set, so even one node is started with `--replSet`
 and initiated. The process is tied to ours (PR_SET_PDEATHSIG) so a killed server does not leave an
 orphan holding the data directory's lock.
+
+One OMS process at a time owns a data directory (`DataDir`): a second `oms serve` on it is refused
+before it starts a mongod, and the other commands use the running server's mongod.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -116,10 +121,15 @@ class EmbeddedMongod:
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/?replicaSet={REPLICA_SET}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self, *, timeout: float = 60.0) -> str:
         binary = find_mongod(self.binary)
         db_path = self.data_dir / "mongo"
         db_path.mkdir(parents=True, exist_ok=True)
+        _await_previous_mongod(db_path, min(timeout, 30.0))
         if not self.port or not _port_is_free(self.port):
             self.port = free_port()
         log_path = self.data_dir / "mongod.log"
@@ -130,6 +140,8 @@ class EmbeddedMongod:
             "--port", str(self.port),
             "--dbpath", str(db_path),
             "--logpath", str(log_path),
+            # Without it mongod renames the previous run's log aside at every start.
+            "--logappend",
             "--wiredTigerCacheSizeGB", str(self.cache_size_gb),
             "--setParameter", "transactionLifetimeLimitSeconds=60",
         ]
@@ -211,6 +223,113 @@ class EmbeddedMongod:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _await_previous_mongod(db_path: Path, timeout: float) -> None:
+    """A server killed with SIGKILL leaves its mongod shutting down (PR_SET_PDEATHSIG) for a moment
+    after the data directory is free; another mongod started on the same files before then fails."""
+    try:
+        pid = int((db_path / "mongod.lock").read_text().strip() or 0)
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + timeout
+    while pid and _is_mongod(pid):
+        if time.monotonic() > deadline:
+            raise MongodFailed(f"another mongod (pid {pid}) is using {db_path}; stop it first")
+        time.sleep(0.1)
+
+
+def _is_mongod(pid: int) -> bool:
+    """A live (not zombie) mongod; a reused pid is some other program."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    name, _, rest = stat.partition("(")[2].rpartition(")")
+    return name == "mongod" and rest.split()[:1] != ["Z"]
+
+
+@dataclass(frozen=True)
+class DataDirOwner:
+    """The process that holds a data directory: its pid and command, and, once a server's mongod
+    is primary, that mongod's address."""
+
+    pid: int | None
+    command: str | None
+    uri: str | None
+
+
+class DataDir:
+    """One OMS process at a time per data directory.
+
+    `oms.lock` is held with flock(2) for the owner's life; the kernel drops it however the process
+    ends, SIGKILL included, so there is no stale lock to clean up. `oms.json` says who the owner is
+    and, for a server, where its mongod listens; it is replaced atomically, never edited in place.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def _state(self) -> Path:
+        return self.path / "oms.json"
+
+    def lock(self, command: str) -> DataDirOwner | None:
+        """Take the directory for `command` and return None, or return whoever holds it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / "oms.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return self.owner()
+        self._fd = fd
+        self._write({"pid": os.getpid(), "command": command})
+        return None
+
+    def publish(self, uri: str) -> None:
+        """Tell the other commands where this server's mongod listens."""
+        state = self._read()
+        self._write({**state, "uri": uri})
+
+    def unlock(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self._state.unlink()
+        os.close(fd)
+
+    def owner(self) -> DataDirOwner:
+        state = self._read()
+        pid = state.get("pid")
+        if not isinstance(pid, int) or not _alive(pid):
+            # Written by an owner that is gone; the new one has not written yet.
+            return DataDirOwner(pid=None, command=None, uri=None)
+        return DataDirOwner(pid=pid, command=state.get("command"), uri=state.get("uri"))
+
+    def _read(self) -> dict[str, object]:
+        with contextlib.suppress(OSError, ValueError):
+            state = json.loads(self._state.read_text())
+            if isinstance(state, dict):
+                return state
+        return {}
+
+    def _write(self, state: dict[str, object]) -> None:
+        temporary = self.path / f"oms.json.{os.getpid()}"
+        temporary.write_text(json.dumps(state))
+        os.replace(temporary, self._state)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _tail(path: Path, lines: int = 5) -> str:

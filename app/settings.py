@@ -16,7 +16,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+        raise SystemExit(f"{name} must be an integer; got {raw!r}") from exc
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -26,14 +26,32 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError as exc:
-        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+        raise SystemExit(f"{name} must be a number; got {raw!r}") from exc
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MODES = ("development", "production", "test")
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        # A typo (`ture`) must not quietly mean false: some of these switch security features.
+        raise SystemExit(f"{name} must be one of {', '.join(_TRUE + _FALSE)}; got {raw!r}")
+    return value in _TRUE
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
+    raw = env.get(name, "")
+    value = (raw.strip().upper() if upper else raw.strip().lower()) or default
+    if value not in choices:
+        raise SystemExit(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+    return value
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -41,6 +59,8 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 DEV_WEBHOOK_SECRET = "dev-carrier-webhook-secret"
+# The carriers whose tracking webhooks the API accepts (POST /webhooks/carriers/<code>).
+CARRIER_CODES = ("ups", "usps", "fedex")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +98,9 @@ class ApiLimits:
             max_string_length=_int(env, "OMS_MAX_STRING_LENGTH", 10_000),
             max_list_length=_int(env, "OMS_MAX_LIST_LENGTH", 500),
             max_subscriptions_per_connection=_int(env, "OMS_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20),
-            hide_suggestions=production or _bool(env, "OMS_HIDE_SUGGESTIONS", False),
-            introspection=(not production) and _bool(env, "OMS_INTROSPECTION", True),
+            # Parsed in production too, so a typo fails everywhere; Settings then forces them.
+            hide_suggestions=_bool(env, "OMS_HIDE_SUGGESTIONS", False) or production,
+            introspection=_bool(env, "OMS_INTROSPECTION", True) and not production,
         )
 
 
@@ -152,9 +173,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        mode = env.get("OMS_ENV", "development").strip().lower() or "development"
-        if mode not in {"development", "production", "test"}:
-            raise SystemExit(f"OMS_ENV must be development, production or test, got {mode!r}")
+        mode = _choice(env, "OMS_ENV", "development", MODES)
         production = mode == "production"
         data_dir = Path(env.get("OMS_DATA_DIR", ".oms"))
         return cls(
@@ -167,7 +186,7 @@ class Settings:
             host=env.get("OMS_HOST", "127.0.0.1"),
             port=_int(env, "OMS_PORT", 8000),
             broadcast_url=env.get("OMS_BROADCAST_URL", "memory://"),
-            log_level=env.get("OMS_LOG_LEVEL", "INFO").upper(),
+            log_level=_choice(env, "OMS_LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             cors_origins=_list(env, "OMS_CORS_ORIGINS"),
             jwt_issuer=env.get("OMS_JWT_ISSUER") or None,
             jwt_audience=env.get("OMS_JWT_AUDIENCE") or None,
@@ -176,13 +195,13 @@ class Settings:
             # The anonymous admin exists only for the local demo on the embedded database;
             # production never has one, and neither does a deployment on a real MongoDB.
             allow_anonymous_admin=(
-                (not production) and not env.get("MONGODB_URI") and _bool(env, "OMS_ALLOW_ANONYMOUS_ADMIN", True)
+                _bool(env, "OMS_ALLOW_ANONYMOUS_ADMIN", True) and not production and not env.get("MONGODB_URI")
             ),
             jwt_claim_prefix=env.get("OMS_JWT_CLAIM_PREFIX", "oms_"),
             jwt_leeway_seconds=_int(env, "OMS_JWT_LEEWAY_SECONDS", 30),
             api_key_cache_seconds=_float(env, "OMS_API_KEY_CACHE_SECONDS", 10.0),
             limits=ApiLimits.from_env(env, production=production),
-            graphiql=(not production) and _bool(env, "OMS_GRAPHIQL", True),
+            graphiql=_bool(env, "OMS_GRAPHIQL", True) and not production,
             http_get=_bool(env, "OMS_HTTP_GET", True),
             legacy_graphql_ws=_bool(env, "OMS_LEGACY_GRAPHQL_WS", False),
             webhook_secrets=_webhook_secrets(env.get("OMS_WEBHOOK_SECRETS", "")),
@@ -202,7 +221,33 @@ class Settings:
     def webhook_secrets_for(self, source: str) -> tuple[str, ...]:
         return next((secrets for name, secrets in self.webhook_secrets if name == source), ())
 
-    def carrier_webhook_secrets(self, carrier_codes: tuple[str, ...] = ("ups", "usps", "fedex")) -> dict[str, tuple[str, ...]]:
+    def production_warnings(self) -> tuple[str, ...]:
+        """What is unsafe in this production configuration, one line each; logged at start-up."""
+        if not self.production:
+            return ()
+        warnings: list[str] = []
+        unsigned = [code for code in CARRIER_CODES if not self.webhook_secrets_for(code)]
+        if unsigned:
+            warnings.append(
+                f"OMS_WEBHOOK_SECRETS has no secret for {', '.join(unsigned)}: their carrier tracking webhooks are refused"
+            )
+        if not self.signing_key:
+            warnings.append(
+                "OMS_SIGNING_KEY is not set: document URLs are signed with a random key per process, "
+                "so they fail on other instances and after a restart"
+            )
+        if self.embedded:
+            warnings.append(
+                f"MONGODB_URI is not set: production data is in the embedded single-node mongod in {self.data_dir} "
+                "(no redundancy, no backups)"
+            )
+        if "*" in self.cors_origins:
+            warnings.append("OMS_CORS_ORIGINS is *: any web page may call the API from its visitors' browsers")
+        if self.limits.rate_capacity <= 0 or self.limits.rate_per_second <= 0:
+            warnings.append("rate limiting is off (OMS_RATE_CAPACITY or OMS_RATE_PER_SECOND is 0)")
+        return tuple(warnings)
+
+    def carrier_webhook_secrets(self, carrier_codes: tuple[str, ...] = CARRIER_CODES) -> dict[str, tuple[str, ...]]:
         """Per carrier code (the webhook source). Outside production a carrier without a configured
         secret uses DEV_WEBHOOK_SECRET, so the demo and tests can sign; production has only real ones."""
         configured = {code: self.webhook_secrets_for(code) for code in carrier_codes}

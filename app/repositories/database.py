@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import pymongo
 from pymongo import AsyncMongoClient, ReadPreference, WriteConcern
+from pymongo.errors import OperationFailure, PyMongoError
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
@@ -76,9 +78,55 @@ class Mongo:
         """
         await self.client.admin.command({"killSessions": [session_id]})
 
-    async def ping(self) -> bool:
-        hello = await self.client.admin.command("hello")
+    async def ping(self, *, timeout_seconds: float) -> bool:
+        """Whether the primary answers within the timeout. The driver's own deadline (not a task
+        cancellation) ends a late answer: it discards that connection and the pool stays usable."""
+        with pymongo.timeout(timeout_seconds):
+            hello = await self.client.admin.command("hello")
         return bool(hello.get("isWritablePrimary"))
 
     async def close(self) -> None:
         await self.client.close()
+
+
+class MongoUnreachable(Exception):
+    """MONGODB_URI cannot be used; the message names its hosts, never its credentials."""
+
+
+async def check_reachable(uri: str, *, timeout_seconds: float) -> None:
+    """Raise MongoUnreachable unless the deployment at `uri` answers a ping within the timeout."""
+    hosts = uri_hosts(uri)
+    try:
+        client: AsyncMongoClient = AsyncMongoClient(uri, appname="oms-check", connect=False)
+    except PyMongoError as exc:
+        raise MongoUnreachable(f"MONGODB_URI is not a usable MongoDB URI: {_reason(exc, uri)}") from None
+    try:
+        with pymongo.timeout(timeout_seconds):
+            await client.admin.command("ping")
+    except OperationFailure as exc:
+        if exc.code == 18:  # AuthenticationFailed
+            raise MongoUnreachable(f"MongoDB at {hosts} refused the credentials in MONGODB_URI") from None
+        raise MongoUnreachable(f"MongoDB at {hosts} refused a ping: {_reason(exc, uri)} (MONGODB_URI)") from None
+    except PyMongoError as exc:
+        if exc.timeout:
+            raise MongoUnreachable(f"MongoDB at {hosts} did not answer within {timeout_seconds:g} s (MONGODB_URI)") from None
+        # Not a timeout, e.g. an SRV name that does not resolve.
+        raise MongoUnreachable(f"MongoDB at {hosts} cannot be reached: {_reason(exc, uri)} (MONGODB_URI)") from None
+    finally:
+        await client.close()
+
+
+def uri_hosts(uri: str) -> str:
+    """`host:port,...` of a MongoDB URI, without scheme, credentials, database or options."""
+    rest = uri.partition("://")[2] or uri
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    return authority.rpartition("@")[2] or "?"
+
+
+def _reason(exc: Exception, uri: str) -> str:
+    """The driver's first line about `exc`, with the URI's user name and password masked."""
+    message = (str(exc).splitlines() or [type(exc).__name__])[0]
+    userinfo = (uri.partition("://")[2] or uri).split("/", 1)[0].rpartition("@")[0]
+    for secret in filter(None, (userinfo, *userinfo.split(":"))):
+        message = message.replace(secret, "***")
+    return message

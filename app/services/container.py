@@ -76,8 +76,9 @@ class Services:
     documents: DocumentService
     signatures: SignatureService
 
-    async def ready(self) -> bool:
-        return await self.mongo.ping()
+    async def ready(self, *, timeout_seconds: float = 1.0) -> bool:
+        """Whether the primary answers; bounded, so a hung database makes /readyz fail fast."""
+        return await self.mongo.ping(timeout_seconds=timeout_seconds)
 
     def sequencer(self, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = 10.0) -> Sequencer:
         """The process's sequencer candidate (services/sequencer.py); the real-time layer runs it."""
