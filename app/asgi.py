@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import io
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -14,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.access_log import AccessLogMiddleware
 from app.domain.rate_limits import LeakyBuckets
 from app.http_guard import HttpGuard
 from app.logs import new_request_id, request_id_var
@@ -54,6 +58,26 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+
+# A shutdown step gets this long; one that hangs is logged and left behind, so that a SIGTERM'd
+# process still exits (its supervisor would otherwise have to kill it, mid-write).
+SHUTDOWN_STEP_SECONDS = 10.0
+
+
+async def _stop_step(name: str, stop: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(stop)
+    done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_STEP_SECONDS)
+    if done:
+        task.result()
+        return
+    stacks = {}
+    for other in asyncio.all_tasks():
+        frames = io.StringIO()
+        other.print_stack(limit=8, file=frames)
+        stacks[other.get_name()] = frames.getvalue()
+    log.error("shutdown step did not finish; going on without it", extra={"step": name, "tasks": stacks})
+    task.cancel()
 
 
 def realtime_options(settings: Settings) -> RealtimeOptions:
@@ -116,14 +140,16 @@ def create_app(
             graphql.realtime = realtime
             if settings.allow_anonymous_admin:
                 log.warning("development mode: callers without a credential act as an anonymous ADMIN")
+            for warning in settings.production_warnings():
+                log.warning(warning)
             log.info("ready", extra={"database": settings.database, "env": settings.env})
             yield
         finally:
             if realtime is not None:
-                await realtime.stop()
+                await _stop_step("realtime", realtime.stop())
             if "services" in state:
-                await state["services"].scheduler.stop()
-            await mongo.close()
+                await _stop_step("scheduler", state["services"].scheduler.stop())
+            await _stop_step("mongo", mongo.close())
 
     limits = settings.limits
     graphql = OmsGraphQL(
@@ -150,7 +176,7 @@ def create_app(
             ok = False
         return JSONResponse({"status": "ready" if ok else "unavailable"}, status_code=200 if ok else 503)
 
-    middleware = [Middleware(RequestIdMiddleware)]
+    middleware = [Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -169,8 +195,9 @@ def create_app(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            # GET serves queries (never mutations) and the GraphiQL page; off, only POST reaches GraphQL.
-            Route("/graphql", graphql, methods=["GET", "POST"] if settings.http_get else ["POST"]),
+            # GET serves queries (never mutations) and the GraphiQL page; off, only POST. The view
+            # answers other methods itself (405 with a JSON GraphQL error and `Allow`).
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             *routes(lambda: state["services"]),
         ],

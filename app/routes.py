@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.domain.errors import DomainError, ErrorCode, InvalidInput
+from app.domain.signatures import SignatureError
 from app.services.container import Services
 from app.services.documents import DocumentKind
 
@@ -17,8 +18,11 @@ log = logging.getLogger("oms.http")
 
 MAX_WEBHOOK_BYTES = 1_000_000
 SIGNATURE_HEADER = "x-oms-signature"
+WEBHOOK_SIGNATURE_REFUSED = "The webhook signature could not be verified."
 _STATUS = {
     ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.INVALID_CREDENTIAL: 401,
+    ErrorCode.CREDENTIAL_EXPIRED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.INVALID_INPUT: 400,
@@ -73,6 +77,12 @@ def routes(services: Callable[[], Services]) -> list[Route]:
         carrier = request.path_params["carrier"]
         try:
             results = await services().shipping.receive_tracking(carrier, body, request.headers.get(SIGNATURE_HEADER))
+        except SignatureError as exc:
+            # One answer whatever the reason: telling a forger "stale" or "mismatch" would guide them.
+            log.warning("carrier webhook signature refused", extra={"carrier": carrier, "reason": exc.reason})
+            return JSONResponse(
+                {"code": ErrorCode.UNAUTHENTICATED.value, "message": WEBHOOK_SIGNATURE_REFUSED}, status_code=401
+            )
         except DomainError as exc:
             log.info("carrier webhook refused", extra={"carrier": carrier, "code": exc.code.value, "reason": exc.message})
             return _error(exc)

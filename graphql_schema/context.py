@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
+from app.domain.errors import Unauthenticated
 from app.domain.principals import NOBODY, Principal
 from app.domain.rate_limits import LeakyBuckets
 from app.settings import ApiLimits
@@ -36,6 +37,9 @@ class Context:
     budget: LeakyBuckets | None = None
     client: str = "unknown"
     response: Any = None
+    # Set when a credential came and was refused: the guard answers with its code (an invalid or
+    # expired credential) rather than "authentication required", and never falls back to anonymous.
+    credential_error: Unauthenticated | None = None
 
     @property
     def actor(self) -> Principal:

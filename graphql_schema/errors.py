@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from app.domain.errors import DomainError, ErrorCode as DomainErrorCode, InvalidInput
+from app.domain.errors import AUTHENTICATION_CODES, DomainError, ErrorCode as DomainErrorCode, InvalidInput
 from app.domain.order_capture import PickupUnavailable
 from graphql_schema.types.routing import PickupAlternative
 
@@ -71,7 +71,7 @@ def error_from_domain(
         return InvalidInputError(code=code, message=exc.message, field=field, issues=issues)
     if exc.code in (DomainErrorCode.NOT_FOUND, DomainErrorCode.UNKNOWN_SKU):
         return NotFoundError(code=code, message=exc.message, field=field)
-    if exc.code in (DomainErrorCode.FORBIDDEN, DomainErrorCode.UNAUTHENTICATED):
+    if exc.code is DomainErrorCode.FORBIDDEN or exc.code in AUTHENTICATION_CODES:
         return PermissionDeniedError(code=code, message=exc.message, field=field)
     return ConflictError(code=code, message=exc.message, field=field)
 

@@ -1,4 +1,12 @@
-"""Schema extensions: typed errors for query fields, and no internals ever reaching a client."""
+"""Schema extensions: typed errors for query fields, and no internals ever reaching a client.
+
+Logging: `log_errors` is the schema's `process_errors` (graphql_schema/schema.py), which Strawberry
+calls once per error before extensions rewrite it. Client mistakes (syntax, validation, variable
+coercion, refusals by the operation guard or a permission class, domain errors) are logged at DEBUG
+without a traceback: the access-log line already carries the first error's code. Only an
+unexpected failure is logged at ERROR, with its traceback and the request id; the client gets
+INTERNAL and that request id.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from app.domain.errors import DomainError
 from graphql_schema.errors import graphql_error_from_domain
@@ -18,7 +27,8 @@ INTERNAL_MESSAGE = "Internal error. Quote the request id when reporting it."
 
 
 class TypedErrors(SchemaExtension):
-    """Domain errors keep their code and field; anything unexpected is logged and masked."""
+    """Domain errors keep their code and field; anything unexpected is masked (and logged by
+    log_errors)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -27,36 +37,56 @@ class TypedErrors(SchemaExtension):
             return
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
-        result.errors = [self._convert(error, request_id) for error in result.errors]
+        result.errors = [client_error(error, request_id) for error in result.errors]
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         """Results streamed over WebSocket leave before on_operation ends: convert each one here."""
         errors = getattr(result, "errors", None)
         if errors:
             request_id = getattr(self.execution_context.context, "request_id", None)
-            result.errors = [self._convert(error, request_id) for error in errors]
+            result.errors = [client_error(error, request_id) for error in errors]
         yield
 
-    @staticmethod
-    def _convert(error: GraphQLError, request_id: str | None) -> GraphQLError:
-        original = error.original_error
-        if original is None or isinstance(original, GraphQLError):
-            return _with_code(error)  # syntax, validation, coercion and permission errors: client-safe
-        if isinstance(original, DomainError):
-            return graphql_error_from_domain(original, error)
-        if getattr(error, "extensions", None) and "code" in (error.extensions or {}):
-            return error
-        log.error(
-            "unexpected error in resolver",
-            exc_info=(type(original), original, original.__traceback__),
-            extra={"request_id": request_id, "path": error.path},
-        )
-        return GraphQLError(
-            INTERNAL_MESSAGE,
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": "INTERNAL", "requestId": request_id},
-        )
+
+def client_error(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    """The error as a client may see it: with a code, and never with internals."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return _with_code(error)  # syntax, validation, coercion and permission errors: client-safe
+    if isinstance(original, DomainError):
+        return graphql_error_from_domain(original, error)
+    if _unexpected(error) is None:
+        return error
+    # Logged (with its traceback) by log_errors, before this rewrite.
+    return GraphQLError(
+        INTERNAL_MESSAGE,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "INTERNAL", "requestId": request_id},
+    )
+
+
+def _unexpected(error: GraphQLError) -> BaseException | None:
+    """The exception behind an error no client input explains, or None for a client mistake."""
+    original = error.original_error
+    if original is None or isinstance(original, (GraphQLError, DomainError)) or (error.extensions or {}).get("code"):
+        return None
+    return original
+
+
+def log_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+    request_id = getattr(execution_context.context, "request_id", None) if execution_context else None
+    for error in errors:
+        original = _unexpected(error)
+        if original is not None:
+            log.error(
+                "unexpected error",
+                exc_info=(type(original), original, original.__traceback__),
+                extra={"request_id": request_id, "path": error.path},
+            )
+        elif log.isEnabledFor(logging.DEBUG):
+            code = (error.extensions or {}).get("code") or getattr(error.original_error, "code", None)
+            log.debug("client error: %s", error.message, extra={"code": code, "path": error.path})
 
 
 def _with_code(error: GraphQLError) -> GraphQLError:

@@ -31,6 +31,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
+from app.access_log import access_var
 from app.settings import ApiLimits
 from graphql_schema.cost import CostKey, cached_operation_cost, operation_cost
 
@@ -109,6 +110,9 @@ def _selects_data(execution_context: Any) -> bool:
 
 
 class OperationGuard(SchemaExtension):
+    # This operation's cost (an instance per operation: on WebSocket, the context is the connection's).
+    _cost: int | None = None
+
     def _limits(self) -> ApiLimits:
         return getattr(self.execution_context.context, "limits", None) or DEFAULT_LIMITS
 
@@ -119,8 +123,27 @@ class OperationGuard(SchemaExtension):
         execution.validation_rules = execution.validation_rules + _rules(
             limits.max_depth, limits.max_aliases, limits.max_string_length, limits.max_list_length, limits.introspection
         )
-        yield
+        try:
+            yield
+        finally:  # refusals raised in on_execute end the operation here too
+            self._note_access()
         self._hide_suggestions(execution.result)
+
+    def _note_access(self) -> None:
+        """What the access-log line tells about this operation (app/access_log.py): nothing is parsed
+        again; the document, the principal and the cost are already known."""
+        access = access_var.get()
+        if access is None:
+            return
+        execution = self.execution_context
+        principal = getattr(execution.context, "principal", None)
+        access.principal = principal.subject if principal is not None else None
+        access.cost = self._cost
+        access.operation = execution.operation_name
+        try:
+            access.type = execution.operation_type.value
+        except RuntimeError:  # not parsed, or no such operation in the document
+            access.type = None
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         self._hide_suggestions(result)
@@ -149,6 +172,7 @@ class OperationGuard(SchemaExtension):
             cost = operation_cost(
                 execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables
             )
+        self._cost = cost
         if hasattr(context, "cost"):
             context.cost = cost
         if cost > limits.max_cost:
@@ -171,8 +195,12 @@ class OperationGuard(SchemaExtension):
                     extensions={"code": "RATE_LIMITED", "retryAfterSeconds": decision.retry_after_seconds},
                 )
         # Anonymous callers reach nothing but introspection; refused after their address's budget
-        # is charged, so a flood of guessed credentials runs into 429s too.
+        # is charged, so a flood of guessed credentials runs into 429s too. A refused credential
+        # says why (invalid, expired); none at all asks for one.
         if getattr(context, "principal", None) is None and _selects_data(execution):
+            refused = getattr(context, "credential_error", None)
+            if refused is not None:
+                raise GraphQLError(refused.message, extensions={"code": refused.code.value})
             raise GraphQLError(
                 "Authentication required: send an API key or a bearer token.", extensions={"code": "UNAUTHENTICATED"}
             )

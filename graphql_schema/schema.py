@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry import relay
+from strawberry.types import ExecutionContext
 from strawberry.tools import merge_types
 
 from graphql_schema.execution import OmsExecutionContext
-from graphql_schema.extensions import TypedErrors
+from graphql_schema.extensions import TypedErrors, log_errors
 from graphql_schema.limits import OperationGuard
 from graphql_schema.operation_cache import OperationCache
 from graphql_schema.permissions import IsAuthenticated
@@ -56,12 +58,20 @@ Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defi
     "Live changes over graphql-transport-ws, resumable from a cursor without gaps or duplicates."
 )
 
+class OmsSchema(strawberry.Schema):
+    """`process_errors` is Strawberry's hook for logging errors; its default logs every error, a
+    client's typo included, at ERROR with a traceback. Ours: graphql_schema/extensions.py."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        log_errors(errors, execution_context)
+
+
 # Built once per process: Relay fields are bound to their resolvers at schema build time.
 # Per-deployment limits (depth, aliases, tokens, cost, budgets, introspection) are read by
 # OperationGuard from the request context, not baked in here. Factories, not instances:
 # Strawberry builds fresh extensions per operation. The guard's validation rules are made once
 # per limit values, so the OperationCache keeps hitting.
-schema = strawberry.Schema(
+schema = OmsSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

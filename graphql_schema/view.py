@@ -1,26 +1,37 @@
-"""The GraphQL endpoint: HTTP and WebSocket, with the per-request context built here."""
+"""The GraphQL endpoint: HTTP and WebSocket, with the per-request context built here. How HTTP
+answers are shaped (media types, status codes, request errors): graphql_schema/http_answers.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import strawberry
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from cross_web import HTTPException
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
+from strawberry.utils.aio import aclosing
 
-from app.domain.errors import Unauthenticated
+from app.access_log import Access, access_var, note_error_code, write as write_access
+from app.domain.errors import AUTHENTICATION_CODES, ErrorCode, Unauthenticated
 from app.domain.principals import NOBODY, Principal
 from app.domain.rate_limits import LeakyBuckets
 from app.logs import new_request_id, request_id_var
@@ -28,9 +39,31 @@ from app.services.container import Services
 from app.settings import ApiLimits
 from graphql_schema.context import Context, build_context
 from graphql_schema.dataloaders import Loaders
+from graphql_schema.extensions import client_error
+from graphql_schema.http_answers import (
+    CONTENT_TYPE,
+    GRAPHQL_RESPONSE_JSON,
+    RequestError,
+    code_of,
+    error_body,
+    failed_before_execution,
+    request_error_code,
+    request_error_status,
+    response_media_type,
+)
 
 if TYPE_CHECKING:
     from subscriptions.realtime import Realtime
+
+
+# Over WebSocket, an operation refused before it starts ends with an `error` message.
+_REFUSAL_CODES = frozenset(
+    {*(code.value for code in AUTHENTICATION_CODES), ErrorCode.FORBIDDEN.value, "RATE_LIMITED", "QUERY_TOO_COMPLEX"}
+)
+_HTTP_OPERATIONS = {
+    "GET": frozenset({OperationType.QUERY}),
+    "POST": frozenset({OperationType.QUERY, OperationType.MUTATION}),
+}
 
 
 def credential_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -79,6 +112,44 @@ class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 await self._heartbeat
         await super().shutdown()
 
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        """One access-log line per operation, when it ends (for a subscription: its lifetime). The
+        record lives in the operation's own task, so concurrent operations keep theirs apart."""
+        access = Access(transport="ws")
+        access_var.set(access)
+        started = time.perf_counter()
+        try:
+            await super().run_operation(operation)
+        finally:
+            write_access(access, started=started, status=None)
+
+    async def _send_result_stream(self, operation: Operation[Context, None], result_source: Any) -> None:
+        async with aclosing(_refusals_as_errors(result_source)) as results:
+            await super()._send_result_stream(operation, results)
+
+
+async def _refusals_as_errors(results: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+    """A subscription refused before its first event (no credential, a bad one, outside the
+    caller's scope, over its budget) ends with the protocol's `error` message for that operation,
+    as graphql-transport-ws prescribes for errors before execution starts — not with a `next`
+    carrying errors. Strawberry sends `error` for a PreExecutionError as the first result; refusals
+    raised by the operation guard or by the subscription's own scope check arrive as plain results."""
+    first = True
+    async for result in results:
+        errors = getattr(result, "errors", None)
+        if errors:
+            note_error_code(code_of(errors[0]))
+        if (
+            first
+            and isinstance(result, ExecutionResult)
+            and not isinstance(result, PreExecutionError)
+            and failed_before_execution(result)
+            and code_of(errors[0]) in _REFUSAL_CODES
+        ):
+            result = PreExecutionError(data=None, errors=errors, extensions=result.extensions)
+        first = False
+        yield result
+
 
 class OmsGraphQL(GraphQL[Context, None]):
     """`limits` and `budget` reach every operation through the context (graphql_schema/limits.py);
@@ -121,6 +192,137 @@ class OmsGraphQL(GraphQL[Context, None]):
             "HeartbeatTransportWSHandler", (HeartbeatTransportWSHandler,), {"heartbeat_seconds": ws_heartbeat_seconds}
         )
 
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry answers request errors as text/plain; here they are JSON GraphQL errors with a
+        code (and methods are checked before anything else runs, authentication included)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=receive)
+        allowed = "GET, POST" if self.allow_queries_via_get else "POST"
+        try:
+            if request.method not in ("GET", "POST") or (request.method == "GET" and not self.allow_queries_via_get):
+                raise RequestError(405, "METHOD_NOT_ALLOWED", f"This endpoint accepts {allowed}.", allow=allowed)
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = self._request_error(request, exc)
+        await response(scope, receive, send)
+
+    def _request_error(self, request: Request, exc: HTTPException) -> Response:
+        code = request_error_code(exc)
+        note_error_code(code)
+        media_type = response_media_type(request.headers.get("accept"))
+        response = JSONResponse(error_body(code, exc.reason), status_code=exc.status_code, media_type=CONTENT_TYPE[media_type])
+        if isinstance(exc, RequestError) and exc.allow:
+            response.headers["allow"] = exc.allow
+        return response
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:  # type: ignore[override]
+        """POST bodies (JSON: HttpGuard refuses other types) are checked here, each problem with its
+        own answer; GET parameters keep Strawberry's parsing."""
+        if request.method != "POST":
+            return await super().parse_http_body(request)  # type: ignore[return-value]
+        body = await request.get_body()
+        if not body.strip():
+            raise RequestError(400, "BAD_REQUEST", "The request body is empty: send a JSON object with a `query`.")
+        try:
+            data = self.decode_json(body)
+        except ValueError as exc:
+            raise RequestError(400, "BAD_REQUEST", "The request body is not valid JSON.") from exc
+        if isinstance(data, list):
+            raise RequestError(
+                400, "BATCH_NOT_SUPPORTED", "Batched operations are not supported: send one operation per request."
+            )
+        if not isinstance(data, dict):
+            raise RequestError(400, "BAD_REQUEST", "The request body must be a JSON object with a `query`.")
+        query, variables = data.get("query"), data.get("variables")
+        operation_name, extensions = data.get("operationName"), data.get("extensions")
+        if not isinstance(query, str) or not query.strip():
+            raise RequestError(400, "BAD_REQUEST", "`query` must be a string holding a GraphQL document.")
+        if variables is not None and not isinstance(variables, dict):
+            raise RequestError(400, "BAD_REQUEST", "`variables` must be a JSON object.")
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise RequestError(400, "BAD_REQUEST", "`operationName` must be a string.")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise RequestError(400, "BAD_REQUEST", "`extensions` must be a JSON object.")
+        return GraphQLRequestData(
+            query=query, variables=variables, operation_name=operation_name or None, extensions=extensions
+        )
+
+    async def execute_single(  # noqa: PLR0917
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry lets POST (and GET) run subscriptions for its multipart transport, which is
+        not served here, and answers a wrong operation type with a plain 400. Here: queries over
+        GET; queries and mutations over POST; a mutation over GET is a 405 (GraphQL over HTTP), a
+        subscription a 400 pointing at the WebSocket, an operation name not in the document a
+        GraphQL request error. All decided before anything runs."""
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=_HTTP_OPERATIONS[request_adapter.method],
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.MUTATION:
+                raise RequestError(
+                    405, "METHOD_NOT_ALLOWED", "Mutations need POST: GET runs queries only.", allow="POST"
+                ) from exc
+            raise RequestError(
+                400, "BAD_REQUEST", "Subscriptions run over WebSocket (graphql-transport-ws), not plain HTTP."
+            ) from exc
+        except CannotGetOperationTypeError as exc:
+            name = exc.operation_name
+            message = f'Unknown operation named "{name}".' if name else "The document has no operation to run."
+            error = GraphQLError(message, extensions={"code": "OPERATION_RESOLUTION_FAILURE"})
+            return PreExecutionError(data=None, errors=[error])
+        except MissingQueryError as exc:
+            raise RequestError(400, "BAD_REQUEST", "`query` must be a string holding a GraphQL document.") from exc
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        return sub_response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            note_error_code(code_of(result.errors[0]))
+            if any(code_of(error) is None for error in result.errors):
+                # Every error a client sees has a code; one without is a failure no extension
+                # converted (raised before execution): masked, as TypedErrors masks resolvers'.
+                request_id = request_id_var.get()
+                result.errors = [client_error(error, request_id) for error in result.errors]
+        answer = await super().process_result(request, result)
+        if failed_before_execution(result) and response_media_type(request.headers.get("accept")) == GRAPHQL_RESPONSE_JSON:
+            del answer["data"]  # a GraphQL request error: no `data` entry at all
+        return answer
+
+    def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+            response.headers["content-type"] = CONTENT_TYPE[GRAPHQL_RESPONSE_JSON]
+            if isinstance(response_data, dict) and "data" not in response_data and not sub_response.status_code:
+                errors = response_data.get("errors") or [{}]
+                code = (errors[0].get("extensions") or {}).get("code")  # type: ignore[union-attr]
+                response.status_code = request_error_status(code)
+                if response.status_code == 401:
+                    response.headers["www-authenticate"] = "Bearer"
+        return response
+
+    # --- WebSocket and context --------------------------------------------------------------------
+
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticates connection_init: a credential there replaces one from the handshake headers.
         A bad credential (there, or in the headers with none there) closes with 4403; with none at
@@ -129,7 +331,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         the principal from `info.context.principal` (`info.context.actor` behind IsAuthenticated)."""
         credential = credential_from_params(context.connection_params or {})
         if credential is None:
-            if context.extras.get("credential_refused"):
+            if context.credential_error is not None:
                 raise ConnectionRejectionError()
             return UNSET  # anonymous: connected, but the operation guard refuses every operation
         try:
@@ -149,27 +351,19 @@ class OmsGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         request_id = request_id_var.get() or new_request_id()
         credential = credential_from_headers(request.headers)
-        refused = False
+        refused: Unauthenticated | None = None
         try:
             principal = await self.services.auth.authenticate(credential)
-        except Unauthenticated:
+        except Unauthenticated as exc:
             # A bad credential never falls back to anonymous; the operation guard refuses it.
-            principal, refused = None, True
+            principal, refused = None, exc
         context = build_context(self.services, principal, request_id, realtime=self.realtime)
         context.limits = self.limits
         context.budget = self.budget
         context.client = _client_key(principal, f"ip:{request.client.host if request.client else 'unknown'}")
         context.response = response if isinstance(response, Response) else None
-        if refused:
-            context.extras["credential_refused"] = True
+        context.credential_error = refused
         return context
-
-    async def parse_http_body(self, request: Any) -> Any:
-        # A JSON body that is not an object (or a list of them) is a client error, not a server fault.
-        try:
-            return await super().parse_http_body(request)
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise HTTPException(400, "The body must be a JSON object with a `query`.") from exc
 
 
 def _client_key(principal: Principal | None, fallback: str) -> str:

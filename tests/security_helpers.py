@@ -32,3 +32,12 @@ async def post(client: httpx.AsyncClient, query: str, variables: dict[str, Any] 
 
 def codes(body: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
+
+
+async def refused(client: Any, timeout: float = 5.0) -> dict[str, Any]:
+    """The first error of the graphql-transport-ws `error` message that ends an operation refused
+    before it started (`client` is a tests.realtime.GraphQLWs)."""
+    message = await client.receive(timeout)
+    assert message["type"] == "error", message
+    assert message["payload"] and all(e["extensions"]["code"] for e in message["payload"]), message
+    return message["payload"][0]

@@ -23,7 +23,7 @@ from app.services.container import Services
 from app.services.jwt_tokens import JwtConfig, JwtVerifier
 from app.settings import Settings
 from tests.realtime import GraphQLWs, serve
-from tests.security_helpers import client_for, codes, post
+from tests.security_helpers import client_for, codes, post, refused
 
 SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
 CUSTOMERS = "{ customers(first: 1) { edges { node { id } } } }"
@@ -74,26 +74,58 @@ async def test_a_revoked_key_stops_working_within_the_cache_window(settings: Set
         assert not cached.get("errors"), "within the window the running server still knows the key"
         await asyncio.sleep(1.1)
         refused = (await post(client, CUSTOMERS, token=csr)).json()
-        assert codes(refused) == ["UNAUTHENTICATED"] and refused["data"] is None
+        assert codes(refused) == ["INVALID_CREDENTIAL"] and refused["data"] is None
+        assert refused["errors"][0]["message"] == "The API key is not valid."
+
+
+async def test_refusals_say_whether_a_credential_is_missing_invalid_or_expired(
+    settings: Settings, services: Services
+) -> None:
+    key, good = await services.auth.create_api_key(name="csr", role=Role.CSR)
+    _, revoked = await services.auth.create_api_key(name="gone", role=Role.CSR)
+    await services.auth.revoke_api_key(revoked.split("_")[1])
+    secret = good.split("_", 2)[2]
+    bad_keys = {
+        "malformed": "oms_nope",
+        "unknown id": f"oms_{'0' * 16}_{secret}",
+        "wrong secret": f"oms_{key.id}_{secret[::-1]}",
+        "revoked": revoked,
+    }
+    async with client_for(settings, **jwt_settings(settings)) as client:
+        missing = (await post(client, CUSTOMERS)).json()
+        assert codes(missing) == ["UNAUTHENTICATED"] and missing["errors"][0]["message"].startswith("Authentication required")
+        answers = {why: (await post(client, CUSTOMERS, token=bad)).json()["errors"] for why, bad in bad_keys.items()}
+        # One answer for every way a key can be wrong: nothing tells a guesser which part was right.
+        assert {json.dumps(errors) for errors in answers.values()} == {
+            json.dumps([{"message": "The API key is not valid.", "extensions": {"code": "INVALID_CREDENTIAL"}}])
+        }
+        expired = (await post(client, CUSTOMERS, token=token({"exp": int(time.time()) - 120}))).json()["errors"]
+        assert expired == [{"message": "The token has expired.", "extensions": {"code": "CREDENTIAL_EXPIRED"}}]
+        forged = token({}, key="another-secret-that-is-also-long-enough-000")
+        invalid = (await post(client, CUSTOMERS, token=forged)).json()["errors"]
+        assert invalid == [{"message": "The token is not valid.", "extensions": {"code": "INVALID_CREDENTIAL"}}]
+        assert (await post(client, CUSTOMERS, token=good)).json()["data"]["customers"] == {"edges": []}
 
 
 @pytest.mark.parametrize(
-    ("claims", "why"),
+    ("claims", "code", "why"),
     [
-        ({"exp": int(time.time()) - 120}, "expired beyond the leeway"),
-        ({"aud": "someone-else"}, "another audience"),
-        ({"iss": "https://evil.test"}, "another issuer"),
-        ({"exp": None}, "no expiry"),
-        ({"sub": None}, "no subject"),
-        ({"oms_role": "ROOT"}, "unknown role"),
-        ({"oms_role": "STORE_STAFF"}, "scoped role without its locations"),
-        ({"oms_role": "CUSTOMER", "oms_customer": 42}, "scope of the wrong type"),
+        ({"exp": int(time.time()) - 120}, "CREDENTIAL_EXPIRED", "expired beyond the leeway"),
+        ({"aud": "someone-else"}, "INVALID_CREDENTIAL", "another audience"),
+        ({"iss": "https://evil.test"}, "INVALID_CREDENTIAL", "another issuer"),
+        ({"exp": None}, "INVALID_CREDENTIAL", "no expiry"),
+        ({"sub": None}, "INVALID_CREDENTIAL", "no subject"),
+        ({"oms_role": "ROOT"}, "INVALID_CREDENTIAL", "unknown role"),
+        ({"oms_role": "STORE_STAFF"}, "INVALID_CREDENTIAL", "scoped role without its locations"),
+        ({"oms_role": "CUSTOMER", "oms_customer": 42}, "INVALID_CREDENTIAL", "scope of the wrong type"),
     ],
 )
-async def test_bad_bearer_tokens_are_refused(settings: Settings, claims: dict[str, Any], why: str) -> None:
+async def test_bad_bearer_tokens_are_refused(settings: Settings, claims: dict[str, Any], code: str, why: str) -> None:
     async with client_for(settings, **jwt_settings(settings)) as client:
         body = (await post(client, CUSTOMERS, token=token(claims))).json()
-    assert codes(body) == ["UNAUTHENTICATED"] and body["data"] is None, why
+    assert codes(body) == [code] and body["data"] is None, why
+    # What was wrong with the claims is for the log, not the caller.
+    assert body["errors"][0]["message"] == ("The token has expired." if code == "CREDENTIAL_EXPIRED" else "The token is not valid.")
 
 
 async def test_forged_tokens_are_refused(settings: Settings) -> None:
@@ -102,7 +134,10 @@ async def test_forged_tokens_are_refused(settings: Settings) -> None:
     async with client_for(settings, **jwt_settings(settings)) as client:
         for forged in (unsigned, wrong_key, token({})[:-4] + "AAAA", "a.b.c", "not-a-credential"):
             body = (await post(client, CUSTOMERS, token=forged)).json()
-            assert codes(body) == ["UNAUTHENTICATED"], forged
+            assert codes(body) == ["INVALID_CREDENTIAL"], forged
+        # An expired token with a forged signature is forged, not expired.
+        expired_forgery = token({"exp": int(time.time()) - 120}, key="another-secret-that-is-also-long-enough-000")
+        assert codes((await post(client, CUSTOMERS, token=expired_forgery)).json()) == ["INVALID_CREDENTIAL"]
 
 
 async def test_a_valid_token_carries_role_and_scope(settings: Settings, services: Services) -> None:
@@ -132,7 +167,7 @@ async def test_public_key_tokens_and_no_algorithm_confusion(settings: Settings) 
             key="x" * 64,
             algorithm="HS256",
         )
-        assert codes((await post(client, CUSTOMERS, token=confused)).json()) == ["UNAUTHENTICATED"]
+        assert codes((await post(client, CUSTOMERS, token=confused)).json()) == ["INVALID_CREDENTIAL"]
     with pytest.raises(ValueError, match="mix"):
         JwtConfig(key=public_pem, algorithms=("RS256", "HS256"))
     with pytest.raises(ValueError, match="at least 32 bytes"):
@@ -160,7 +195,7 @@ async def test_anonymous_callers_are_admins_only_in_the_development_demo(setting
     async with client_for(settings, serve_uri=mongodb_uri, **demo) as client:
         assert not (await post(client, CUSTOMERS)).json().get("errors")
         # A bad credential never falls back to the anonymous admin.
-        assert codes((await post(client, CUSTOMERS, token="oms_nope_nope")).json()) == ["UNAUTHENTICATED"]
+        assert codes((await post(client, CUSTOMERS, token="oms_nope_nope")).json()) == ["INVALID_CREDENTIAL"]
     async with client_for(settings, serve_uri=mongodb_uri, **{**demo, "env": "production"}) as client:
         body = (await post(client, CUSTOMERS)).json()
         assert codes(body) == ["UNAUTHENTICATED"] and body["data"] is None
@@ -181,7 +216,7 @@ async def test_websocket_connection_init_authenticates_and_bad_credentials_close
             assert (await client.error())["extensions"]["code"] == "FORBIDDEN"
         async with GraphQLWs.connect(server.ws_url, params={}) as anonymous:
             await anonymous.subscribe("subscription { orderUpdated { cursor } }")
-            assert (await anonymous.error())["extensions"]["code"] == "UNAUTHENTICATED"
+            assert (await refused(anonymous))["extensions"]["code"] == "UNAUTHENTICATED"
         for params in ({"authorization": "Bearer oms_bad_bad"}, {"apiKey": "eyJ.bad.token"}):
             async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
                 await ws.send(json.dumps({"type": "connection_init", "payload": params}))

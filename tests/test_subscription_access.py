@@ -13,6 +13,7 @@ from app.services.container import Services
 from app.settings import Settings
 from tests.factories import BOSTON, CAMBRIDGE, CHICAGO, World, customer, location, order
 from tests.realtime import GraphQLWs, append, order_event, realtime_settings, serve, stock_event
+from tests.security_helpers import refused
 from tests.test_customers import gid
 
 ORDER_UPDATED = """
@@ -42,9 +43,10 @@ async def test_a_customer_receives_only_their_own_orders_events(
         await client.subscribe(ORDER_UPDATED, {"orderId": gid("Order", bobs.id)})
         await client.subscribe(ORDER_UPDATED, {"customerId": gid("Customer", bob.id)})
         await client.subscribe(STOCK, {"skus": ["SKU-1"]})
+        # Refused before they start: the protocol's `error` message for each operation, no `next`.
         errors = {}
         for _ in range(3):
-            error = await client.error()
+            error = await refused(client)
             errors[error["extensions"]["code"]] = errors.get(error["extensions"]["code"], 0) + 1
         assert errors == {"FORBIDDEN": 3}
         await append(mongo, order_event(bobs, to="ALLOCATED"), order_event(adas, to="ALLOCATED"))
@@ -61,7 +63,7 @@ async def test_store_staff_receive_only_their_stores_stock(
     _, staff = await services.auth.create_api_key(name="bos", role=Role.STORE_STAFF, location_ids=frozenset({"ST-BOS"}))
     async with serve(realtime_settings(settings)) as server, GraphQLWs.connect(server.ws_url, staff) as client:
         await client.subscribe(STOCK, {"locationIds": ["ST-CAM"]})
-        assert (await client.error())["extensions"]["code"] == "FORBIDDEN"
+        assert (await refused(client))["extensions"]["code"] == "FORBIDDEN"
         await client.subscribe(STOCK, {"skus": ["SKU-1"]})  # defaults to their stores
         # Stores near Boston are Boston and Cambridge; staff keep only their own.
         await client.subscribe(STOCK, {"near": {"lat": BOSTON.lat, "lng": BOSTON.lng}, "radiusKm": 20})
@@ -115,7 +117,7 @@ async def test_connection_init_carries_the_credential_and_a_bad_one_is_refused(
             assert ws.close_code == 4403
         async with GraphQLWs.connect(server.ws_url, None) as anonymous:
             await anonymous.subscribe(ORDER_UPDATED)
-            assert (await anonymous.error())["extensions"]["code"] == "UNAUTHENTICATED"
+            assert (await refused(anonymous))["extensions"]["code"] == "UNAUTHENTICATED"
         async with GraphQLWs.connect(server.ws_url, params={"apiKey": admin_token}) as client:
             await client.subscribe(ORDER_UPDATED)
             await client.nothing_more(0.3)  # accepted, waiting for events

@@ -31,7 +31,8 @@ async def test_subscription_authorization_table(row: SubscriptionRow, seed: Seed
                         row.name, caller, message,
                     )
                 else:
-                    # Refused by a permission class: an `error` message; by the service: `next` with errors.
+                    # Refused (by the operation guard, a permission class or the service's scope
+                    # check): the protocol's `error` message for that operation, never a `next`.
                     message = await client.receive()
-                    errors = message["payload"] if message["type"] == "error" else message["payload"].get("errors")
-                    assert errors and errors[0]["extensions"]["code"] in DENIAL_CODES, (row.name, caller, message)
+                    assert message["type"] == "error", (row.name, caller, message)
+                    assert message["payload"][0]["extensions"]["code"] in DENIAL_CODES, (row.name, caller, message)

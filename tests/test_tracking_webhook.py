@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from datetime import date, timedelta
 
@@ -48,19 +49,32 @@ async def status_of(fw: FulfilmentWorld, tracking_number: str) -> tuple[str, str
     return doc["status"], doc["eta"].date().isoformat(), len(doc["tracking"])
 
 
+REFUSED = {"code": "UNAUTHENTICATED", "message": "The webhook signature could not be verified."}
+
+
+def refusal_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.reason for r in caplog.records if r.name == "oms.http" and r.getMessage() == "carrier webhook signature refused"]
+
+
 async def test_bad_signatures_stale_timestamps_and_replays_are_refused_without_effect(
-    fw: FulfilmentWorld, services: Services, http: httpx.AsyncClient
+    fw: FulfilmentWorld, services: Services, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     _, number = await shipped(fw, services)
     event = [tracking_event("e1", number, "IN_TRANSIT", hours_from_now(-1))]
     events_before = await fw.mongo.db["events"].count_documents({})
+    caplog.set_level(logging.INFO, logger="oms.http")
 
+    # Every refusal answers the same: the reason is for the operator's log, not for a forger.
     wrong_secret = await post_tracking(http, "usps", event, secret="not-the-secret")
-    assert wrong_secret.status_code == 401 and wrong_secret.json()["code"] == "UNAUTHENTICATED"
+    assert wrong_secret.status_code == 401 and wrong_secret.json() == REFUSED
     stale = await post_tracking(http, "usps", event, timestamp=int(time.time()) - 3600)
-    assert stale.status_code == 401 and "stale" in stale.json()["message"]
+    assert stale.status_code == 401 and stale.json() == REFUSED
     unsigned = await http.post("/webhooks/carriers/usps", json={"events": event})
-    assert unsigned.status_code == 401
+    assert unsigned.status_code == 401 and unsigned.json() == REFUSED
+    garbled = await http.post("/webhooks/carriers/usps", json={"events": event}, headers={"X-OMS-Signature": "t=x"})
+    assert garbled.status_code == 401 and garbled.json() == REFUSED
+    assert refusal_reasons(caplog) == ["mismatch", "stale", "missing", "malformed"]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in caplog.records if r.name == "oms.http")
     unknown = await post_tracking(http, "dhl", event)
     assert unknown.status_code == 404
     # A body changed after signing fails, even with the original header.
@@ -78,7 +92,8 @@ async def test_bad_signatures_stale_timestamps_and_replays_are_refused_without_e
     assert first.status_code == 200 and first.json()["results"][0]["outcome"] == "APPLIED"
     count = await fw.mongo.db["events"].count_documents({})
     replay = await http.post("/webhooks/carriers/usps", content=body, headers={"X-OMS-Signature": header})
-    assert replay.status_code == 401 and "replayed" in replay.json()["message"]
+    assert replay.status_code == 401 and replay.json() == REFUSED
+    assert refusal_reasons(caplog)[-2:] == ["mismatch", "replayed"]  # the tampered body, then the replay
     assert await fw.mongo.db["events"].count_documents({}) == count
 
 

@@ -16,6 +16,8 @@ class ErrorCode(StrEnum):
     PICKUP_UNAVAILABLE = "PICKUP_UNAVAILABLE"
     CONFLICT = "CONFLICT"
     UNAUTHENTICATED = "UNAUTHENTICATED"
+    INVALID_CREDENTIAL = "INVALID_CREDENTIAL"
+    CREDENTIAL_EXPIRED = "CREDENTIAL_EXPIRED"
     FORBIDDEN = "FORBIDDEN"
     CURSOR_EXPIRED = "CURSOR_EXPIRED"
     SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
@@ -54,7 +56,14 @@ class Forbidden(DomainError):
 
 
 class Unauthenticated(DomainError):
+    """No caller could be established. UNAUTHENTICATED when no credential came; a credential that
+    came and failed says so (INVALID_CREDENTIAL, CREDENTIAL_EXPIRED) without saying which part was
+    wrong: the detail goes to the log."""
+
     code = ErrorCode.UNAUTHENTICATED
+
+
+AUTHENTICATION_CODES = frozenset({ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_CREDENTIAL, ErrorCode.CREDENTIAL_EXPIRED})
 
 
 class CursorExpired(DomainError):

@@ -8,7 +8,7 @@ import time
 
 from app.domain.api_keys import PREFIX, ApiKey, generate_secret, hash_secret, parse_token, secret_matches
 from app.domain.clock import utcnow
-from app.domain.errors import Unauthenticated, Validator
+from app.domain.errors import ErrorCode, Unauthenticated, Validator
 from app.domain.principals import ANONYMOUS_ADMIN, Principal, Role, scope_problems
 from app.repositories.api_keys import ApiKeyRepository
 from app.services.jwt_tokens import JwtConfig, JwtVerifier
@@ -16,6 +16,9 @@ from app.services.jwt_tokens import JwtConfig, JwtVerifier
 log = logging.getLogger("oms.auth")
 
 _CACHE_MAX_ENTRIES = 10_000
+# What a client is told. Which part of a key was wrong (its id, its secret, a revocation) is logged
+# only: telling a caller "that key id exists" would help whoever is guessing keys.
+INVALID_API_KEY = "The API key is not valid."
 
 
 class AuthService:
@@ -45,9 +48,13 @@ class AuthService:
             return await self._api_key(credential)
         if credential.count(".") == 2:
             if self._jwt is None:
-                raise Unauthenticated("bearer tokens are not accepted here: no JWT key is configured")
+                log.info("bearer token refused", extra={"reason": "no JWT key is configured"})
+                raise Unauthenticated("Bearer tokens are not accepted here.", code=ErrorCode.INVALID_CREDENTIAL)
             return self._jwt.verify(credential)
-        raise Unauthenticated("credential is neither an API key nor a bearer token")
+        log.info("credential refused", extra={"reason": "neither an API key nor a bearer token"})
+        raise Unauthenticated(
+            "The credential is neither an API key nor a bearer token.", code=ErrorCode.INVALID_CREDENTIAL
+        )
 
     async def _api_key(self, credential: str) -> Principal:
         cached = self._cache.get(credential)
@@ -55,12 +62,14 @@ class AuthService:
             return cached[1]
         parsed = parse_token(credential)
         if parsed is None:
-            raise Unauthenticated("credential is not a valid API key")
+            log.info("API key refused", extra={"reason": "malformed"})
+            raise Unauthenticated(INVALID_API_KEY, code=ErrorCode.INVALID_CREDENTIAL)
         key_id, secret = parsed
         key = await self._api_keys.get(key_id)
         if key is None or key.revoked_at is not None or not secret_matches(key, secret):
-            log.info("API key refused", extra={"key_id": key_id[:32]})
-            raise Unauthenticated("API key is unknown or revoked")
+            reason = "unknown" if key is None else "revoked" if key.revoked_at is not None else "wrong secret"
+            log.info("API key refused", extra={"key_id": key_id[:32], "reason": reason})
+            raise Unauthenticated(INVALID_API_KEY, code=ErrorCode.INVALID_CREDENTIAL)
         principal = key.principal()
         if len(self._cache) >= _CACHE_MAX_ENTRIES:
             self._cache.clear()

@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 
-from app.domain.errors import Unauthenticated
+from app.domain.errors import ErrorCode, Unauthenticated
 from app.domain.principals import Principal, principal_from_claims
 
 log = logging.getLogger("oms.auth")
@@ -44,6 +44,7 @@ class JwtConfig:
 
 
 _CACHE_MAX_ENTRIES = 10_000
+INVALID_TOKEN = "The token is not valid."
 
 
 class JwtVerifier:
@@ -84,10 +85,18 @@ class JwtVerifier:
                 leeway=config.leeway_seconds,
                 options=self._options,
             )
+        except jwt.ExpiredSignatureError as exc:
+            # Only a token whose signature verified gets this far: saying "expired" reveals nothing.
+            log.info("bearer token refused", extra={"reason": "expired"})
+            raise Unauthenticated("The token has expired.", code=ErrorCode.CREDENTIAL_EXPIRED) from exc
         except jwt.PyJWTError as exc:
             log.info("bearer token refused", extra={"reason": str(exc)[:200]})
-            raise Unauthenticated("bearer token is invalid or expired") from exc
-        principal = principal_from_claims(claims, prefix=config.claim_prefix)
+            raise Unauthenticated(INVALID_TOKEN, code=ErrorCode.INVALID_CREDENTIAL) from exc
+        try:
+            principal = principal_from_claims(claims, prefix=config.claim_prefix)
+        except Unauthenticated as exc:
+            log.info("bearer token refused", extra={"reason": exc.message})
+            raise Unauthenticated(INVALID_TOKEN, code=ErrorCode.INVALID_CREDENTIAL) from exc
         if len(self._cache) >= _CACHE_MAX_ENTRIES:
             self._cache.clear()
         self._cache[token] = (time.monotonic() + self._cache_seconds, float(claims["exp"]), principal)
