@@ -23,7 +23,7 @@ gql 'query($loc: String!) { pickList(locationId: $loc) { unitCount pdfUrl lines 
 curl -s -o $OUT/pick-list.pdf "$OMS$(jq -r '.data.pickList.pdfUrl' $OUT/pick.json)"
 
 # 4. Pick, confirm every line, pack.
-gql 'mutation($s: ID!) { startPicking(input: {shipmentIds: [$s]}) { __typename } }' "{\"s\": \"$SID\"}" | jq -c .
+gql 'mutation($s: ID!) { startPicking(input: {shipmentIds: [$s]}) { __typename ... on Error { code message } } }' "{\"s\": \"$SID\"}" | jq -c .
 LINES=$(echo "$SHIP" | jq -c '[.data.order.shipments[0].lines[] | {lineId: .id, pickedQuantity: .quantity}]')
 gql 'mutation($s: ID!, $l: [PickedLineInput!]!) { confirmPick(input: {shipmentId: $s, lines: $l}) { ... on ConfirmPickPayload { shipment { status } } ... on Error { code message } } }' \
   "{\"s\": \"$SID\", \"l\": $LINES}" | jq -c .

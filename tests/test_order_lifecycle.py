@@ -64,6 +64,9 @@ async def test_cancel_releases_every_reservation(world: World, gql: GraphQLClien
         ("SKU-1", "DC-CHI", -7), ("SKU-1", "ST-BOS", -5), ("SKU-HOT", "DC-CHI", -10)
     ]
     assert {e["reason"] for e in releases} == {"customer changed mind"} and len({e["order_id"] for e in releases}) == 1
+    event = await services.mongo.db["events"].find_one({"type": "OrderCancelled"})
+    assert event is not None and {a["status"] for a in event["payload"]["released"]} == {"RELEASED"}
+    assert sorted(a["quantity"] for a in event["payload"]["released"]) == [5, 7, 10]
 
     twice = (await gql.data(CANCEL, {"input": {"orderId": order["id"], "reason": "again"}}))["cancelOrder"]
     assert (twice["__typename"], twice["code"]) == ("ConflictError", "ILLEGAL_TRANSITION")

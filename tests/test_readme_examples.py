@@ -1,4 +1,5 @@
-"""The README's curl examples work as written against `oms serve --seed-if-empty` (the demo data).
+"""The README's curl examples work as written against `oms serve --seed-if-empty` (the demo data),
+and the outputs their `# {...}` comments show are what the demo answers.
 
 `make run` serves the demo on the embedded database, where callers without a credential act as an
 admin. The server here runs on the test's MongoDB, so it never allows that: the examples are run
@@ -37,6 +38,15 @@ def _blocks(section: str) -> list[str]:
     return [block for block in re.findall(r"```sh\n(.*?)```", body, re.S) if "curl" in block]
 
 
+# What an example's `# {...}` comment shows: "key":value pairs and lists of strings (a field path).
+# Elided values (`…`) and ids that differ from run to run are left out.
+SHOWN = re.compile(r'"\w+":(?:"[^"\n…]*"|-?\d+(?:\.\d+)?|true|false|null)(?=[,}\]])|\[(?:"[^"\n…]*",?)+\]')
+
+
+def _shown(example: str) -> set[str]:
+    return set(SHOWN.findall("\n".join(line for line in example.splitlines() if line.startswith("#"))))
+
+
 def _admin_key(env: dict[str, str]) -> str:
     created = subprocess.run(
         [sys.executable, "-m", "app.cli", "apikey", "create", "--name", "readme", "--role", "ADMIN"],
@@ -65,3 +75,5 @@ def test_readme_examples_answer_with_data_and_no_errors(mongodb_uri: str, databa
                 assert body["data"] and all(value not in (None, [], {}) for value in body["data"].values()), (
                     section, example, body,
                 )
+            # The outputs the README shows are what the demo answers (e.g. a cancelled order's allocations RELEASED).
+            assert {shown for shown in _shown(example) if shown not in completed.stdout} == set(), (section, example)

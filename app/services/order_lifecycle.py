@@ -94,7 +94,10 @@ class OrderLifecycleService:
             if principal.role is Role.CUSTOMER and order.status not in EDITABLE_STATUSES:
                 raise IllegalTransition(f"an order that is {order.status} can no longer be cancelled online; contact us", field=("orderId",))
             cancelled = cancel(order, at)
-            payload = {"from": order.status.value, "released": allocation_payload(order.open_allocations)}
+            # The same allocations, as they are now: RELEASED.
+            open_ids = {a.id for a in order.open_allocations}
+            released = [a for a in cancelled.allocations if a.id in open_ids]
+            payload = {"from": order.status.value, "released": allocation_payload(released)}
             events = [order_event(cancelled, "OrderCancelled", actor, at, payload, text)]
             return cancelled, events + status_changed(order.status, cancelled, actor, at, text)
 
