@@ -5,16 +5,23 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The versions the tests passed with (pyproject.toml says what is allowed, constraints.txt what is
+# tested): graphql_schema/execution.py subclasses Strawberry internals, so an upgrade must be tested
+# before it is taken. `make lock` moves every pin to the newest allowed version; `make test-latest`
+# runs the tests on the newest versions without touching the pins.
+CONSTRAINTS := constraints.txt
+# Test processes, each with its own mongod (tests/conftest.py). 2 cores: see README "Tests".
+TEST_WORKERS ?= 3
 
-.PHONY: run test install lint schema bench bench-capture bench-subscriptions clean
+.PHONY: run test test-latest lock install lint schema bench bench-capture bench-subscriptions clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,redis]'
+$(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install --quiet --constraint $(CONSTRAINTS) -e '.[dev,redis]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,7 +31,27 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+# The newest versions pyproject.toml allows, in a venv of their own; the pins stay as they are.
+test-latest:
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --quiet --upgrade pip
+	.venv-latest/bin/pip install --quiet --upgrade -e '.[dev,redis]'
+	.venv-latest/bin/pip freeze --exclude-editable | grep -v '^oms' | diff $(CONSTRAINTS) - || true
+	.venv-latest/bin/lint-imports
+	.venv-latest/bin/python -m pytest -n $(TEST_WORKERS)
+
+# Pin the newest allowed versions; then `make test`, and commit constraints.txt if it passes.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet -e '.[dev,redis]'
+	{ echo "# Tested versions; made by \`make lock\` (see Makefile). Edit pyproject.toml, not this."; \
+	  .venv-lock/bin/pip freeze --exclude-editable | grep -v '^oms'; } > $(CONSTRAINTS)
+	rm -rf .venv-lock
 
 schema: $(STAMP)
 	$(BIN)/python -m graphql_schema.export
@@ -39,4 +66,4 @@ bench-subscriptions: $(STAMP)
 	$(BIN)/python -m bench.subscriptions
 
 clean:
-	rm -rf $(VENV) .oms .pytest_cache
+	rm -rf $(VENV) .venv-latest .venv-lock .oms .pytest_cache

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from pymongo.errors import OperationFailure
 
@@ -30,7 +30,7 @@ def event(step: int) -> DomainEvent:
 
 
 @contextlib.asynccontextmanager
-async def running(services: Services, *, lease_seconds: float = 1.0) -> AsyncIterator[tuple[Sequencer, list[DomainEvent]]]:
+async def running(services: Services, *, lease_seconds: float = 5.0) -> AsyncIterator[tuple[Sequencer, list[DomainEvent]]]:
     handed_on: list[DomainEvent] = []
 
     async def collect(events: list[DomainEvent]) -> None:
@@ -45,6 +45,18 @@ async def running(services: Services, *, lease_seconds: float = 1.0) -> AsyncIte
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def until(condition: Callable[[], bool], what: str, *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.01)
+
+
+async def handed_on_count(handed_on: list[DomainEvent], count: int) -> None:
+    """The hand-on follows the stamping commit: wait for it, not for luck."""
+    await until(lambda: len(handed_on) >= count, f"{count} events are handed on")
 
 
 async def commit_out_of_insert_order(mongo: Mongo, first: DomainEvent, second: DomainEvent) -> None:
@@ -68,7 +80,7 @@ async def test_seq_follows_commit_order_not_insert_order(services: Services, mon
         await append(mongo, event(1))
         await commit_out_of_insert_order(mongo, event(2), event(3))
         docs = await wait_stamped(mongo, 3)
-        await asyncio.sleep(0.1)
+        await handed_on_count(handed_on, 3)
     assert steps_in_seq_order(docs) == [1, 3, 2]
     assert [d["seq"] for d in docs] == [1, 2, 3]
     assert [(e.seq, e.payload["step"]) for e in handed_on] == [(1, 1), (2, 3), (3, 2)]
@@ -85,6 +97,7 @@ async def test_a_restart_resumes_from_the_stored_token_without_restamping(servic
     assert state["last_seq"] == 2 and state["resume_token"] is not None
     async with running(services) as (_, handed_on):
         docs = await wait_stamped(mongo, 5)
+        await handed_on_count(handed_on, 3)
     # Resumed from the token: commit order (4 before 3), which the degraded scan would not give.
     assert steps_in_seq_order(docs) == [1, 2, 4, 3, 5]
     assert [e.seq for e in handed_on] == [3, 4, 5]
@@ -105,6 +118,7 @@ async def test_a_token_that_left_the_oplog_falls_back_to_stamping_the_backlog(se
         docs = await wait_stamped(mongo, 3)
         await append(mongo, event(4))  # and the live stream continues after the backlog
         docs = await wait_stamped(mongo, 4)
+        await handed_on_count(handed_on, 3)
     # Degraded mode: the backlog in _id order (2 before 3), nothing lost or stamped twice.
     assert steps_in_seq_order(docs) == [1, 2, 3, 4]
     assert [e.seq for e in handed_on] == [2, 3, 4]
@@ -126,16 +140,24 @@ async def test_a_deposed_leader_cannot_stamp(mongo: Mongo) -> None:
     assert (await mongo.db.relay_state.find_one({"_id": SEQUENCER}))["last_seq"] == 0
 
 
+async def acquired_after_expiry(leases: LeaseRepository, owner: str, *, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    """The lease for `owner`, taken as soon as the holder's lease has expired."""
+    deadline = time.monotonic() + timeout
+    while (lease := await leases.acquire(SEQUENCER, owner, 30)) is None:
+        assert time.monotonic() < deadline, "the lease never expired"
+        await asyncio.sleep(0.05)
+    return lease
+
+
 async def test_leases_expire_and_pass_to_the_next_instance(mongo: Mongo) -> None:
     leases = LeaseRepository(mongo.db)
-    first = await leases.acquire(SEQUENCER, "a", 0.3)
+    first = await leases.acquire(SEQUENCER, "a", 30)
     assert first is not None and first.epoch == 1
-    assert await leases.acquire(SEQUENCER, "b", 0.3) is None
-    assert await leases.acquire(SEQUENCER, "a", 0.3) == first  # renewal keeps the epoch
-    await asyncio.sleep(0.5)
-    second = await leases.acquire(SEQUENCER, "b", 0.3)
-    assert second is not None and second.epoch == 2
-    assert not await leases.renew(SEQUENCER, first, 0.3)
+    assert await leases.acquire(SEQUENCER, "b", 30) is None
+    assert await leases.acquire(SEQUENCER, "a", 1) == first  # renewal keeps the epoch
+    second = await acquired_after_expiry(leases, "b")
+    assert second.epoch == 2
+    assert not await leases.renew(SEQUENCER, first, 30)
 
 
 async def test_only_a_vanished_holders_session_is_named_to_its_successor(mongo: Mongo) -> None:
@@ -144,12 +166,12 @@ async def test_only_a_vanished_holders_session_is_named_to_its_successor(mongo: 
     assert first is not None and await leases.record_session(SEQUENCER, first, {"id": "a-session"})
     assert await leases.predecessor_session(SEQUENCER, first) is None  # never our own
     await leases.release(SEQUENCER, first)  # a clean hand-over: nothing to end
-    second = await leases.acquire(SEQUENCER, "b", 0.3)
+    second = await leases.acquire(SEQUENCER, "b", 30)
     assert second is not None and await leases.predecessor_session(SEQUENCER, second) is None
     assert await leases.record_session(SEQUENCER, second, {"id": "b-session"})
-    await asyncio.sleep(0.5)  # b vanishes: its lease expires with its session still named
-    third = await leases.acquire(SEQUENCER, "c", 10)
-    assert third is not None and await leases.predecessor_session(SEQUENCER, third) == {"id": "b-session"}
+    assert await leases.acquire(SEQUENCER, "b", 1) == second  # b vanishes: its lease expires with its session still named
+    third = await acquired_after_expiry(leases, "c")
+    assert await leases.predecessor_session(SEQUENCER, third) == {"id": "b-session"}
     assert not await leases.record_session(SEQUENCER, second, {"id": "late"})  # a deposed holder cannot
 
 
@@ -160,18 +182,17 @@ async def test_failover_after_the_leader_is_killed_loses_and_duplicates_nothing(
         **os.environ,
         "MONGODB_URI": settings.mongodb_uri or "",
         "OMS_DB_NAME": settings.database,
-        "OMS_RELAY_LEASE_SECONDS": "1",
+        "OMS_RELAY_LEASE_SECONDS": "3",
         "OMS_LOG_LEVEL": "WARNING",
     }
     relay = subprocess.Popen([sys.executable, "-m", "app.cli", "relay"], cwd=ROOT, env=env)
     try:
         leases = LeaseRepository(mongo.db)
-        for _ in range(200):
-            holder = await leases.holder(SEQUENCER)
-            if holder is not None:
-                break
+        deadline = time.monotonic() + 60  # a process start on a loaded machine
+        while (holder := await leases.holder(SEQUENCER)) is None:
+            assert relay.poll() is None and time.monotonic() < deadline, "the relay never took the lease"
             await asyncio.sleep(0.05)
-        assert holder is not None and holder.epoch == 1
+        assert holder.epoch == 1
         total = 120
 
         async def writer() -> None:
@@ -184,7 +205,7 @@ async def test_failover_after_the_leader_is_killed_loses_and_duplicates_nothing(
         async def collect(events: list[DomainEvent]) -> None:
             handed_on.extend(events)
 
-        standby = services.sequencer(on_sequenced=collect, follow=False, lease_seconds=1.0)
+        standby = services.sequencer(on_sequenced=collect, follow=False, lease_seconds=3.0)
         standby_task = asyncio.create_task(standby.run())
         writing = asyncio.create_task(writer())
         try:
@@ -193,8 +214,9 @@ async def test_failover_after_the_leader_is_killed_loses_and_duplicates_nothing(
             relay.kill()  # no clean-up: the lease stays until it expires
             relay.wait(timeout=10)
             await writing
-            docs = await wait_stamped(mongo, total, timeout=30)
+            docs = await wait_stamped(mongo, total, timeout=60)
             assert standby.leading.is_set()
+            await until(lambda: bool(handed_on) and handed_on[-1].seq == total, "the standby handed on the last event")
         finally:
             standby_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -218,7 +240,7 @@ async def test_a_leader_that_died_mid_batch_does_not_stall_the_takeover(
     """The dead leader's stamping transaction stays open on the server (its lifetime limit is a minute)
     and holds the relay state's lock; the successor ends that session instead of waiting for it."""
     leases = LeaseRepository(mongo.db)
-    dead = await leases.acquire(SEQUENCER, "dead-leader", 0.5)
+    dead = await leases.acquire(SEQUENCER, "dead-leader", 2)
     assert dead is not None
     await RelayStateRepository(mongo.db).fence(dead.epoch)
     await append(mongo, event(0))
@@ -231,12 +253,13 @@ async def test_a_leader_that_died_mid_batch_does_not_stall_the_takeover(
             # ...and the process dies here, its commit never sent.
             started = time.monotonic()
             async with running(services, lease_seconds=0.5):
-                docs = await wait_stamped(mongo, 1, timeout=20)
+                docs = await wait_stamped(mongo, 1, timeout=40)
             taken_over_in = time.monotonic() - started
             with contextlib.suppress(OperationFailure):
                 await session.abort_transaction()
     finally:
         await elsewhere.close()
     assert [d["seq"] for d in docs] == [1]
-    assert taken_over_in < 10, f"the takeover waited {taken_over_in:.1f} s for the dead leader's transaction"
+    # Without ending the dead session the takeover waits for the server to reap it (60 s).
+    assert taken_over_in < 30, f"the takeover waited {taken_over_in:.1f} s for the dead leader's transaction"
     assert (await mongo.db.relay_state.find_one({"_id": SEQUENCER}))["last_seq"] == 1

@@ -10,9 +10,7 @@ async; hypothesis drives sync functions), so shrinking is traded for a simple lo
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import time
 from datetime import timezone
 from typing import Any
 
@@ -64,7 +62,6 @@ def _draw(mode: Mode, count: int, ids: list[str]) -> list[tuple[str, str]]:
 async def test_fuzzed_operations_never_fault_or_leak_and_keep_inventory_consistent(
     seed: Seed, gql: GraphQLClient, callers: Callers, mongo: Mongo
 ) -> None:
-    started = time.monotonic()
     tasks_before = asyncio.all_tasks()
     ids = [gid("Order", seed.a1.id), gid("Order", seed.b1.id), gid("Customer", seed.ada), gid("Customer", seed.bob),
            gid("Location", "ST-A"), gid("Product", "SKU-1"), gid("InventoryLevel", "SKU-1@ST-A")]
@@ -89,5 +86,3 @@ async def test_fuzzed_operations_never_fault_or_leak_and_keep_inventory_consiste
     if background:
         await asyncio.wait(background, timeout=10)
     assert executed > EXAMPLES // 4, f"too few operations reached execution to mean much: {executed} ({statuses})"
-    # Well under a minute in CI; the leaky bucket and every limit stayed in force throughout.
-    assert time.monotonic() - started < 60, json.dumps(statuses)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -25,16 +24,13 @@ async def _race(gql: GraphQLClient, channel: str, n: int = 50) -> list[dict]:
 
 async def test_fifty_captures_for_ten_units_backorder_the_rest(world: World, gql: GraphQLClient, services: Services) -> None:
     await network(world)
-    started = time.perf_counter()
     results = await _race(gql, "web")
-    elapsed = time.perf_counter() - started
     statuses = sorted(r["order"]["status"] for r in results)
     assert statuses == ["ALLOCATED"] * 10 + ["BACKORDERED"] * 40
     assert await reserved(world) == {"SKU-HOT@DC-CHI": 10}
     level = await services.mongo.db["inventory"].find_one({"_id": "SKU-HOT@DC-CHI"})
     assert (level["on_hand"], level["reserved"], level["available"]) == (10, 10, 0)
     assert await services.mongo.db["events"].count_documents({"type": "StockLevelChanged"}) == 10
-    assert elapsed < 30, f"50 contended captures took {elapsed:.1f}s"
 
 
 async def test_fifty_captures_for_ten_units_on_a_refusing_channel(world: World, gql: GraphQLClient, services: Services) -> None:

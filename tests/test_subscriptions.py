@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from app.settings import Settings
 from tests.factories import World, customer, order
 from tests.realtime import GraphQLWs, RawWsClient, append, order_event, realtime_settings, serve, wait_stamped
@@ -28,7 +25,7 @@ async def test_a_websocket_client_receives_the_events_of_its_order_in_commit_ord
     await world.add_orders(mine, other)
     async with serve(realtime_settings(settings)) as server, GraphQLWs.connect(server.ws_url, admin_token) as client:
         await client.subscribe(ORDER_UPDATED, {"orderId": gid("Order", mine.id)})
-        await asyncio.sleep(0.2)  # the subscription is registered before the writes
+        await server.subscribed(1)
         await append(mongo, order_event(mine, to="ALLOCATED"))
         await append(mongo, order_event(other, to="ALLOCATED"), order_event(mine, to="IN_FULFILLMENT"))
         await append(mongo, order_event(mine, "OrderCancelled"))
@@ -53,7 +50,7 @@ async def test_resume_after_a_disconnect_yields_exactly_the_missed_events_in_ord
     async with serve(realtime_settings(settings)) as server:
         async with GraphQLWs.connect(server.ws_url, admin_token) as client:
             await client.subscribe(ORDER_UPDATED, variables)
-            await asyncio.sleep(0.2)
+            await server.subscribed(1)
             await append(mongo, order_event(placed, step=1), order_event(placed, step=2))
             seen = await client.take("orderUpdated", 2)
         # Disconnected: these happen while nobody listens, some while the client reconnects.
@@ -62,7 +59,6 @@ async def test_resume_after_a_disconnect_yields_exactly_the_missed_events_in_ord
         async with GraphQLWs.connect(server.ws_url, admin_token) as client:
             await client.subscribe(ORDER_UPDATED, {**variables, "after": seen[-1]["cursor"]})
             await append(mongo, order_event(placed, step=8))
-            await asyncio.sleep(0.1)
             await append(mongo, order_event(placed, step=9))
             resumed = await client.take("orderUpdated", 7)
             await client.nothing_more()
@@ -79,7 +75,7 @@ async def test_statuses_filter_and_customer_filter(world: World, settings: Setti
     async with serve(realtime_settings(settings)) as server, GraphQLWs.connect(server.ws_url, admin_token) as client:
         await client.subscribe(ORDER_UPDATED, {"statuses": ["CANCELLED"]})
         await client.subscribe(ORDER_UPDATED, {"customerId": gid("Customer", bob.id)})
-        await asyncio.sleep(0.2)
+        await server.subscribed(2)
         await append(mongo, order_event(adas, to="ALLOCATED"), order_event(bobs, to="ALLOCATED"))
         await append(mongo, order_event(adas, "OrderCancelled", **{"from": "ALLOCATED"}))
         by_op: dict[str, list[str]] = {"1": [], "2": []}
@@ -127,7 +123,8 @@ async def test_a_stalled_subscriber_delays_nobody_and_is_told_where_to_resume(
     await world.add_orders(placed)
     variables = {"orderId": gid("Order", placed.id)}
     # Big events, each sent to four subscriptions of the stalled connection: far more than socket
-    # buffers hold, so its subscriptions back up while the healthy client keeps pace.
+    # buffers hold, so its subscriptions back up. The healthy client reads each event before the next
+    # is written: it can never fall behind, however busy the machine, so only the stalled one may.
     total, note, stalled_ops = 200, "x" * 16_000, 4
     async with serve(realtime_settings(settings, subscriber_queue_size=20)) as server:
         # A client that stops reading.
@@ -137,22 +134,12 @@ async def test_a_stalled_subscriber_delays_nobody_and_is_told_where_to_resume(
                 query = {"query": ORDER_UPDATED, "variables": variables}
                 await stalled.send({"id": str(op), "type": "subscribe", "payload": query})
             await healthy.subscribe(ORDER_UPDATED, variables)
-            await asyncio.sleep(0.2)
-            committed: dict[int, float] = {}
-            lags: list[float] = []
-
-            async def read_healthy() -> None:
-                for _ in range(total):
-                    got = await healthy.next_data("orderUpdated")
-                    lags.append(time.monotonic() - committed[got["event"]["payload"]["step"]])
-
-            reader = asyncio.create_task(read_healthy())
+            await server.subscribed(stalled_ops + 1)
             for step in range(total):
-                committed[step] = time.monotonic()
                 await append(mongo, order_event(placed, step=step, note=note))
-            await asyncio.wait_for(reader, 15)
-            # Healthy delivery stays prompt while the other client has stopped reading.
-            assert sorted(lags)[len(lags) // 2] < 0.25 and max(lags) < 1.0, (sorted(lags)[len(lags) // 2], max(lags))
+                got = await healthy.next_data("orderUpdated", timeout=30)
+                # Delivered while the stalled connection holds its backlog: nobody waits for it.
+                assert got["event"]["payload"]["step"] == step
             # Now the stalled client reads: what was already on its way, then each operation's typed error.
             received: dict[str, list[int]] = {str(op): [] for op in range(1, stalled_ops + 1)}
             errors: dict[str, dict] = {}

@@ -31,14 +31,18 @@ async def _two_servers_deliver_once(world: World, settings: Settings, admin_toke
                 GraphQLWs.connect(second.ws_url, admin_token) as three:
             for client in (one, two, three):
                 await client.subscribe(ORDER_UPDATED, variables)
-            await asyncio.sleep(0.5)
+            # Live on both processes once each client has a first event (the other process cannot
+            # be asked how many subscriptions it holds).
+            await append(mongo, order_event(placed, probe=True))
+            probes = [await client.next_data("orderUpdated", timeout=30) for client in (one, two, three)]
+            assert all(probe["event"]["payload"]["probe"] is True for probe in probes)
             for step in range(0, 10, 2):
                 await append(mongo, order_event(placed, step=step), order_event(placed, step=step + 1))
             received = []
             for client in (one, two, three):
                 got = await client.take("orderUpdated", 10, timeout=10)
                 assert [g["event"]["payload"]["step"] for g in got] == list(range(10))
-                received.append([int(g["cursor"]) for g in got])
+                received.append([int(g["cursor"]) for g in [probes[len(received)], *got]])
             for client in (one, two, three):
                 await client.nothing_more(0.5)
     assert received[0] == received[1] == received[2]
