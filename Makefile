@@ -13,7 +13,7 @@ CONSTRAINTS := constraints.txt
 # Test processes, each with its own mongod (tests/conftest.py). 2 cores: see README "Tests".
 TEST_WORKERS ?= 3
 
-.PHONY: run test test-latest lock install lint schema bench bench-capture bench-subscriptions clean
+.PHONY: run test test-latest lock install lint schema bench bench-capture bench-subscriptions bench-failover clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
@@ -64,6 +64,9 @@ bench-capture: $(STAMP)
 
 bench-subscriptions: $(STAMP)
 	$(BIN)/python -m bench.subscriptions
+
+bench-failover: $(STAMP)
+	$(BIN)/python -m bench.relay_failover | tee bench/results/relay_failover.json
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-lock .oms .pytest_cache

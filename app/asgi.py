@@ -17,14 +17,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.access_log import AccessLogMiddleware
+from app.access_log import AccessLogMiddleware, note_error_code
+from app.domain.errors import ErrorCode, ServiceUnavailable
 from app.domain.rate_limits import LeakyBuckets
 from app.http_guard import HttpGuard
 from app.logs import new_request_id, request_id_var
 from app.routes import routes
-from app.repositories.database import Mongo, connect
+from app.repositories.database import Mongo, connect, deadline, unavailable_error
 from app.repositories.indexes import ensure_indexes
 from app.services.container import Services, build_services
+from app.services.instances import InstanceWatch
 from app.services.jwt_tokens import JwtConfig
 from app.settings import Settings
 from graphql_schema.schema import schema
@@ -58,6 +60,55 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+
+class DatabaseDeadline:
+    """Every HTTP request's database work ends within `seconds` (the driver gives up by itself:
+    nothing is cancelled), and a request that fails because the database could not be reached
+    answers 503 with Retry-After and a SERVICE_UNAVAILABLE GraphQL error (the GraphQL view answers
+    field failures itself; this catches what fails before execution, e.g. checking an API key, and
+    the plain routes). Inside HttpGuard, so the deadline starts once the body has arrived."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.seconds <= 0:
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_noting_start(message: dict) -> None:  # type: ignore[type-arg]
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            with deadline(self.seconds):
+                await self.app(scope, receive, send_noting_start)
+        except Exception as exc:
+            unavailable = exc if isinstance(exc, ServiceUnavailable) else unavailable_error(exc)
+            if unavailable is None or started:
+                raise
+            log.warning(
+                "database unavailable: %s", str(exc).split("\n", 1)[0][:300],
+                extra={"path": scope.get("path"), "error": type(exc).__name__},
+            )
+            note_error_code(ErrorCode.SERVICE_UNAVAILABLE.value)
+            body = {
+                "errors": [
+                    {
+                        "message": unavailable.message,
+                        "extensions": {
+                            "code": ErrorCode.SERVICE_UNAVAILABLE.value,
+                            "retryAfterSeconds": unavailable.retry_after_seconds,
+                        },
+                    }
+                ]
+            }
+            response = JSONResponse(body, status_code=503, headers={"retry-after": str(unavailable.retry_after_seconds)})
+            await response(scope, receive, send)
 
 
 # A shutdown step gets this long; one that hangs is logged and left behind, so that a SIGTERM'd
@@ -120,6 +171,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         mongo = Mongo(connect(uri, event_listeners=mongo_listeners), settings.database)
         realtime: Realtime | None = None
+        watch: InstanceWatch | None = None
         try:
             await ensure_indexes(mongo.db, event_retention_days=settings.event_retention_days)
             services = build_services(
@@ -134,6 +186,9 @@ def create_app(
             )
             state["services"] = services
             graphql.services = services
+            # First: from here on a kill -9 of this process leaves no transaction open for long.
+            watch = services.instance_watch()
+            await watch.start()
             services.scheduler.start()
             realtime = Realtime(services, realtime_options(settings))
             await realtime.start()
@@ -149,6 +204,8 @@ def create_app(
                 await _stop_step("realtime", realtime.stop())
             if "services" in state:
                 await _stop_step("scheduler", state["services"].scheduler.stop())
+            if watch is not None:
+                await _stop_step("instance watch", watch.stop())
             await _stop_step("mongo", mongo.close())
 
     limits = settings.limits
@@ -158,6 +215,7 @@ def create_app(
         graphiql=settings.graphiql,
         ws_init_timeout_seconds=settings.ws_init_timeout_seconds,
         ws_heartbeat_seconds=settings.ws_heartbeat_seconds,
+        db_timeout_seconds=settings.db_timeout_seconds,
         limits=limits,
         # One set of budgets per process (per app): N instances give a client N times the budget.
         budget=LeakyBuckets(capacity=limits.rate_capacity, rate_per_second=limits.rate_per_second),
@@ -165,8 +223,13 @@ def create_app(
         legacy_ws=settings.legacy_graphql_ws,
     )
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+    async def livez(request: Request) -> JSONResponse:
+        """Liveness: the event loop answers, and the database client is not stuck (a ping through
+        it ends, answered or failed, within its deadline). An unreachable database is not a reason
+        to restart the process (/readyz reports that); a wedged client is. Answers within ~1.3 s."""
+        services = state.get("services")
+        live = services is None or await services.live()
+        return JSONResponse({"status": "ok" if live else "stuck"}, status_code=200 if live else 503)
 
     async def readyz(request: Request) -> JSONResponse:
         services = state.get("services")
@@ -191,9 +254,12 @@ def create_app(
             )
         )
     middleware.append(Middleware(HttpGuard, max_body_bytes=limits.max_body_bytes, production=settings.production))
+    middleware.append(Middleware(DatabaseDeadline, seconds=settings.db_timeout_seconds))
     return Starlette(
         routes=[
-            Route("/healthz", healthz),
+            # /healthz is /livez, so that a liveness probe already pointed at it restarts a stuck process.
+            Route("/livez", livez),
+            Route("/healthz", livez),
             Route("/readyz", readyz),
             # GET serves queries (never mutations) and the GraphiQL page; off, only POST. The view
             # answers other methods itself (405 with a JSON GraphQL error and `Allow`).

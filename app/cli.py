@@ -14,7 +14,15 @@ from collections.abc import Iterator
 from types import FrameType
 
 from app import logs
-from app.embedded_mongod import DataDir, DataDirOwner, EmbeddedMongod, MongodFailed, MongodNotFound
+from app.embedded_mongod import (
+    DataDir,
+    DataDirOwner,
+    EmbeddedMongod,
+    MongodFailed,
+    MongodNotFound,
+    MongodPortUnavailable,
+    MongodSupervisor,
+)
 from app.settings import Settings
 
 log = logging.getLogger("oms")
@@ -46,17 +54,27 @@ def mongodb(settings: Settings, *, command: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _embedded_mongod(settings: Settings) -> Iterator[str]:
-    """An embedded mongod for as long as the block runs; the caller holds the data directory."""
+def _embedded_mongod(settings: Settings, *, supervised: bool = False) -> Iterator[str]:
+    """An embedded mongod for as long as the block runs; the caller holds the data directory.
+    Supervised (the server's): restarted on the same port and data whenever it dies meanwhile."""
     mongod = EmbeddedMongod(settings.data_dir, binary=settings.mongod_binary, port=settings.mongod_port)
     try:
         uri = mongod.start()
+    except MongodPortUnavailable as exc:
+        raise SystemExit(
+            f"OMS_MONGOD_PORT={exc.port} cannot be used: {exc.reason}; set it to a free port, or to 0 to pick one"
+        ) from None
     except (MongodNotFound, MongodFailed) as exc:
         raise SystemExit(f"Cannot start the embedded MongoDB.\n{exc}") from exc
     log.info("embedded mongod is primary", extra={"uri": uri, "data_dir": str(settings.data_dir)})
+    supervisor = MongodSupervisor(mongod) if supervised else None
     try:
+        if supervisor is not None:
+            supervisor.start()
         yield uri
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         mongod.stop()
         log.info("embedded mongod stopped")
 
@@ -151,6 +169,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from app.asgi import create_app
+    from app.http_timeouts import timed_http_protocol
 
     host, port = args.host or settings.host, args.port or settings.port
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -166,15 +185,45 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
                 raise SystemExit(_in_use(settings, owner, asker="serve"))
             stack.callback(data_dir.unlock)
             _check_port(host, port)
-            uri = stack.enter_context(_embedded_mongod(settings))
+            uri = stack.enter_context(_embedded_mongod(settings, supervised=True))
             data_dir.publish(uri)
         if args.seed_if_empty:
             asyncio.run(_seed(uri, settings, args, only_if_empty=True))
         app = create_app(settings, mongodb_uri=uri)
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, ws="websockets-sansio", lifespan="on")
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            ws="websockets-sansio",
+            lifespan="on",
+            # Closes connections whose request headers or body arrive too slowly (slowloris).
+            http=timed_http_protocol(
+                header_timeout=settings.header_timeout_seconds, body_timeout=settings.body_timeout_seconds
+            ),
+            # No `limit_concurrency`: uvicorn counts open connections, slow ones too, and answers
+            # everyone 503 beyond it. The deadlines bound how long a slow client holds a socket,
+            # and the open-files limit is raised so sockets are not what runs out first.
+        )
+        _raise_open_files_limit()
         print(f"OMS GraphQL on http://{config.host}:{config.port}/graphql", file=sys.stderr)
         _tune_garbage_collector()
         uvicorn.Server(config).run()
+
+
+def _raise_open_files_limit() -> None:
+    """Every connection is a file descriptor; a soft limit of 1024 (a common default) is reached by
+    a few hundred slow clients plus MongoDB's pools. Raise it to the hard limit the system allows."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("cannot raise the open files limit", extra={"soft": soft, "hard": hard, "error": str(exc)})
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -4,6 +4,9 @@ Transactions and change streams need a replica set, so even one node is started 
 and initiated. The process is tied to ours (PR_SET_PDEATHSIG) so a killed server does not leave an
 orphan holding the data directory's lock.
 
+`oms serve` supervises its mongod (`MongodSupervisor`): one that dies is started again on the same
+port and data, so the URI the app's client holds stays right and it reconnects by itself.
+
 One OMS process at a time owns a data directory (`DataDir`): a second `oms serve` on it is refused
 before it starts a mongod, and the other commands use the running server's mongod.
 """
@@ -23,7 +26,9 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +54,15 @@ class MongodNotFound(RuntimeError):
 
 class MongodFailed(RuntimeError):
     pass
+
+
+class MongodPortUnavailable(MongodFailed):
+    """The configured port cannot be bound: refused, never silently replaced by another one."""
+
+    def __init__(self, port: int, reason: str):
+        super().__init__(f"port {port} on 127.0.0.1 cannot be bound: {reason}")
+        self.port = port
+        self.reason = reason
 
 
 def find_mongod(configured: str | None = None) -> str:
@@ -92,19 +106,36 @@ def free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    return _bind_error(port) is None
+
+
+def _bind_error(port: int) -> str | None:
+    """Why mongod could not listen on the port, or None. Bound as mongod binds (SO_REUSEADDR): the
+    TIME_WAIT connections a killed mongod leaves behind do not hold its port, a listener does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    with contextlib.suppress(Exception):
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    return None
+
+
+# Resolved here, not in the child: between fork and exec (the supervisor forks from a thread while
+# others run) the child must not load libraries or take locks another thread may have held.
+_PRCTL = _load_prctl() if sys.platform.startswith("linux") else None
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM lets mongod shut down cleanly
-    os.setsid()  # Ctrl-C in the terminal goes to us; we stop mongod ourselves, in order.
+    # PR_SET_PDEATHSIG: SIGTERM lets mongod shut down cleanly. It fires when the *thread* that
+    # started mongod ends, so the supervisor's thread lives as long as the mongod it restarted.
+    _PRCTL(1, signal.SIGTERM)  # type: ignore[misc]
 
 
 @dataclass
@@ -125,14 +156,26 @@ class EmbeddedMongod:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "mongod.log"
+
     def start(self, *, timeout: float = 60.0) -> str:
+        """Start mongod and wait until it is primary. Port 0 picks a free port (kept for restarts);
+        any other port is used or refused (`MongodPortUnavailable`)."""
+        self._launch(timeout)
+        return self._become_primary(timeout)
+
+    def _launch(self, timeout: float) -> None:
         binary = find_mongod(self.binary)
         db_path = self.data_dir / "mongo"
         db_path.mkdir(parents=True, exist_ok=True)
         _await_previous_mongod(db_path, min(timeout, 30.0))
-        if not self.port or not _port_is_free(self.port):
+        if not self.port:
             self.port = free_port()
-        log_path = self.data_dir / "mongod.log"
+        elif (reason := _bind_error(self.port)) is not None:
+            raise MongodPortUnavailable(self.port, reason)
+        log_path = self.log_path
         cmd = [
             binary,
             "--replSet", REPLICA_SET,
@@ -150,26 +193,30 @@ class EmbeddedMongod:
             cmd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=_die_with_parent if _PRCTL is not None else None,
+            # Ctrl-C in the terminal goes to us; we stop mongod ourselves, in order.
+            start_new_session=True,
         )
+
+    def _become_primary(self, timeout: float) -> str:
+        process = self._process
+        assert process is not None
         try:
-            self._await_primary(timeout, log_path)
+            self._await_primary(process, timeout, self.log_path)
         except BaseException:
             self.stop()
             raise
         return self.uri
 
-    def _await_primary(self, timeout: float, log_path: Path) -> None:
+    def _await_primary(self, process: subprocess.Popen[bytes], timeout: float, log_path: Path) -> None:
         deadline = time.monotonic() + timeout
         host = f"127.0.0.1:{self.port}"
         client: MongoClient | None = None
         try:
             while time.monotonic() < deadline:
-                assert self._process is not None
-                if self._process.poll() is not None:
+                if process.poll() is not None:
                     raise MongodFailed(
-                        f"mongod exited with code {self._process.returncode}; see {log_path}\n"
-                        f"{_tail(log_path)}"
+                        f"mongod exited with code {process.returncode}; see {log_path}\n{_tail(log_path)}"
                     )
                 try:
                     if client is None:
@@ -223,6 +270,102 @@ class EmbeddedMongod:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class MongodSupervisor:
+    """Starts the mongod again when it dies while the server runs, on the same port and data
+    directory (so the URI, published in `oms.json` and held by the app's client, stays right).
+
+    Restarts back off exponentially (`initial_backoff`, doubling up to `max_backoff`) and the
+    backoff starts over once a mongod has stayed up for `stable_after` seconds. Each death is
+    logged with its exit code and the end of mongod.log: at WARNING the first time, at ERROR while
+    it keeps dying. A thread rather than a task: it blocks in `wait()`, and it must outlive the
+    mongod it starts (PR_SET_PDEATHSIG follows the thread that started it).
+    """
+
+    def __init__(
+        self,
+        mongod: EmbeddedMongod,
+        *,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        stable_after: float = 60.0,
+        start_timeout: float = 60.0,
+    ):
+        self.mongod = mongod
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.stable_after = stable_after
+        self.start_timeout = start_timeout
+        self.restarts = 0
+        # Held while deciding to launch and launching, and while `stop` says it is stopping: so a
+        # mongod is never started after the server began stopping it on purpose.
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mongod-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """No more restarts; stops the mongod (waking the thread's `wait`) and the thread."""
+        with self._lock:
+            self._stopping.set()
+        self.mongod.stop()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        backoff = self.initial_backoff
+        deaths = 0  # since the mongod last stayed up for `stable_after`
+        while True:
+            process = self.mongod._process
+            if process is None:
+                return
+            up_since = time.monotonic()
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - up_since >= self.stable_after:
+                backoff, deaths = self.initial_backoff, 0
+            failure, exit_code = f"exited with code {code}", code
+            while True:
+                deaths += 1
+                self._log_death(failure, exit_code, deaths, backoff)
+                if self._stopping.wait(backoff):
+                    return
+                backoff = min(backoff * 2, self.max_backoff)
+                try:
+                    with self._lock:
+                        if self._stopping.is_set():
+                            return
+                        self.mongod._launch(self.start_timeout)
+                    self.mongod._become_primary(self.start_timeout)
+                except Exception as exc:  # noqa: BLE001 - whatever it is, the thread must go on supervising
+                    if self._stopping.is_set():
+                        return
+                    failure, exit_code = f"failed to start again: {str(exc).splitlines()[0]}", None
+                    continue
+                self.restarts += 1
+                log.warning(
+                    "embedded mongod restarted and is primary",
+                    extra={"uri": self.mongod.uri, "pid": self.mongod.pid, "restarts": self.restarts},
+                )
+                break
+
+    def _log_death(self, failure: str, exit_code: int | None, deaths: int, backoff: float) -> None:
+        log.log(
+            logging.WARNING if deaths == 1 else logging.ERROR,
+            f"embedded mongod {failure}; restarting it in {backoff:g} s"
+            + ("" if deaths == 1 else f" ({deaths} failures in a row)"),
+            extra={
+                "port": self.mongod.port,
+                "exit_code": exit_code,
+                "failures": deaths,
+                "restart_in_seconds": backoff,
+                "mongod_log_tail": _tail(self.mongod.log_path),
+            },
+        )
 
 
 def _await_previous_mongod(db_path: Path, timeout: float) -> None:

@@ -4,7 +4,9 @@
   CORS preflight (`application/x-www-form-urlencoded`, `multipart/form-data`, `text/plain`) are
   refused with 415, so no "simple request" can make the API act for a logged-in browser.
 - Any POST body over `max_body_bytes` is refused with 413 before it is parsed (declared length checked
-  first, then counted while reading, so a chunked body cannot slip past).
+  first, then counted while reading, so a chunked body cannot slip past). A body that never arrives
+  in full (the client left, or was cut off for sending it too slowly: app/http_timeouts.py) never
+  reaches the application.
 - Every response gets nosniff, frame-deny, no-referrer and a CSP; the GraphiQL page (development
   only) gets a CSP that lets it load its scripts and styles from its CDN.
 """
@@ -46,6 +48,10 @@ async def _refuse(send: Send, status: int, code: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class _Disconnected(Exception):
+    pass
+
+
 class HttpGuard:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, production: bool):
         self.app = app
@@ -67,7 +73,14 @@ class HttpGuard:
             if declared.isdigit() and int(declared) > self.max_body_bytes:
                 await _refuse(send, 413, "PAYLOAD_TOO_LARGE", f"Request bodies are limited to {self.max_body_bytes} bytes.")
                 return
-            body = await self._read_body(receive)
+            try:
+                body = await self._read_body(receive)
+            except _Disconnected:
+                # The client went away, or the server closed a body that came too slowly
+                # (app/http_timeouts.py): nothing to run. The server drops this answer; the access
+                # log records it.
+                await _refuse(send, 408, "REQUEST_TIMEOUT", "The request body was not received.")
+                return
             if body is None:
                 await _refuse(send, 413, "PAYLOAD_TOO_LARGE", f"Request bodies are limited to {self.max_body_bytes} bytes.")
                 return
@@ -80,7 +93,7 @@ class HttpGuard:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise _Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

@@ -114,6 +114,13 @@ class Settings:
     mongod_port: int = 0
     host: str = "127.0.0.1"
     port: int = 8000
+    # Slow clients (app/http_timeouts.py): a request's headers, then its body, must arrive within
+    # these many seconds, else the connection is closed; 0 turns one off.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    # Every HTTP request's database work must end within this many seconds, else the request
+    # answers SERVICE_UNAVAILABLE (503 + Retry-After): a lost or frozen database is reported, not waited out.
+    db_timeout_seconds: float = 5.0
     broadcast_url: str = "memory://"
     log_level: str = "INFO"
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
@@ -127,7 +134,7 @@ class Settings:
     event_retention_days: int = 30
     subscriber_queue_size: int = 1_000
     relay_enabled: bool = True
-    relay_lease_seconds: float = 10.0
+    relay_lease_seconds: float = 2.0  # app/services/sequencer.py LEASE_SECONDS
     dashboard_interval_seconds: float = 5.0
     # How often each process checks the log for events its broadcaster missed (a safety net).
     hub_tail_check_seconds: float = 5.0
@@ -185,6 +192,9 @@ class Settings:
             mongod_port=_int(env, "OMS_MONGOD_PORT", 0),
             host=env.get("OMS_HOST", "127.0.0.1"),
             port=_int(env, "OMS_PORT", 8000),
+            header_timeout_seconds=_float(env, "OMS_HEADER_TIMEOUT", 10.0),
+            body_timeout_seconds=_float(env, "OMS_BODY_TIMEOUT", 30.0),
+            db_timeout_seconds=_float(env, "OMS_DB_TIMEOUT", 5.0),
             broadcast_url=env.get("OMS_BROADCAST_URL", "memory://"),
             log_level=_choice(env, "OMS_LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             cors_origins=_list(env, "OMS_CORS_ORIGINS"),
@@ -209,7 +219,7 @@ class Settings:
             event_retention_days=_int(env, "OMS_EVENT_RETENTION_DAYS", 30),
             subscriber_queue_size=_int(env, "OMS_SUBSCRIBER_QUEUE", 1_000),
             relay_enabled=_bool(env, "OMS_RELAY", True),
-            relay_lease_seconds=_float(env, "OMS_RELAY_LEASE_SECONDS", 10.0),
+            relay_lease_seconds=_float(env, "OMS_RELAY_LEASE_SECONDS", 2.0),
             dashboard_interval_seconds=_float(env, "OMS_DASHBOARD_INTERVAL", 5.0),
             hub_tail_check_seconds=_float(env, "OMS_HUB_TAIL_CHECK", 5.0),
             ws_init_timeout_seconds=_float(env, "OMS_WS_INIT_TIMEOUT", 10.0),

@@ -8,7 +8,13 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from app.domain.errors import AUTHENTICATION_CODES, DomainError, ErrorCode as DomainErrorCode, InvalidInput
+from app.domain.errors import (
+    AUTHENTICATION_CODES,
+    DomainError,
+    ErrorCode as DomainErrorCode,
+    InvalidInput,
+    ServiceUnavailable,
+)
 from app.domain.order_capture import PickupUnavailable
 from graphql_schema.types.routing import PickupAlternative
 
@@ -61,6 +67,11 @@ class PickupUnavailableError(Error):
 def error_from_domain(
     exc: DomainError,
 ) -> InvalidInputError | NotFoundError | ConflictError | PermissionDeniedError | PickupUnavailableError:
+    """A mutation's typed error. SERVICE_UNAVAILABLE is not one: the request failed, not the input,
+    so it is raised again and answered as a GraphQL error with `retryAfterSeconds` (and HTTP 503
+    when nothing else in the request succeeded)."""
+    if isinstance(exc, ServiceUnavailable):
+        raise exc
     code = ErrorCode(exc.code)
     field = list(exc.field) or None
     if isinstance(exc, PickupUnavailable):
@@ -85,6 +96,8 @@ def graphql_error_from_domain(exc: DomainError, original: GraphQLError) -> Graph
         extensions["issues"] = [
             {"code": i.code.value, "message": i.message, "field": list(i.field)} for i in exc.issues
         ]
+    if isinstance(exc, ServiceUnavailable):
+        extensions["retryAfterSeconds"] = exc.retry_after_seconds
     return GraphQLError(exc.message, nodes=original.nodes, path=original.path, extensions=extensions)
 
 

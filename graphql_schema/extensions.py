@@ -3,9 +3,10 @@
 Logging: `log_errors` is the schema's `process_errors` (graphql_schema/schema.py), which Strawberry
 calls once per error before extensions rewrite it. Client mistakes (syntax, validation, variable
 coercion, refusals by the operation guard or a permission class, domain errors) are logged at DEBUG
-without a traceback: the access-log line already carries the first error's code. Only an
-unexpected failure is logged at ERROR, with its traceback and the request id; the client gets
-INTERNAL and that request id.
+without a traceback: the access-log line already carries the first error's code. The database
+being unavailable (a driver timeout or lost connection) is logged at WARNING in one line and
+reaches the client as SERVICE_UNAVAILABLE with `retryAfterSeconds`. Only an unexpected failure is
+logged at ERROR, with its traceback and the request id; the client gets INTERNAL and that request id.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from app.domain.errors import DomainError
+from app.services.container import database_unavailable
 from graphql_schema.errors import graphql_error_from_domain
 
 log = logging.getLogger("oms.graphql")
@@ -55,6 +57,9 @@ def client_error(error: GraphQLError, request_id: str | None) -> GraphQLError:
         return _with_code(error)  # syntax, validation, coercion and permission errors: client-safe
     if isinstance(original, DomainError):
         return graphql_error_from_domain(original, error)
+    unavailable = database_unavailable(original)
+    if unavailable is not None:
+        return graphql_error_from_domain(unavailable, error)
     if _unexpected(error) is None:
         return error
     # Logged (with its traceback) by log_errors, before this rewrite.
@@ -78,7 +83,12 @@ def log_errors(errors: list[GraphQLError], execution_context: ExecutionContext |
     request_id = getattr(execution_context.context, "request_id", None) if execution_context else None
     for error in errors:
         original = _unexpected(error)
-        if original is not None:
+        if original is not None and database_unavailable(original) is not None:
+            log.warning(
+                "database unavailable: %s", str(original).split("\n", 1)[0][:300],
+                extra={"request_id": request_id, "path": error.path, "error": type(original).__name__},
+            )
+        elif original is not None:
             log.error(
                 "unexpected error",
                 exc_info=(type(original), original, original.__traceback__),

@@ -35,7 +35,7 @@ from app.domain.errors import AUTHENTICATION_CODES, ErrorCode, Unauthenticated
 from app.domain.principals import NOBODY, Principal
 from app.domain.rate_limits import LeakyBuckets
 from app.logs import new_request_id, request_id_var
-from app.services.container import Services
+from app.services.container import Services, database_unavailable
 from app.settings import ApiLimits
 from graphql_schema.context import Context, build_context
 from graphql_schema.dataloaders import Loaders
@@ -95,7 +95,15 @@ class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     _heartbeat: asyncio.Task[None] | None = None
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        await super().handle_connection_init(message)
+        try:
+            await super().handle_connection_init(message)
+        except Exception as exc:
+            # The credential could not be checked because the database is away: not a refusal
+            # (4403) but 1013 "try again later", which clients treat as retryable.
+            if database_unavailable(exc) is None:
+                raise
+            await self.websocket.close(code=1013, reason="Database unavailable; try again later")
+            return
         if self.connection_acknowledged and self._heartbeat is None and self.heartbeat_seconds > 0:
             self._heartbeat = asyncio.create_task(self._beat())
 
@@ -169,6 +177,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         budget: LeakyBuckets | None = None,
         allow_get: bool = True,
         legacy_ws: bool = False,
+        db_timeout_seconds: float = 5.0,
         **options: Any,
     ):
         self.limits = limits or ApiLimits()
@@ -188,6 +197,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         self.services = services
         self.realtime = realtime
         self.budget = budget
+        self.db_timeout_seconds = db_timeout_seconds
         self.graphql_transport_ws_handler_class = type(  # type: ignore[assignment]
             "HeartbeatTransportWSHandler", (HeartbeatTransportWSHandler,), {"heartbeat_seconds": ws_heartbeat_seconds}
         )
@@ -311,6 +321,13 @@ class OmsGraphQL(GraphQL[Context, None]):
 
     def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response) -> Response:
         response = super().create_response(response_data, sub_response)
+        retry_after = _unavailable_retry_after(response_data)
+        if retry_after is not None:
+            # Nothing in the request succeeded because the database was away: a whole-request
+            # failure, answered as one (whatever the Accept header) so proxies and clients retry.
+            response.status_code = 503
+            response.headers["retry-after"] = str(retry_after)
+            return response
         if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
             response.headers["content-type"] = CONTENT_TYPE[GRAPHQL_RESPONSE_JSON]
             if isinstance(response_data, dict) and "data" not in response_data and not sub_response.status_code:
@@ -335,7 +352,10 @@ class OmsGraphQL(GraphQL[Context, None]):
                 raise ConnectionRejectionError()
             return UNSET  # anonymous: connected, but the operation guard refuses every operation
         try:
-            principal = await self.services.auth.authenticate(credential)
+            # Bounded like an HTTP request's database work (asgi.DatabaseDeadline); a timeout closes
+            # the socket with 1013 (HeartbeatTransportWSHandler.handle_connection_init).
+            with self.services.database_deadline(self.db_timeout_seconds):
+                principal = await self.services.auth.authenticate(credential)
         except Unauthenticated as exc:
             raise ConnectionRejectionError() from exc
         if principal is None:
@@ -364,6 +384,23 @@ class OmsGraphQL(GraphQL[Context, None]):
         context.response = response if isinstance(response, Response) else None
         context.credential_error = refused
         return context
+
+
+def _unavailable_retry_after(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:
+    """Retry-After for a result in which every error is SERVICE_UNAVAILABLE and no root field has a
+    value; None when anything succeeded or failed for another reason."""
+    if not isinstance(response_data, dict) or not response_data.get("errors"):
+        return None
+    data = response_data.get("data")
+    if isinstance(data, dict) and any(value is not None for value in data.values()):
+        return None
+    waits = []
+    for error in response_data["errors"]:
+        extensions = error.get("extensions") or {}
+        if extensions.get("code") != ErrorCode.SERVICE_UNAVAILABLE.value:
+            return None
+        waits.append(int(extensions.get("retryAfterSeconds") or 1))
+    return max(waits)
 
 
 def _client_key(principal: Principal | None, fallback: str) -> str:

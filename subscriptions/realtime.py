@@ -17,7 +17,7 @@ from broadcaster import Broadcast
 
 from app.domain.events import DomainEvent, encode_envelope
 from app.services.container import Services
-from app.services.sequencer import Sequencer
+from app.services.sequencer import LEASE_SECONDS, Sequencer
 from subscriptions.dashboard import DashboardFeed
 from subscriptions.hub import CHANNEL, EventHub
 from subscriptions.redis_backend import RedisPubSubBackend
@@ -35,7 +35,7 @@ def broadcast_for(url: str) -> Broadcast:
 class RealtimeOptions:
     broadcast_url: str = "memory://"
     subscriber_queue_size: int = 1_000
-    lease_seconds: float = 10.0
+    lease_seconds: float = LEASE_SECONDS
     relay: bool = True
     dashboard_interval_seconds: float = 5.0
     tail_check_seconds: float = 5.0

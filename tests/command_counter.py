@@ -7,8 +7,9 @@ from collections import Counter
 
 from pymongo import monitoring
 
-# Read by the app's own background work (event relay, hub, dashboard), never by a query under test.
-BACKGROUND = frozenset({"events", "leases", "relay_state"})
+# Read by the app's own background work (event relay, hub, dashboard, instance watch), never by a
+# query under test.
+BACKGROUND = frozenset({"events", "leases", "relay_state", "instances"})
 
 
 class CommandCounter(monitoring.CommandListener):

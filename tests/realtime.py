@@ -249,6 +249,10 @@ def redis_url() -> Iterator[str]:
 
 # A graphql-transport-ws client.
 
+# How long a client waits for a message it expects: generous, since a loaded machine is slow, not
+# wrong (only `nothing_more` waits out its whole time, and it has its own, short one).
+WAIT = 20.0
+
 
 class GraphQLWs:
     def __init__(self, ws: Any):
@@ -265,7 +269,7 @@ class GraphQLWs:
             client = cls(ws)
             payload = params if params is not None else ({"authorization": f"Bearer {token}"} if token else {})
             await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-            ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            ack = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
             assert ack["type"] == "connection_ack", ack
             yield client
 
@@ -276,7 +280,7 @@ class GraphQLWs:
         await self.ws.send(json.dumps(message))
         return op_id
 
-    async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def receive(self, timeout: float = WAIT) -> dict[str, Any]:
         """The next operation message within `timeout`; answers server pings on the way."""
         deadline = time.monotonic() + timeout
         while True:
@@ -287,13 +291,13 @@ class GraphQLWs:
                 continue
             return message
 
-    async def next_data(self, field: str, timeout: float = 5.0) -> dict[str, Any]:
+    async def next_data(self, field: str, timeout: float = WAIT) -> dict[str, Any]:
         message = await self.receive(timeout)
         assert message["type"] == "next", message
         assert not message["payload"].get("errors"), message["payload"]["errors"]
         return message["payload"]["data"][field]
 
-    async def error(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def error(self, timeout: float = WAIT) -> dict[str, Any]:
         """The typed error that ends an operation: a protocol `error` message (a refusal before the
         stream starts), or a `next` with errors followed by `complete` (a stream that ends in error)."""
         message = await self.receive(timeout)
@@ -304,7 +308,7 @@ class GraphQLWs:
         assert done == {"id": message["id"], "type": "complete"}, done
         return message["payload"]["errors"][0]
 
-    async def take(self, field: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def take(self, field: str, count: int, timeout: float = WAIT) -> list[dict[str, Any]]:
         return [await self.next_data(field, timeout) for _ in range(count)]
 
     async def nothing_more(self, wait: float = 0.5) -> None:
@@ -375,6 +379,21 @@ class RawWsClient:
         self.writer.close()
         with contextlib.suppress(Exception):
             await self.writer.wait_closed()
+
+    @property
+    def port(self) -> int:
+        return int(self.writer.get_extra_info("sockname")[1])
+
+
+def server_send_queue(server_port: int, client_port: int) -> int:
+    """Bytes in the kernel's send queue of the server's end of a loopback connection, as the kernel
+    reports it (/proc/net/tcp, tx_queue): what the server wrote that the client has not taken."""
+    local, remote = f"0100007F:{server_port:04X}", f"0100007F:{client_port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[2] == remote:
+            return int(fields[4].split(":")[0], 16)
+    return 0
 
 
 def realtime_settings(settings: Settings, **changes: Any) -> Settings:

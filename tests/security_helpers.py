@@ -34,7 +34,7 @@ def codes(body: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
 
 
-async def refused(client: Any, timeout: float = 5.0) -> dict[str, Any]:
+async def refused(client: Any, timeout: float = 20.0) -> dict[str, Any]:
     """The first error of the graphql-transport-ws `error` message that ends an operation refused
     before it started (`client` is a tests.realtime.GraphQLWs)."""
     message = await client.receive(timeout)

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pymongo import MongoClient
 
-from app.embedded_mongod import DataDir, EmbeddedMongod, MongodNotFound, _port_is_free as _free, find_mongod
+from app.embedded_mongod import (
+    DataDir,
+    EmbeddedMongod,
+    MongodNotFound,
+    MongodPortUnavailable,
+    MongodSupervisor,
+    _port_is_free as _free,
+    find_mongod,
+)
 
 
 def test_starts_as_primary_keeps_data_and_follows_a_port_change(tmp_path: Path) -> None:
@@ -101,6 +113,69 @@ def test_a_mongod_still_shutting_down_is_waited_for(tmp_path: Path) -> None:
         successor.stop()
     finally:
         orphan.stop()
+
+
+def test_a_configured_port_that_cannot_be_bound_is_refused_not_replaced(tmp_path: Path) -> None:
+    # Given something listening on the configured port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        # When a mongod is started on it, then it is refused, before any mongod runs
+        with pytest.raises(MongodPortUnavailable) as refused:
+            EmbeddedMongod(tmp_path, port=port).start()
+    assert (refused.value.port, refused.value.reason) == (port, "Address already in use")
+    assert not (tmp_path / "mongod.log").exists()
+
+
+def test_a_mongod_that_keeps_dying_is_restarted_on_its_port_with_growing_backoff(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="app.embedded_mongod")
+    mongod = EmbeddedMongod(tmp_path)
+    uri = mongod.start()
+    supervisor = MongodSupervisor(mongod, initial_backoff=0.2, stable_after=600)
+    supervisor.start()
+    try:
+        with MongoClient(uri) as client:
+            client.oms.things.insert_one({"_id": 1})
+        for restarts in (1, 2):
+            # When the mongod is killed outright
+            killed = mongod.pid
+            assert killed is not None
+            os.kill(killed, signal.SIGKILL)
+
+            # Then a new one is primary on the same port, with the data
+            _until(lambda: supervisor.restarts == restarts, timeout=90)
+            assert mongod.pid != killed and mongod.uri == uri
+            with MongoClient(uri) as client:
+                assert client.admin.command("hello")["isWritablePrimary"]
+                assert client.oms.things.find_one({"_id": 1}) == {"_id": 1}
+
+        # And each death was logged with its exit code and mongod's last words: a warning, then,
+        # as it keeps dying, an error, with the backoff doubled
+        deaths = [r for r in caplog.records if r.name == "app.embedded_mongod" and "exited" in r.getMessage()]
+        assert [(r.levelno, r.exit_code, r.restart_in_seconds) for r in deaths] == [  # type: ignore[attr-defined]
+            (logging.WARNING, -9, 0.2),
+            (logging.ERROR, -9, 0.4),
+        ]
+        assert all(r.mongod_log_tail for r in deaths)  # type: ignore[attr-defined]
+    finally:
+        supervisor.stop()
+
+    # And stopping it on purpose is not a death: stopped cleanly, never started again
+    assert mongod.pid is None
+    time.sleep(1.0)  # longer than the next backoff (0.8 s)
+    assert (tmp_path / "mongo" / "mongod.lock").read_text() == ""
+    assert supervisor.restarts == 2
+
+
+def _until(condition: Callable[[], bool], *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 _HOLD = """

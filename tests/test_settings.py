@@ -22,6 +22,8 @@ from app.settings import Settings
         ("OMS_LOG_LEVEL", "verbose", "DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ("OMS_ENV", "prod", "development, production, test"),
         ("OMS_PORT", "abc", None),
+        ("OMS_HEADER_TIMEOUT", "10s", None),
+        ("OMS_BODY_TIMEOUT", "slow", None),
     ],
 )
 def test_a_value_that_is_not_understood_is_refused_with_the_variable_name(name: str, value: str, accepted: str | None) -> None:
@@ -46,6 +48,13 @@ def test_accepted_spellings_of_booleans_and_levels() -> None:
     defaults = Settings.from_env({"OMS_LEGACY_GRAPHQL_WS": "", "OMS_LOG_LEVEL": "", "OMS_ENV": ""})
     assert not defaults.legacy_graphql_ws and defaults.log_level == "INFO" and defaults.env == "development"
     assert Settings.from_env({"OMS_ENV": "test"}).env == "test"
+
+
+def test_slow_client_deadlines_default_to_10_and_30_seconds_and_0_turns_them_off() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.header_timeout_seconds, defaults.body_timeout_seconds) == (10.0, 30.0)
+    configured = Settings.from_env({"OMS_HEADER_TIMEOUT": "2.5", "OMS_BODY_TIMEOUT": "0"})
+    assert (configured.header_timeout_seconds, configured.body_timeout_seconds) == (2.5, 0.0)
 
 
 def test_production_lists_each_unsafe_setting_once() -> None:

@@ -119,6 +119,27 @@ def test_a_port_in_use_is_refused_before_mongod_starts(tmp_path: Path) -> None:
     assert not (tmp_path / "mongo").exists() and not (tmp_path / "mongod.log").exists()
 
 
+def test_an_embedded_mongod_port_in_use_is_refused_not_replaced(tmp_path: Path) -> None:
+    # Given something already listening on the port configured for the embedded mongod
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        # When the server is started with it
+        result = run_oms(
+            "serve", "--port", str(free_port()), env=oms_env(OMS_DATA_DIR=str(tmp_path), OMS_MONGOD_PORT=str(port)),
+            timeout=60,
+        )
+
+    # Then it stops with one line naming the setting, instead of quietly using another port
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"OMS_MONGOD_PORT={port} cannot be used: Address already in use; set it to a free port, or to 0 to pick one"
+    ]
+    assert not (tmp_path / "mongod.log").exists()
+
+
 def test_a_second_server_is_refused_and_commands_use_the_running_servers_mongod(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = oms_env(OMS_DATA_DIR=str(data), OMS_ALLOW_ANONYMOUS_ADMIN="false")

@@ -22,6 +22,7 @@ async def test_a_websocket_client_receives_the_events_of_mutations_made_over_htt
     async with serve(realtime_settings(settings)) as server, GraphQLWs.connect(server.ws_url, admin_token) as client:
         await client.subscribe(ORDERS)
         await client.subscribe(STOCK)
+        await server.subscribed(2)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", headers=headers) as http:
             captured = (await http.post("/graphql", json={"query": CAPTURE, "variables": {"input": capture_input()}})).json()
             order = captured["data"]["captureOrder"]["order"]

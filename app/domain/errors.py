@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     CURSOR_EXPIRED = "CURSOR_EXPIRED"
     SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,19 @@ class SubscriberTooSlow(DomainError):
     def __init__(self, message: str, *, last_cursor: int | None):
         super().__init__(message)
         self.last_cursor = last_cursor
+
+
+class ServiceUnavailable(DomainError):
+    """The database did not answer in time (unreachable, frozen, electing a primary). Nothing the
+    caller did is wrong: the same request may succeed after `retry_after_seconds`. A write that
+    failed this way may still have committed if the commit itself was in flight, so retry only
+    what is safe to repeat (captureOrder is: its external id makes a retry return the same order)."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+
+    def __init__(self, message: str, *, retry_after_seconds: int):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class InvalidInput(DomainError):

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from app.domain.carriers import CarrierRegistry
+from app.domain.errors import ServiceUnavailable
 from app.domain.rate_cards import built_in_carriers
 
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.channels import ChannelRepository
 from app.repositories.customers import CustomerRepository
 from app.repositories.dashboard import DashboardRepository
-from app.repositories.database import Mongo
+from app.repositories.database import Mongo, deadline, unavailable_error
 from app.repositories.events import EventRepository
+from app.repositories.instances import InstanceRegistry
 from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
@@ -34,6 +38,7 @@ from app.services.events import EventService
 from app.services.documents import DocumentService
 from app.services.fulfilment import FulfilmentService
 from app.services.fulfilment_unit import FulfilmentRepos
+from app.services.instances import InstanceWatch
 from app.services.inventory import InventoryQueryService
 from app.services.inventory_changes import InventoryChangeService
 from app.services.order_capture import OrderCaptureService
@@ -44,7 +49,7 @@ from app.services.orders import OrderQueryService
 from app.services.reservations import OrderWriter
 from app.services.routing import RoutingService
 from app.services.scheduler import Scheduler
-from app.services.sequencer import OnSequenced, Sequencer, build_sequencer
+from app.services.sequencer import LEASE_SECONDS, OnSequenced, Sequencer, build_sequencer, instance_id
 from app.services.picking import PickingService
 from app.services.shipments import ShipmentQueryService
 from app.services.shipping import ShippingService
@@ -76,13 +81,36 @@ class Services:
     documents: DocumentService
     signatures: SignatureService
 
-    async def ready(self, *, timeout_seconds: float = 1.0) -> bool:
-        """Whether the primary answers; bounded, so a hung database makes /readyz fail fast."""
-        return await self.mongo.ping(timeout_seconds=timeout_seconds)
+    async def ready(self, *, wait_seconds: float = 1.0) -> bool:
+        """Whether the primary answers within `wait_seconds`, so a hung database makes /readyz fail fast."""
+        return await self.mongo.ready(wait_seconds=wait_seconds)
 
-    def sequencer(self, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = 10.0) -> Sequencer:
+    def database_deadline(self, seconds: float) -> AbstractContextManager[None]:
+        """Every database call inside ends within `seconds` (repositories/database.py `deadline`);
+        for transports that bound work the HTTP middleware does not see (WebSocket handshakes)."""
+        return deadline(seconds) if seconds > 0 else contextlib.nullcontext()
+
+    async def live(self) -> bool:
+        """Whether this process can still serve once the database answers: False only when its
+        database client is stuck (Mongo.responsive); an unreachable database is not a reason to
+        restart the process, a wedged client is."""
+        return await self.mongo.responsive()
+
+    def sequencer(self, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = LEASE_SECONDS) -> Sequencer:
         """The process's sequencer candidate (services/sequencer.py); the real-time layer runs it."""
         return build_sequencer(self.mongo, on_sequenced=on_sequenced, follow=follow, lease_seconds=lease_seconds)
+
+    def instance_watch(self, *, owner: str | None = None, lease_seconds: float = 1.5) -> InstanceWatch:
+        """This process's beat, and the reaper of dead processes' open transactions (services/instances.py)."""
+        return InstanceWatch(
+            self.mongo, InstanceRegistry(self.mongo.db), owner=owner or instance_id(), lease_seconds=lease_seconds
+        )
+
+
+def database_unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """SERVICE_UNAVAILABLE for a failure that means the database could not be reached in time, else
+    None. For the transports, which see the driver's errors but may not import the driver."""
+    return unavailable_error(exc)
 
 
 def build_services(

@@ -48,6 +48,11 @@ class _Term:
     session: Session
 
 
+# How long a leader's silence lasts before another process takes over: the longest pause in
+# delivery after a leader dies (plus one retry interval, an eighth of it). Renewed every third.
+LEASE_SECONDS = 2.0
+
+
 def instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -63,7 +68,7 @@ class Sequencer:
         on_sequenced: OnSequenced,
         follow: bool,
         owner: str | None = None,
-        lease_seconds: float = 10.0,
+        lease_seconds: float = LEASE_SECONDS,
         batch_size: int = 500,
     ):
         self._mongo = mongo
@@ -81,7 +86,7 @@ class Sequencer:
 
     async def run(self) -> None:
         """Lead when the lease is free, otherwise follow (memory mode) and keep trying. Runs until cancelled."""
-        retry = self._lease_seconds / 3
+        retry = self._lease_seconds / 8
         follower: asyncio.Task[None] | None = None
         try:
             while True:
@@ -259,7 +264,7 @@ async def _cancel(task: asyncio.Task[None] | None) -> None:
 
 
 def build_sequencer(
-    mongo: Mongo, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = 10.0, owner: str | None = None
+    mongo: Mongo, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = LEASE_SECONDS, owner: str | None = None
 ) -> Sequencer:
     db = mongo.db
     return Sequencer(
