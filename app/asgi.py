@@ -31,6 +31,7 @@ from app.services.jwt_tokens import JwtConfig
 from app.settings import Settings
 from graphql_schema.schema import schema
 from graphql_schema.view import OmsGraphQL
+from subscriptions.backlog import SendBacklogMiddleware
 from subscriptions.realtime import Realtime, RealtimeOptions
 
 log = logging.getLogger("oms")
@@ -239,7 +240,8 @@ def create_app(
             ok = False
         return JSONResponse({"status": "ready" if ok else "unavailable"}, status_code=200 if ok else 503)
 
-    middleware = [Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)]
+    # SendBacklogMiddleware first: it needs the server's own `send` (subscriptions/backlog.py).
+    middleware = [Middleware(SendBacklogMiddleware), Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -15,6 +15,7 @@ from app.services.container import Services
 from graphql_schema.dataloaders import Loaders
 
 if TYPE_CHECKING:
+    from subscriptions.backlog import SendBacklog
     from subscriptions.realtime import Realtime
 
 
@@ -28,6 +29,8 @@ class Context:
     realtime: Realtime | None = None
     # The WebSocket's connection_init payload (Strawberry sets it).
     connection_params: dict[str, Any] | None = None
+    # Over WebSocket: what the connection has not sent yet (subscriptions stop at a byte limit).
+    send_backlog: SendBacklog | None = None
     # Filled by the cost limiter and reported in `extensions`.
     cost: int = 0
     extras: dict[str, object] = field(default_factory=dict)

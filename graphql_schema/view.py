@@ -51,6 +51,7 @@ from graphql_schema.http_answers import (
     request_error_status,
     response_media_type,
 )
+from subscriptions.backlog import send_backlog_of
 
 if TYPE_CHECKING:
     from subscriptions.realtime import Realtime
@@ -383,6 +384,8 @@ class OmsGraphQL(GraphQL[Context, None]):
         context.client = _client_key(principal, f"ip:{request.client.host if request.client else 'unknown'}")
         context.response = response if isinstance(response, Response) else None
         context.credential_error = refused
+        if isinstance(request, WebSocket):
+            context.send_backlog = send_backlog_of(request.scope)
         return context
 
 

@@ -13,7 +13,7 @@ from app.services.dashboard import DashboardService
 from graphql_schema.context import Info
 from graphql_schema.types.dashboard import Dashboard
 from subscriptions.hub import EventHub
-from subscriptions.stream import as_graphql_error
+from subscriptions.stream import SendLimit, as_graphql_error
 
 log = logging.getLogger("oms.dashboard")
 
@@ -90,6 +90,12 @@ async def dashboard(info: Info) -> AsyncGenerator[Dashboard, None]:
         raise as_graphql_error(exc) from None
     if context.realtime is None:
         return
+    send_limit = SendLimit.of(context)
     async with context.realtime.dashboard.subscribe() as mailbox:
         while True:
-            yield Dashboard.from_domain(await mailbox.get())
+            figures = await mailbox.get()
+            if send_limit is not None:
+                await send_limit.room()  # a client that stopped reading costs one mailbox
+            while not mailbox.empty():  # newer figures arrived while the client caught up
+                figures = mailbox.get_nowait()
+            yield Dashboard.from_domain(figures)

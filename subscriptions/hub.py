@@ -58,14 +58,17 @@ class Feed:
     async def next(self) -> DomainEvent:
         while not self._buffer:
             if self.overflowed:
-                raise SubscriberTooSlow(
-                    f"fell more than {self._limit} events behind; resume with after: \"{self.last_seq}\"",
-                    last_cursor=self.last_seq,
-                )
+                raise self.too_slow()
             self._ready.clear()
             await self._ready.wait()
         event = self._buffer.popleft()
         return event
+
+    def too_slow(self) -> SubscriberTooSlow:
+        return SubscriberTooSlow(
+            f"fell more than {self._limit} events behind; resume with after: \"{self.last_seq}\"",
+            last_cursor=self.last_seq,
+        )
 
     def delivered(self, seq: int) -> None:
         self.last_seq = max(self.last_seq, seq)

@@ -35,6 +35,10 @@ def broadcast_for(url: str) -> Broadcast:
 class RealtimeOptions:
     broadcast_url: str = "memory://"
     subscriber_queue_size: int = 1_000
+    # Bytes a WebSocket connection may have unsent (its write buffer plus the kernel's send queue)
+    # before its subscriptions end with SUBSCRIBER_TOO_SLOW; 0 turns the check off. Bounds what a
+    # client that stops reading costs, whatever the kernel would buffer (subscriptions/backlog.py).
+    subscriber_send_limit_bytes: int = 1 << 20
     lease_seconds: float = LEASE_SECONDS
     relay: bool = True
     dashboard_interval_seconds: float = 5.0
@@ -49,6 +53,7 @@ class Realtime:
     def __init__(self, services: Services, options: RealtimeOptions):
         self._services = services
         self._options = options
+        self.send_limit_bytes = options.subscriber_send_limit_bytes
         self.broadcast = broadcast_for(options.broadcast_url)
         self.hub = EventHub(
             self.broadcast,

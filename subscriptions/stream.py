@@ -8,10 +8,18 @@ with no gap and no duplicate at the seam.
    here on the stream is in order and complete.
 If the feed overflows while the replay runs (a long catch-up), it is replaced and the replay goes on:
 the log has everything, so the seam moves forward without loss.
+
+Backpressure comes from the socket: before each event the subscription waits while its connection
+holds more unsent bytes than the limit (subscriptions/backlog.py), so a client that reads slowly
+slows its own replay and leaves live events in its bounded feed. If the feed overflows meanwhile the
+subscriber is too far behind: it ends with SubscriberTooSlow and the cursor of the last event it was
+sent. (The generator is asked for the next event only once the previous one was written, so the
+check before each event sees everything sent so far.)
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from graphql import GraphQLError
@@ -19,8 +27,9 @@ from graphql import GraphQLError
 from app.domain.errors import Conflict, CursorExpired, DomainError, InvalidInput, SubscriberTooSlow, Unauthenticated
 from app.domain.events import DomainEvent, EventFilter, parse_cursor
 from app.domain.principals import Principal
-from graphql_schema.context import Info
+from graphql_schema.context import Context, Info
 from app.services.events import EventService
+from subscriptions.backlog import SendBacklog
 from subscriptions.hub import EventHub, Feed
 
 
@@ -31,6 +40,7 @@ async def events_after(
     after: str | None,
     *,
     also: Callable[[DomainEvent], bool] | None = None,
+    send_limit: SendLimit | None = None,
 ) -> AsyncIterator[DomainEvent]:
     """`selection` must already be scoped to the caller. `also` narrows further, beyond what the log can index."""
     cursor = parse_cursor(after)
@@ -57,16 +67,54 @@ async def events_after(
                     last = event.seq
                     feed.delivered(last or 0)
                     if also is None or also(event):
+                        if send_limit is not None:
+                            # A slow reader slows its replay; an overflowing feed is replaced above.
+                            await send_limit.room()
                         yield event
         while True:
             event = await feed.next()
             if last is not None and (event.seq or 0) <= last:
                 continue
+            if send_limit is not None and not await send_limit.room(feed):
+                raise feed.too_slow()
             last = event.seq
             feed.delivered(last or 0)
             yield event
     finally:
         feed.close()
+
+
+class SendLimit:
+    """The connection's unsent bytes against RealtimeOptions.subscriber_send_limit_bytes."""
+
+    __slots__ = ("_limit", "_send_backlog")
+
+    # The kernel says nothing when its queue drains: look again, soon at first, then less often
+    # (a client stuck for long costs two wake-ups a second).
+    FIRST_LOOK_SECONDS, LAST_LOOK_SECONDS = 0.01, 0.5
+
+    def __init__(self, send_backlog: SendBacklog, limit: int):
+        self._send_backlog = send_backlog
+        self._limit = limit
+        send_backlog.hold_up_to(limit)
+
+    @classmethod
+    def of(cls, context: Context) -> SendLimit | None:
+        """None when nothing can be measured (not a WebSocket, another server) or the check is off."""
+        if context.send_backlog is None or context.realtime is None or context.realtime.send_limit_bytes <= 0:
+            return None
+        return cls(context.send_backlog, context.realtime.send_limit_bytes)
+
+    async def room(self, feed: Feed | None = None) -> bool:
+        """Waits until the connection is back under the limit: True then. False as soon as `feed`
+        overflows meanwhile (the subscriber fell behind by both measures)."""
+        delay = self.FIRST_LOOK_SECONDS
+        while self._send_backlog.unsent_bytes() > self._limit:
+            if feed is not None and feed.overflowed:
+                return False
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, self.LAST_LOOK_SECONDS)
+        return True
 
 
 def as_graphql_error(exc: DomainError) -> GraphQLError:
@@ -99,7 +147,8 @@ async def live(
         if context.realtime is None:
             raise Conflict("live events are not available on this server")
         selection = await scope(context.principal)
-        async for event in events_after(context.realtime.hub, context.services.events, selection, after, also=also):
+        hub, events = context.realtime.hub, context.services.events
+        async for event in events_after(hub, events, selection, after, also=also, send_limit=SendLimit.of(context)):
             yield event
     except DomainError as exc:
         raise as_graphql_error(exc) from None
