@@ -4,9 +4,11 @@ root field declares its role check."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import json
+import time
 from typing import Any
 
 import pytest
@@ -61,11 +63,20 @@ def _denial(body: dict[str, Any]) -> str | None:
     return None
 
 
+async def _all_stamped(mongo: Mongo, *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while await mongo.db.events.count_documents({"seq": None}):
+        assert time.monotonic() < deadline, "events were never stamped"
+        await asyncio.sleep(0.02)
+
+
 async def _run(row: Row, caller: str, seed: Seed, gql: GraphQLClient, callers: Callers, mongo: Mongo) -> None:
     expected = row.expect.get(caller, DENY) if caller != "ANONYMOUS" else DENY
     variables = row.variables(seed)
     if inspect.isawaitable(variables):
         variables = await variables
+    if row.group == "events":
+        await _all_stamped(mongo)  # `events` lists what the relay has stamped, in the background
     before = await fingerprint(mongo)
     response = await gql.as_(callers.tokens[caller]).post(row.query, variables)
     assert response.status_code == 200, (row.name, caller, response.text)
