@@ -124,7 +124,7 @@ async def _unhurried_app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "websocket.send", "text": message["text"]})
         await receive()
         return
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(SLOWER)
     size = 0
     while True:
         message = await receive()
@@ -136,8 +136,14 @@ async def _unhurried_app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# Deadlines long enough that a busy machine still moves 1 MB over loopback within one; the app and
+# the pauses are slower than them.
+DEADLINE = 2.0
+SLOWER = DEADLINE + 1.0
+
+
 async def test_deadlines_cut_slow_clients_only_never_a_slow_answer_a_kept_alive_connection_or_a_websocket() -> None:
-    protocol = timed_http_protocol(header_timeout=0.5, body_timeout=0.5)
+    protocol = timed_http_protocol(header_timeout=DEADLINE, body_timeout=DEADLINE)
     config = uvicorn.Config(
         _unhurried_app, host="127.0.0.1", port=0, http=protocol, ws="websockets-sansio", lifespan="off", log_config=None
     )
@@ -150,13 +156,13 @@ async def test_deadlines_cut_slow_clients_only_never_a_slow_answer_a_kept_alive_
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             # An answer slower than both deadlines, on one kept-alive connection, twice with a pause
             assert (await http.get("/")).text == "0"
-            await asyncio.sleep(0.8)
+            await asyncio.sleep(DEADLINE + 0.5)
             # A 1 MB body sent at once that the app reads late: the server stopped reading, not the client
             assert (await http.post("/", content=b"x" * 1_000_000)).text == "1000000"
 
         # A WebSocket outlives the HTTP deadlines of its upgrade request
         async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
-            await asyncio.sleep(1.2)
+            await asyncio.sleep(SLOWER)
             await ws.send("still here")
             assert await asyncio.wait_for(ws.recv(), 5) == "still here"
 
