@@ -162,3 +162,11 @@ class World:
 
     async def add_orders(self, *orders: Order) -> None:
         await self.orders.insert_many(list(orders))
+
+    async def placed_order(self) -> Order:
+        """One order of a new customer: what most event and subscription tests watch."""
+        shopper = customer()
+        await self.add_customers(shopper)
+        placed = order(shopper.id)
+        await self.add_orders(placed)
+        return placed

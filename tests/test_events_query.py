@@ -26,10 +26,7 @@ query($filter: EventFilterInput, $first: Int, $after: String) {
 async def test_events_pages_through_the_log_in_commit_order(
     world: World, gql: GraphQLClient, services: Services, mongo: Mongo
 ) -> None:
-    ada = customer()
-    await world.add_customers(ada)
-    placed = order(ada.id)
-    await world.add_orders(placed)
+    placed = await world.placed_order()
     # The app behind `gql` runs the sequencer.
     for step in range(5):
         await append(mongo, order_event(placed, step=step))

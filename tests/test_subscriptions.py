@@ -42,10 +42,7 @@ async def test_a_websocket_client_receives_the_events_of_its_order_in_commit_ord
 async def test_resume_after_a_disconnect_yields_exactly_the_missed_events_in_order(
     world: World, settings: Settings, admin_token: str, mongo
 ) -> None:
-    ada = customer()
-    await world.add_customers(ada)
-    placed = order(ada.id)
-    await world.add_orders(placed)
+    placed = await world.placed_order()
     variables = {"orderId": gid("Order", placed.id)}
     async with serve(realtime_settings(settings)) as server:
         async with GraphQLWs.connect(server.ws_url, admin_token) as client:
@@ -89,10 +86,7 @@ async def test_statuses_filter_and_customer_filter(world: World, settings: Setti
 async def test_a_cursor_older_than_the_retained_history_gets_a_typed_error(
     world: World, settings: Settings, admin_token: str, mongo
 ) -> None:
-    ada = customer()
-    await world.add_customers(ada)
-    placed = order(ada.id)
-    await world.add_orders(placed)
+    placed = await world.placed_order()
     async with serve(realtime_settings(settings)) as server:
         for step in range(6):
             await append(mongo, order_event(placed, step=step))
@@ -117,10 +111,7 @@ async def test_a_cursor_older_than_the_retained_history_gets_a_typed_error(
 async def test_a_stalled_subscriber_delays_nobody_and_is_told_where_to_resume(
     world: World, settings: Settings, admin_token: str, mongo
 ) -> None:
-    ada = customer()
-    await world.add_customers(ada)
-    placed = order(ada.id)
-    await world.add_orders(placed)
+    placed = await world.placed_order()
     variables = {"orderId": gid("Order", placed.id)}
     # Big events, each sent to four subscriptions of the stalled connection: far more than socket
     # buffers hold, so its subscriptions back up. The healthy client reads each event before the next

@@ -10,7 +10,7 @@ from redis import asyncio as aioredis
 from app.domain.events import decode_envelope
 from app.settings import Settings
 from subscriptions.hub import CHANNEL
-from tests.factories import World, customer, order
+from tests.factories import World
 from tests.realtime import GraphQLWs, SubprocessServer, append, order_event, realtime_settings, redis_url, serve
 from tests.test_customers import gid
 
@@ -20,10 +20,7 @@ ORDER_UPDATED = "subscription($o: ID) { orderUpdated(orderId: $o) { cursor event
 
 
 async def _two_servers_deliver_once(world: World, settings: Settings, admin_token: str, mongo) -> list[list[int]]:
-    ada = customer()
-    await world.add_customers(ada)
-    placed = order(ada.id)
-    await world.add_orders(placed)
+    placed = await world.placed_order()
     variables = {"o": gid("Order", placed.id)}
     async with serve(settings) as first, SubprocessServer(settings) as second:
         async with GraphQLWs.connect(first.ws_url, admin_token) as one, \

@@ -5,7 +5,7 @@ the limit (whatever the kernel would buffer), and nobody else waits for them."""
 from __future__ import annotations
 
 from app.settings import Settings
-from tests.factories import World, customer, order
+from tests.factories import World
 from tests.realtime import (
     WAIT,
     GraphQLWs,
@@ -32,10 +32,7 @@ SLACK = OPERATIONS * 17_000 + 4_096
 async def test_subscribers_that_stop_reading_are_cut_off_at_the_byte_limit_and_told_where_to_resume(
     world: World, settings: Settings, admin_token: str, mongo
 ) -> None:
-    ada = customer()
-    await world.add_customers(ada)
-    placed = order(ada.id)
-    await world.add_orders(placed)
+    placed = await world.placed_order()
     variables = {"orderId": gid("Order", placed.id)}
     async with serve(realtime_settings(settings, subscriber_queue_size=20)) as server:
         limit = server.realtime.send_limit_bytes

@@ -13,7 +13,7 @@ import gc
 import tracemalloc
 
 from app.settings import Settings
-from tests.factories import World, customer, order
+from tests.factories import World
 from tests.realtime import GraphQLWs, append, order_event, realtime_settings, serve
 
 SUBSCRIBERS, EVENTS, BATCH = 5, 600, 20
@@ -27,10 +27,7 @@ ORDER_UPDATED = 'subscription { orderUpdated(channel: "web") { cursor status ord
 async def test_delivering_events_to_subscribers_retains_no_memory_per_event(
     world: World, settings: Settings, admin_token: str, mongo
 ) -> None:
-    ada = customer()
-    await world.add_customers(ada)
-    placed = order(ada.id)
-    await world.add_orders(placed)
+    placed = await world.placed_order()
     async with serve(realtime_settings(settings)) as server, contextlib.AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(GraphQLWs.connect(server.ws_url, admin_token)) for _ in range(SUBSCRIBERS)]
         for client in clients:
