@@ -13,7 +13,7 @@ CONSTRAINTS := constraints.txt
 # Test processes, each with its own mongod (tests/conftest.py). 2 cores: see README "Tests".
 TEST_WORKERS ?= 3
 
-.PHONY: run test test-latest lock install lint schema bench bench-capture bench-subscriptions bench-failover clean
+.PHONY: run test test-latest lock install lint schema bench bench-capture bench-subscriptions bench-failover bench-import clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
@@ -67,6 +67,10 @@ bench-subscriptions: $(STAMP)
 
 bench-failover: $(STAMP)
 	$(BIN)/python -m bench.relay_failover | tee bench/results/relay_failover.json
+
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.import_stock --rows 100000
+	$(BIN)/python -m bench.import_stock --rows 1000000
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-lock .oms .pytest_cache

@@ -22,7 +22,7 @@ from app.domain.errors import ErrorCode, ServiceUnavailable
 from app.domain.rate_limits import LeakyBuckets
 from app.http_guard import HttpGuard
 from app.logs import new_request_id, request_id_var
-from app.routes import routes
+from app.routes import IMPORTS_PATH, routes
 from app.repositories.database import Mongo, connect, deadline, unavailable_error
 from app.repositories.indexes import ensure_indexes
 from app.services.container import Services, build_services
@@ -70,12 +70,14 @@ class DatabaseDeadline:
     field failures itself; this catches what fails before execution, e.g. checking an API key, and
     the plain routes). Inside HttpGuard, so the deadline starts once the body has arrived."""
 
-    def __init__(self, app: ASGIApp, *, seconds: float):
+    def __init__(self, app: ASGIApp, *, seconds: float, exempt: tuple[str, ...] = ()):
         self.app = app
         self.seconds = seconds
+        # Path prefixes that bound their own database work in steps (bulk imports run for minutes).
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.seconds <= 0:
+        if scope["type"] != "http" or self.seconds <= 0 or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         started = False
@@ -136,6 +138,7 @@ def realtime_options(settings: Settings) -> RealtimeOptions:
     return RealtimeOptions(
         broadcast_url=settings.broadcast_url,
         subscriber_queue_size=settings.subscriber_queue_size,
+        subscriber_send_limit_bytes=settings.subscriber_send_limit_bytes,
         lease_seconds=settings.relay_lease_seconds,
         relay=settings.relay_enabled,
         dashboard_interval_seconds=settings.dashboard_interval_seconds,
@@ -173,6 +176,7 @@ def create_app(
         mongo = Mongo(connect(uri, event_listeners=mongo_listeners), settings.database)
         realtime: Realtime | None = None
         watch: InstanceWatch | None = None
+        warming: list[asyncio.Task[None]] = []  # held so the task is not collected mid-read
         try:
             await ensure_indexes(mongo.db, event_retention_days=settings.event_retention_days)
             services = build_services(
@@ -187,10 +191,18 @@ def create_app(
             )
             state["services"] = services
             graphql.services = services
+            # Inventory copies of a location changed just before a crash: refreshed in the background
+            # (usually nothing to do; a big location takes seconds, which start-up need not wait for).
+            services.locations.refresh_copies_soon()
+            await services.products.index_unsearchable()
             # First: from here on a kill -9 of this process leaves no transaction open for long.
             watch = services.instance_watch()
             await watch.start()
             services.scheduler.start()
+            if settings.env != "test":
+                # The geocoder's tables (1-4 s, ~70 MiB) are read now in a thread, not inside the first
+                # order that comes without coordinates; tests read them when one needs them.
+                warming.append(asyncio.create_task(asyncio.to_thread(services.geocoder.warm)))
             realtime = Realtime(services, realtime_options(settings))
             await realtime.start()
             graphql.realtime = realtime
@@ -205,6 +217,7 @@ def create_app(
                 await _stop_step("realtime", realtime.stop())
             if "services" in state:
                 await _stop_step("scheduler", state["services"].scheduler.stop())
+                await _stop_step("location copies", state["services"].locations.stop())
             if watch is not None:
                 await _stop_step("instance watch", watch.stop())
             await _stop_step("mongo", mongo.close())
@@ -255,8 +268,15 @@ def create_app(
                 max_age=600,
             )
         )
-    middleware.append(Middleware(HttpGuard, max_body_bytes=limits.max_body_bytes, production=settings.production))
-    middleware.append(Middleware(DatabaseDeadline, seconds=settings.db_timeout_seconds))
+    middleware.append(
+        Middleware(
+            HttpGuard,
+            max_body_bytes=limits.max_body_bytes,
+            production=settings.production,
+            streamed={IMPORTS_PATH: settings.import_max_bytes},
+        )
+    )
+    middleware.append(Middleware(DatabaseDeadline, seconds=settings.db_timeout_seconds, exempt=(IMPORTS_PATH,)))
     return Starlette(
         routes=[
             # /healthz is /livez, so that a liveness probe already pointed at it restarts a stuck process.
@@ -267,7 +287,7 @@ def create_app(
             # answers other methods itself (405 with a JSON GraphQL error and `Allow`).
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
-            *routes(lambda: state["services"]),
+            *routes(lambda: state["services"], db_timeout_seconds=settings.db_timeout_seconds),
         ],
         middleware=middleware,
         lifespan=lifespan,

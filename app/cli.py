@@ -1,4 +1,4 @@
-"""`oms`: serve the API, seed demo data, manage API keys."""
+"""`oms`: serve the API, seed demo data, manage API keys, import data in bulk."""
 
 from __future__ import annotations
 
@@ -135,26 +135,76 @@ def _progress_bar(stage: str, done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-async def _seed(uri: str, settings: Settings, args: argparse.Namespace, *, only_if_empty: bool) -> None:
+async def _seed(uri: str, settings: Settings, args: argparse.Namespace, *, if_empty: bool = False, reset: bool = False) -> None:
+    """Demo data into an empty database; with `if_empty`, a database holding data is left alone,
+    else it is refused; `reset` (confirmed by the caller) empties it first."""
     from app.repositories.database import Mongo, connect
     from app.repositories.indexes import ensure_indexes
-    from app.services.demo_seed import SeedSize, database_is_empty, seed_demo
+    from app.services.demo_seed import SeedSize, database_contents, reset_database, seed_demo
 
     mongo = Mongo(connect(uri), settings.database)
     try:
         await ensure_indexes(mongo.db)
-        if only_if_empty and not await database_is_empty(mongo):
-            log.info("database already has data; not seeding")
-            return
+        if reset:
+            await reset_database(mongo)
+        elif held := await database_contents(mongo):
+            if if_empty:
+                log.info("database already has data; not seeding")
+                return
+            raise SystemExit(_seed_refusal(settings, held))
         size = SeedSize(locations=args.locations, skus=args.skus, customers=args.customers, orders=args.orders)
         report = await seed_demo(mongo, size, seed=args.seed, progress=_progress_bar)
         print(
             f"seeded {report.channels} channels, {report.locations} locations, {report.products} products, "
-            f"{report.inventory_levels} inventory levels, {report.customers} customers, {report.orders} orders",
+            f"{report.inventory_levels} inventory levels, {report.customers} customers, {report.orders} orders, "
+            f"{report.shipments} shipments",
             file=sys.stderr,
         )
     finally:
         await mongo.close()
+
+
+async def _database_contents(uri: str, settings: Settings) -> dict[str, int]:
+    from app.repositories.database import Mongo, connect
+    from app.services.demo_seed import database_contents
+
+    mongo = Mongo(connect(uri), settings.database)
+    try:
+        return await database_contents(mongo)
+    finally:
+        await mongo.close()
+
+
+def _contents_table(held: dict[str, int]) -> str:
+    width = max(len(name) for name in held)
+    return "\n".join(f"  {name:<{width}}  {count:>10,}" for name, count in sorted(held.items()))
+
+
+def _seed_refusal(settings: Settings, held: dict[str, int]) -> str:
+    return (
+        f'the database "{settings.database}" already holds data; `oms seed` loads demo data only into an empty one:\n'
+        f"{_contents_table(held)}\n"
+        "`oms seed --reset` deletes all of it first (it asks; --yes answers for you)"
+    )
+
+
+def _confirm_reset(settings: Settings, held: dict[str, int], *, assume_yes: bool) -> None:
+    """Says what --reset deletes; goes on only when the user agrees at a terminal, or gave --yes."""
+    total = sum(held.values())
+    keys = "; API keys are deleted too: make new ones afterwards" if "api_keys" in held else ""
+    print(
+        f'--reset deletes every document of these collections of the database "{settings.database}" '
+        f"(the collections and their indexes stay{keys}):\n{_contents_table(held)}",
+        file=sys.stderr,
+    )
+    if assume_yes:
+        return
+    if not sys.stdin.isatty():
+        raise SystemExit("nothing deleted: --reset asks for confirmation at a terminal; add --yes to confirm without one")
+    sys.stderr.write(f"Delete these {total:,} documents and load the demo data? [y/N] ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise SystemExit("nothing deleted")
 
 
 def _add_seed_options(parser: argparse.ArgumentParser) -> None:
@@ -170,6 +220,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from app.asgi import create_app
     from app.http_timeouts import timed_http_protocol
+    from app.routes import IMPORTS_PATH
 
     host, port = args.host or settings.host, args.port or settings.port
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -188,7 +239,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             uri = stack.enter_context(_embedded_mongod(settings, supervised=True))
             data_dir.publish(uri)
         if args.seed_if_empty:
-            asyncio.run(_seed(uri, settings, args, only_if_empty=True))
+            asyncio.run(_seed(uri, settings, args, if_empty=True))
         app = create_app(settings, mongodb_uri=uri)
         config = uvicorn.Config(
             app,
@@ -199,7 +250,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             lifespan="on",
             # Closes connections whose request headers or body arrive too slowly (slowloris).
             http=timed_http_protocol(
-                header_timeout=settings.header_timeout_seconds, body_timeout=settings.body_timeout_seconds
+                header_timeout=settings.header_timeout_seconds,
+                body_timeout=settings.body_timeout_seconds,
+                streamed_prefixes=(IMPORTS_PATH,),
             ),
             # No `limit_concurrency`: uvicorn counts open connections, slow ones too, and answers
             # everyone 503 beyond it. The deadlines bound how long a slow client holds a socket,
@@ -272,7 +325,10 @@ def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
     with mongodb(settings, command="seed") as uri:
-        asyncio.run(_seed(uri, settings, args, only_if_empty=False))
+        held = asyncio.run(_database_contents(uri, settings)) if args.reset else {}
+        if held:
+            _confirm_reset(settings, held, assume_yes=args.yes)
+        asyncio.run(_seed(uri, settings, args, reset=bool(held)))
 
 
 async def _apikey(uri: str, settings: Settings, args: argparse.Namespace) -> None:
@@ -284,13 +340,13 @@ async def _apikey(uri: str, settings: Settings, args: argparse.Namespace) -> Non
     try:
         auth = build_services(mongo).auth
         if args.apikey_command == "create":
-            scope = dict(item.split("=", 1) for item in args.scope) if args.scope else {}
-            key, token = await auth.create_api_key(
+            scope = _scope_options(args.scope or [])
+            key, token = await auth.issue_api_key(
                 name=args.name,
                 role=Role(args.role),
-                location_ids=frozenset(filter(None, scope.get("locations", "").split(","))),
-                channel_id=scope.get("channel"),
-                customer_id=scope.get("customer"),
+                locations=scope.get("locations", []),
+                channel=next(iter(scope.get("channel", [])), None),
+                customer=next(iter(scope.get("customer", [])), None),
             )
             print(f"created API key {key.id} ({key.role}). This token is shown once; store it now:")
             print(token)
@@ -308,14 +364,47 @@ async def _apikey(uri: str, settings: Settings, args: argparse.Namespace) -> Non
         await mongo.close()
 
 
+_SCOPES = ("locations", "channel", "customer")
+
+
+def _scope_options(items: list[str]) -> dict[str, list[str]]:
+    """`--scope name=value[,value]` options → values per scope; refused before anything is opened
+    when a name is unknown or a single-valued scope is given twice."""
+    scope: dict[str, list[str]] = {}
+    for item in items:
+        name, separator, value = item.partition("=")
+        if not separator or name not in _SCOPES:
+            raise SystemExit(f"--scope {item!r}: expected {' | '.join(f'{s}=...' for s in _SCOPES)}")
+        values = [v.strip() for v in value.split(",") if v.strip()] if name == "locations" else [value.strip()]
+        if not any(values):
+            raise SystemExit(f"--scope {item!r}: give a value")
+        if name != "locations" and name in scope:
+            raise SystemExit(f"--scope {name}= may be given once")
+        scope.setdefault(name, []).extend(values)
+    return scope
+
+
 def cmd_apikey(settings: Settings, args: argparse.Namespace) -> None:
     from app.domain.errors import InvalidInput
 
+    if args.apikey_command == "create":
+        _scope_options(args.scope or [])  # a typo is reported before any database is started
     with mongodb(settings, command="apikey") as uri:
         try:
             asyncio.run(_apikey(uri, settings, args))
         except InvalidInput as exc:
-            raise SystemExit("; ".join(f"{'.'.join(i.field)}: {i.message}" for i in exc.issues)) from exc
+            problems = "; ".join(f"{'.'.join(i.field)}: {i.message}" for i in exc.issues)
+            raise SystemExit(f"no API key created: {problems}" if args.apikey_command == "create" else problems) from exc
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
+    from app.import_command import parse_request, run_import
+
+    request = parse_request(args)  # a missing file or an unknown format is reported before MongoDB starts
+    with mongodb(settings, command="import") as uri:
+        status = asyncio.run(run_import(uri, settings, request))
+    if status:
+        raise SystemExit(status)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -334,8 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     relay.set_defaults(handler=cmd_relay)
 
-    seed = commands.add_parser("seed", help="load deterministic demo data")
+    seed = commands.add_parser("seed", help="load deterministic demo data into an empty database")
     _add_seed_options(seed)
+    seed.add_argument(
+        "--reset", action="store_true", help="delete everything the database holds first (says what, and asks)"
+    )
+    seed.add_argument("--yes", action="store_true", help="with --reset: do not ask (needed without a terminal)")
     seed.set_defaults(handler=cmd_seed)
 
     apikey = commands.add_parser("apikey", help="manage API keys")
@@ -346,12 +439,30 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--scope",
         action="append",
-        help="locations=ST-MA-BOS-01,DC-OH-COL | channel=amazon | customer=<id>; repeatable",
+        help="locations=ST-MA-BOS-01,DC-OH-COL | channel=amazon | customer=<id>; codes, ids or the API's global ids, "
+        "each must exist; repeatable",
     )
     revoke = apikey_commands.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
     apikey_commands.add_parser("list", help="list keys (ids, names, roles, scopes; never secrets)")
     apikey.set_defaults(handler=cmd_apikey)
+
+    from app.domain.imports import ImportFormat, ImportKind
+
+    kinds = [kind.value for kind in ImportKind]
+    bulk = commands.add_parser(
+        "import",
+        help=f"bulk import {', '.join(kinds)} from CSV or JSON Lines (streamed; idempotent)",
+        description="Import a CSV (with a header row) or JSON Lines file, row by row: valid rows are written in "
+        "batches, rejected rows are reported with their line, field and reason. Running the same file again "
+        "changes nothing. Exit status 3 when rows were rejected.",
+    )
+    bulk.add_argument("kind", choices=kinds, help="what the file holds")
+    bulk.add_argument("file", help="the file; - reads stdin (then give --format)")
+    bulk.add_argument("--format", choices=[f.value for f in ImportFormat], help="default: from the file name")
+    bulk.add_argument("--rejects", metavar="FILE", help="write every rejected row there (.csv, or .jsonl)")
+    bulk.add_argument("--batch-size", type=int, default=500, help="rows per transaction (default 500)")
+    bulk.set_defaults(handler=cmd_import)
     return parser
 
 

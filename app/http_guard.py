@@ -7,6 +7,10 @@
   first, then counted while reading, so a chunked body cannot slip past). A body that never arrives
   in full (the client left, or was cut off for sending it too slowly: app/http_timeouts.py) never
   reaches the application.
+- Except under the `streamed` path prefixes (bulk imports, `/imports/`): their own, larger cap, and
+  the body is passed through as it arrives instead of being read first, so a 1 GiB upload is never
+  held in memory. A declared length over the cap is refused with 413 before anything runs; a
+  chunked body is counted as the application reads it, and `BodyTooLarge` is raised to it once past.
 - Every response gets nosniff, frame-deny, no-referrer and a CSP; the GraphiQL page (development
   only) gets a CSP that lets it load its scripts and styles from its CDN.
 """
@@ -14,6 +18,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,11 +57,22 @@ class _Disconnected(Exception):
     pass
 
 
+class BodyTooLarge(Exception):
+    """Raised by `receive` to an application reading a streamed body past its cap."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"Request bodies are limited to {limit} bytes here.")
+        self.limit = limit
+
+
 class HttpGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, production: bool):
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, production: bool, streamed: Mapping[str, int] | None = None
+    ):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.production = production
+        self.streamed = dict(streamed or {})  # path prefix -> body cap
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,6 +86,13 @@ class HttpGuard:
                 await _refuse(send, 415, "UNSUPPORTED_MEDIA_TYPE", "POST bodies must be application/json.")
                 return
             declared = _header(scope, b"content-length")
+            streamed = next((cap for prefix, cap in self.streamed.items() if scope["path"].startswith(prefix)), None)
+            if streamed is not None:
+                if declared.isdigit() and int(declared) > streamed:
+                    await _refuse(send, 413, "PAYLOAD_TOO_LARGE", f"Request bodies are limited to {streamed} bytes here.")
+                    return
+                await self.app(scope, _counted(receive, streamed), send)
+                return
             if declared.isdigit() and int(declared) > self.max_body_bytes:
                 await _refuse(send, 413, "PAYLOAD_TOO_LARGE", f"Request bodies are limited to {self.max_body_bytes} bytes.")
                 return
@@ -125,6 +148,20 @@ class HttpGuard:
             await send(message)
 
         return send_with_headers
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    size = 0
+
+    async def counted() -> Message:
+        nonlocal size
+        message = await receive()
+        size += len(message.get("body", b""))
+        if size > limit:
+            raise BodyTooLarge(limit)
+        return message
+
+    return counted
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

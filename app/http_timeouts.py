@@ -12,7 +12,9 @@ it overrides only connection and parser callbacks, and each calls the original.
 - headers: `header_timeout` from the connection's opening (first request) or from the first byte
   of a later request on a kept-alive connection, to the end of its headers;
 - body: `body_timeout` from the end of the headers to the end of the body (256 KiB, the default
-  body cap, in 30 s is 8.7 KB/s: any real client is far faster).
+  body cap, in 30 s is 8.7 KB/s: any real client is far faster). Under `streamed_prefixes` (bulk
+  import uploads, up to a GiB, authenticated before their body is read) it is a limit on silence
+  instead: `body_timeout` without a byte of the body arriving.
 
 A deadline that passes when the server was the one waiting (it stopped reading because the
 application had not consumed what it was sent, or a pipelined request waits its turn, or the client
@@ -42,12 +44,14 @@ _TIMEOUT_RESPONSE = (
 class TimedHttpToolsProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    streamed_prefixes: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         # Whether the server stopped reading (flow control) since the deadline was set.
         self._server_paused = False
+        self._streamed_body = False  # this request's body deadline restarts with every chunk
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -67,11 +71,15 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         # A WebSocket upgrade hands the connection to the WebSocket protocol: no body to wait for.
         if not (self.parser.should_upgrade() and self._should_upgrade()):
+            path = self.scope.get("path", "") if self.streamed_prefixes else ""
+            self._streamed_body = bool(path) and path.startswith(self.streamed_prefixes)
             self._arm(self.body_timeout, "body")
         self._note_pause()
 
     def on_body(self, body: bytes) -> None:
         super().on_body(body)
+        if self._streamed_body and self._deadline is not None:
+            self._arm(self.body_timeout, "body")
         self._note_pause()
 
     def on_message_complete(self) -> None:
@@ -112,10 +120,12 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def timed_http_protocol(*, header_timeout: float, body_timeout: float) -> type[HttpToolsProtocol]:
+def timed_http_protocol(
+    *, header_timeout: float, body_timeout: float, streamed_prefixes: tuple[str, ...] = ()
+) -> type[HttpToolsProtocol]:
     """The protocol class for `uvicorn.Config(http=...)` with these deadlines, in seconds."""
     return type(
         "TimedHttpToolsProtocol",
         (TimedHttpToolsProtocol,),
-        {"header_timeout": header_timeout, "body_timeout": body_timeout},
+        {"header_timeout": header_timeout, "body_timeout": body_timeout, "streamed_prefixes": streamed_prefixes},
     )

@@ -19,6 +19,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer; got {raw!r}") from exc
 
 
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise SystemExit(f"{name} must be 0 or more; got {value}")
+    return value
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -133,6 +140,8 @@ class Settings:
     # Real time (docs/ARCHITECTURE.md, "Event flow")
     event_retention_days: int = 30
     subscriber_queue_size: int = 1_000
+    # Unsent bytes a WebSocket connection may hold before its subscriptions wait (subscriptions/backlog.py).
+    subscriber_send_limit_bytes: int = 1 << 20
     relay_enabled: bool = True
     relay_lease_seconds: float = 2.0  # app/services/sequencer.py LEASE_SECONDS
     dashboard_interval_seconds: float = 5.0
@@ -155,6 +164,9 @@ class Settings:
     # Webhook signing secrets per source (e.g. a carrier): several during a rotation.
     webhook_secrets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     webhook_tolerance_seconds: int = 300
+    # The body cap of bulk import uploads (POST /imports/{kind}), streamed into the importer; every
+    # other request keeps OMS_MAX_BODY_BYTES.
+    import_max_bytes: int = 1 << 30
 
     def __post_init__(self) -> None:
         # Enforced here, whichever way Settings was built: production never has an anonymous admin,
@@ -216,8 +228,10 @@ class Settings:
             legacy_graphql_ws=_bool(env, "OMS_LEGACY_GRAPHQL_WS", False),
             webhook_secrets=_webhook_secrets(env.get("OMS_WEBHOOK_SECRETS", "")),
             webhook_tolerance_seconds=_int(env, "OMS_WEBHOOK_TOLERANCE_SECONDS", 300),
+            import_max_bytes=_non_negative_int(env, "OMS_IMPORT_MAX_BYTES", 1 << 30),
             event_retention_days=_int(env, "OMS_EVENT_RETENTION_DAYS", 30),
             subscriber_queue_size=_int(env, "OMS_SUBSCRIBER_QUEUE", 1_000),
+            subscriber_send_limit_bytes=_non_negative_int(env, "OMS_SUBSCRIBER_SEND_LIMIT", 1 << 20),
             relay_enabled=_bool(env, "OMS_RELAY", True),
             relay_lease_seconds=_float(env, "OMS_RELAY_LEASE_SECONDS", 2.0),
             dashboard_interval_seconds=_float(env, "OMS_DASHBOARD_INTERVAL", 5.0),
@@ -255,6 +269,8 @@ class Settings:
             warnings.append("OMS_CORS_ORIGINS is *: any web page may call the API from its visitors' browsers")
         if self.limits.rate_capacity <= 0 or self.limits.rate_per_second <= 0:
             warnings.append("rate limiting is off (OMS_RATE_CAPACITY or OMS_RATE_PER_SECOND is 0)")
+        if self.subscriber_send_limit_bytes <= 0:
+            warnings.append("OMS_SUBSCRIBER_SEND_LIMIT is 0: a client that stops reading is buffered for without bound")
         return tuple(warnings)
 
     def carrier_webhook_secrets(self, carrier_codes: tuple[str, ...] = CARRIER_CODES) -> dict[str, tuple[str, ...]]:

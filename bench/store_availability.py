@@ -45,7 +45,7 @@ def _raw_pipeline(sku: str, lat: float, lng: float) -> list[dict]:
                 "distanceField": "distance_m",
                 "maxDistance": RADIUS_KM * 1000,
                 "spherical": True,
-                "query": {"sku": sku, "location_kind": "STORE", "available": {"$gt": 0}},
+                "query": {"sku": sku, "location_kind": "STORE", "location_active": {"$ne": False}, "available": {"$gt": 0}},
             }
         },
         {"$project": {"_id": 0, "sku": 1, "location_id": 1, "available": 1, "distance_m": 1}},

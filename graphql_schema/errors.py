@@ -15,6 +15,7 @@ from app.domain.errors import (
     InvalidInput,
     ServiceUnavailable,
 )
+from app.domain.locations import LocationInUse
 from app.domain.order_capture import PickupUnavailable
 from graphql_schema.types.routing import PickupAlternative
 
@@ -64,9 +65,16 @@ class PickupUnavailableError(Error):
     )
 
 
+@strawberry.type(description="The location still holds open allocations (code CONFLICT); nothing was written.")
+class LocationInUseError(Error):
+    open_allocations: int = strawberry.field(
+        description="Open allocations at the location: fulfil, cancel or re-route them first."
+    )
+
+
 def error_from_domain(
     exc: DomainError,
-) -> InvalidInputError | NotFoundError | ConflictError | PermissionDeniedError | PickupUnavailableError:
+) -> InvalidInputError | NotFoundError | ConflictError | PermissionDeniedError | PickupUnavailableError | LocationInUseError:
     """A mutation's typed error. SERVICE_UNAVAILABLE is not one: the request failed, not the input,
     so it is raised again and answered as a GraphQL error with `retryAfterSeconds` (and HTTP 503
     when nothing else in the request succeeded)."""
@@ -77,6 +85,8 @@ def error_from_domain(
     if isinstance(exc, PickupUnavailable):
         nearby = [PickupAlternative.from_domain(store) for store in exc.nearby]
         return PickupUnavailableError(code=code, message=exc.message, field=field, nearby_stores=nearby)
+    if isinstance(exc, LocationInUse):
+        return LocationInUseError(code=code, message=exc.message, field=field, open_allocations=exc.open_allocations)
     if isinstance(exc, InvalidInput):
         issues = [FieldError(code=ErrorCode(i.code), message=i.message, field=list(i.field)) for i in exc.issues]
         return InvalidInputError(code=code, message=exc.message, field=field, issues=issues)

@@ -14,11 +14,14 @@ from graphql_schema.limits import OperationGuard
 from graphql_schema.operation_cache import OperationCache
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.roots.catalog import CatalogQueries
-from graphql_schema.roots.customers import CustomerQueries
+from graphql_schema.roots.channels import ChannelMutations
+from graphql_schema.roots.customers import CustomerMutations, CustomerQueries
 from graphql_schema.roots.events import EventQueries, EventSubscriptions
 from graphql_schema.roots.fulfilment import FulfilmentMutations, FulfilmentQueries
 from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
+from graphql_schema.roots.locations import LocationMutations
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
+from graphql_schema.roots.products import ProductMutations, ProductQueries
 from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
 
 
@@ -37,6 +40,7 @@ Query = merge_types(
         CustomerQueries,
         OrderQueries,
         CatalogQueries,
+        ProductQueries,
         InventoryQueries,
         RoutingQueries,
         FulfilmentQueries,
@@ -47,7 +51,11 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Read the OMS: customers, orders and inventory across every channel and location."
 )
 
-Mutation = merge_types("Mutation", (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations))
+Mutation = merge_types(
+    "Mutation",
+    (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations, ProductMutations, ChannelMutations,
+     CustomerMutations, LocationMutations),
+)
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Change the OMS: capture and manage orders, move and count stock, configure routing, pick, pack and ship. "
     "Every mutation returns a union of its success payload and typed errors."

@@ -1,4 +1,4 @@
-"""Root resolvers for channels, locations and products."""
+"""Root resolvers for channels and locations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import strawberry
 
 from graphql_schema.context import Info
 from graphql_schema.enums import LocationKind
-from graphql_schema.types.catalog import Channel, Location, Product
+from graphql_schema.types.catalog import Channel, Location
 
 
 @strawberry.input(description="Which locations to list. All given criteria must match.")
@@ -15,6 +15,7 @@ class LocationFilterInput:
     ships: bool | None = None
     offers_pickup: bool | None = None
     accepts_returns: bool | None = None
+    include_inactive: bool = strawberry.field(default=False, description="Also list deactivated locations.")
 
 
 async def channels(info: Info) -> list[Channel]:
@@ -28,10 +29,6 @@ async def locations(info: Info, filter: LocationFilterInput | None = None) -> li
         ships=selection.ships,
         offers_pickup=selection.offers_pickup,
         accepts_returns=selection.accepts_returns,
+        include_inactive=selection.include_inactive,
     )
     return [Location.from_domain(loc) for loc in found]
-
-
-async def product(info: Info, sku: str) -> Product | None:
-    found = await info.context.loaders.product_by_sku.load(sku)
-    return Product.from_domain(found) if found else None

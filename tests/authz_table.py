@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from app.domain.customers import Customer
 from app.domain.ids import new_id
 from app.domain.orders import Allocation, AllocationStatus, Delivery, DeliveryMethod, Hold, Order, OrderStatus
 from app.domain.shipments import Shipment
@@ -55,6 +56,8 @@ class Seed:
     # (location, *, pickup_at=None, stage=PENDING, also_at=()) → a fresh ada/web order of 1 × SKU-1 allocated and
     # reserved there (plus 1 more per `also_at` location), its shipment at `location` synced and worked up to `stage`.
     place: Callable[..., Awaitable[Shipment]]
+    add_customer: Callable[[Customer], Awaitable[None]] | None = None  # async: writes a fresh customer
+
 
     async def fresh_order(self, *, customer_id: str | None = None, channel_id: str = "web", held: bool = False) -> Order:
         made = order(customer_id or self.ada, channel_id=channel_id, status=OrderStatus.CREATED, created_at=T0)
@@ -132,6 +135,7 @@ ROWS: list[Row] = [
     Row("channels", "reference data", "{ channels { code } }", everyone()),
     Row("locations", "reference data", "{ locations { code } }", everyone()),
     Row("product", "reference data", '{ product(sku: "SKU-1") { sku } }', everyone()),
+    Row("products", "reference data", '{ products(first: 5, filter: {search: "sku"}) { edges { node { sku } } } }', everyone()),
     Row(
         "store_availability", "public stock",
         '{ storeAvailability(skus: ["SKU-1"], near: {lat: 42.36, lng: -71.06}, radiusKm: 50) { locationCode } }',
@@ -161,6 +165,21 @@ ROWS: list[Row] = [
         "query($id: ID!) { customer(id: $id) { orders(first: 10) { edges { node { externalId } } } } }",
         everyone(HIDE, ADMIN=ALLOW, CSR=ALLOW, CUSTOMER=ALLOW), variables=lambda s: {"id": gid("Customer", s.ada)},
         check=lambda v, s, c: _ids(v["orders"]) == {"A1"},
+    ),
+    Row(
+        "upsert_customer_create", "customers: change", mutation("upsertCustomer", "UpsertCustomerInput"),
+        {"ADMIN": ALLOW, "CSR": ALLOW},
+        variables=lambda s: {"input": {"firstName": "New", "email": f"new-{new_id()}@example.com", "reason": "authz test"}},
+    ),
+    Row(
+        # Even the customer's own record: customers do not edit themselves through this mutation.
+        "upsert_customer_update", "customers: change", mutation("upsertCustomer", "UpsertCustomerInput"),
+        {"ADMIN": ALLOW, "CSR": ALLOW},
+        variables=lambda s: {"input": {"id": gid("Customer", s.ada), "lastName": f"L-{new_id()}", "reason": "authz test"}},
+    ),
+    Row(
+        "merge_customers", "customers: merge", mutation("mergeCustomers", "MergeCustomersInput"),
+        {"ADMIN": ALLOW}, variables=lambda s: _merge(s),
     ),
     # --- orders (reads) ------------------------------------------------------------------------
     Row(
@@ -247,6 +266,48 @@ ROWS: list[Row] = [
             "input": {"channel": "web", "reason": "authz test", "policy": {"criteria": [{"criterion": "NEAREST", "weight": 1}]}}
         },
     ),
+    # --- products and channels (writes) ---------------------------------------------------------
+    Row(
+        "upsert_products", "reference data: change", mutation("upsertProducts", "UpsertProductsInput"),
+        {"ADMIN": ALLOW},
+        variables=lambda s: {
+            "input": {
+                "reason": "authz test",
+                "products": [{
+                    "sku": f"AZ-{new_id()}", "name": "Authz mug", "priceCents": 999, "weightGrams": 300,
+                    "dimensions": {"lengthCm": 10, "widthCm": 8, "heightCm": 9},
+                }],
+            }
+        },
+    ),
+    Row(
+        "upsert_channel", "reference data: change", mutation("upsertChannel", "UpsertChannelInput"),
+        {"ADMIN": ALLOW},
+        variables=lambda s: {"input": {"code": f"az-{new_id()}", "name": "Authz shop", "kind": "WEB", "reason": "authz test"}},
+    ),
+    # --- locations (writes) --------------------------------------------------------------------
+    Row(
+        "upsert_location", "locations: onboarding", mutation("upsertLocation", "UpsertLocationInput"),
+        {"ADMIN": ALLOW},
+        variables=lambda s: {
+            "input": {
+                "code": f"ST-AUTHZ-{new_id()[-6:].upper()}", "name": "Authz store", "kind": "STORE",
+                "timezone": "America/New_York", "point": {"lat": 42.35, "lng": -71.06},
+                "address": {"line1": "1 Main St", "city": "Boston", "postalCode": "02108"},
+            }
+        },
+    ),
+    Row(
+        # DC-A holds no open allocations in the seed: the ADMIN's call deactivates it.
+        "deactivate_location", "locations: onboarding", mutation("deactivateLocation", "DeactivateLocationInput"),
+        {"ADMIN": ALLOW},
+        variables=lambda s: {"input": {"locationId": gid("Location", "DC-A"), "reason": "authz test"}},
+    ),
+    Row(
+        "reactivate_location", "locations: onboarding", mutation("reactivateLocation", "ReactivateLocationInput"),
+        {"ADMIN": ALLOW},
+        variables=lambda s: {"input": {"locationId": gid("Location", "ST-B"), "reason": "authz test"}},
+    ),
     # --- orders (writes) -----------------------------------------------------------------------
     Row(
         "capture_order_web", "orders: capture", mutation("captureOrder", "CaptureOrderInput"),
@@ -319,6 +380,15 @@ async def _pickup(seed: Seed) -> dict[str, Any]:
     )
     await seed.add_order(made)
     return {"id": gid("Order", made.id)}
+
+
+async def _merge(seed: Seed) -> dict[str, Any]:
+    """Two fresh records of one person for each caller, so the ADMIN's merge leaves the seed alone."""
+    assert seed.add_customer is not None
+    survivor, merged = customer("Dup", "One", email=f"one-{new_id()}@example.com"), customer("Dup", "Two", email=f"two-{new_id()}@example.com")
+    await seed.add_customer(survivor)
+    await seed.add_customer(merged)
+    return {"input": {"survivorId": gid("Customer", survivor.id), "mergedId": gid("Customer", merged.id), "reason": "authz test"}}
 
 
 async def _edit(seed: Seed) -> dict[str, Any]:

@@ -57,7 +57,12 @@ async def seed(world: World, mongo: Mongo, services: Services) -> Seed:
     async def place(location_id: str, **kw: Any) -> Shipment:
         return await _place(world, mongo, services, ada.id, location_id, **kw)
 
-    return Seed(ada=ada.id, bob=bob.id, a1=a1, b1=b1, add_order=add_order, shipments=shipments, place=place)
+    async def add_customer(made: Any) -> None:
+        await world.add_customers(made)
+
+    return Seed(
+        ada=ada.id, bob=bob.id, a1=a1, b1=b1, add_order=add_order, shipments=shipments, place=place, add_customer=add_customer
+    )
 
 
 _STAGES = (ShipmentStatus.PENDING, ShipmentStatus.PICKING, ShipmentStatus.PICKED, ShipmentStatus.PACKED)

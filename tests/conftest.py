@@ -74,10 +74,10 @@ def settings(mongodb_uri: str, database_name: str) -> Settings:
 
 
 def lifespan_of(app: Any) -> LifespanManager:
-    """The app with its lifespan. Shutdown cancels the relay, hub and dashboard, whose clean-up makes
-    round trips to MongoDB; on a loaded 2-core machine that once took longer than asgi-lifespan's
-    default 5 s, so allow more (a real hang still fails)."""
-    return LifespanManager(app, shutdown_timeout=30)
+    """The app with its lifespan. Start-up (indexes, the relay's lease) and shutdown (cancelling the
+    relay, hub and dashboard, whose clean-up makes round trips to MongoDB) each once took longer
+    than asgi-lifespan's default 5 s on a loaded 2-core machine, so allow more (a real hang still fails)."""
+    return LifespanManager(app, startup_timeout=30, shutdown_timeout=30)
 
 
 @pytest.fixture

@@ -14,14 +14,16 @@ import pytest
 import websockets
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from strawberry.relay import to_base64
 
 from app.cli import build_parser, cmd_apikey
-from app.domain.errors import Unauthenticated
+from app.domain.errors import InvalidInput, Unauthenticated
 from app.domain.principals import Role
 from app.repositories.database import Mongo
 from app.services.container import Services
 from app.services.jwt_tokens import JwtConfig, JwtVerifier
 from app.settings import Settings
+from tests.factories import BOSTON, CAMBRIDGE, World, channel, customer, location
 from tests.realtime import GraphQLWs, serve
 from tests.security_helpers import client_for, codes, post, refused
 
@@ -44,6 +46,7 @@ async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_through_
     settings: Settings, mongo: Mongo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = lambda *argv: cmd_apikey(settings, build_parser().parse_args(["apikey", *argv]))  # noqa: E731
+    await World(mongo).add_locations(location("ST-1", BOSTON), location("ST-2", CAMBRIDGE))
     await asyncio.to_thread(run, "create", "--name", "bos-store", "--role", "STORE_STAFF", "--scope", "locations=ST-1,ST-2")
     created = capsys.readouterr().out.splitlines()
     secret_token = created[-1]
@@ -62,6 +65,78 @@ async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_through_
     await asyncio.to_thread(run, "revoke", key_id)
     assert "revoked" in capsys.readouterr().out
     assert (await mongo.db["api_keys"].find_one({"_id": key_id}))["revoked_at"] is not None
+
+
+async def test_api_key_scopes_must_exist_and_may_be_given_as_codes_ids_or_global_ids(services: Services, mongo: Mongo) -> None:
+    # Given two stores, a channel and a customer
+    world = World(mongo)
+    ada = customer()
+    await world.add_locations(location("ST-1", BOSTON), location("ST-2", CAMBRIDGE))
+    await world.add_channels(channel("amazon"))
+    await world.add_customers(ada)
+    issue = services.auth.issue_api_key
+
+    # When keys are issued with the API's global ids or the plain codes and ids
+    staff, _ = await issue(name="bos", role=Role.STORE_STAFF, locations=[to_base64("Location", "ST-1"), "ST-2", "ST-1"])
+    amazon, _ = await issue(name="amz", role=Role.CHANNEL, channel=to_base64("Channel", "amazon"))
+    shopper, _ = await issue(name="ada", role=Role.CUSTOMER, customer=to_base64("Customer", ada.id))
+    plain, _ = await issue(name="ada-2", role=Role.CUSTOMER, customer=ada.id)
+
+    # Then each key carries the stored ids
+    assert staff.location_ids == {"ST-1", "ST-2"}
+    assert (amazon.channel_id, shopper.customer_id, plain.customer_id) == ("amazon", ada.id, ada.id)
+    stored = await mongo.db["api_keys"].count_documents({})
+    assert stored == 4
+
+
+@pytest.mark.parametrize(
+    ("role", "scope", "refusals"),
+    [
+        (Role.STORE_STAFF, {"locations": ["ST-1", "ST-9", "ST-8"]}, {("locations", "NOT_FOUND", "no such locations: ST-9, ST-8")}),
+        (Role.WAREHOUSE, {"locations": [to_base64("Customer", "c-1")]},
+         {("locations", "NOT_FOUND", f"no such location: {to_base64('Customer', 'c-1')} (Customer c-1)")}),
+        (Role.CHANNEL, {"channel": "amzon"}, {("channel", "NOT_FOUND", "no such channel: amzon")}),
+        (Role.CUSTOMER, {"customer": to_base64("Customer", "0" * 24)},
+         {("customer", "NOT_FOUND", f"no such customer: {to_base64('Customer', '0' * 24)} (Customer {'0' * 24})")}),
+        (Role.STORE_STAFF, {"locations": ["ST-1"], "channel": "amazon"},
+         {("channel", "INVALID_INPUT", "does not apply: STORE_STAFF keys are scoped by locations only")}),
+        (Role.ADMIN, {"customer": "c-1", "locations": ["ST-1"]},
+         {("customer", "INVALID_INPUT", "does not apply: ADMIN keys are not scoped"),
+          ("locations", "INVALID_INPUT", "does not apply: ADMIN keys are not scoped")}),
+        (Role.CHANNEL, {"customer": "c-1"},
+         {("customer", "INVALID_INPUT", "does not apply: CHANNEL keys are scoped by channel only")}),
+        (Role.CHANNEL, {}, {("channel", "INVALID_INPUT", "CHANNEL needs a channel (CHANNEL keys are scoped)")}),
+    ],
+)
+async def test_unknown_or_inapplicable_api_key_scopes_are_refused_and_nothing_is_created(
+    services: Services, mongo: Mongo, role: Role, scope: dict[str, Any], refusals: set[tuple[str, str, str]]
+) -> None:
+    world = World(mongo)
+    await world.add_locations(location("ST-1", BOSTON))
+    await world.add_channels(channel("amazon"))
+
+    with pytest.raises(InvalidInput) as refused:
+        await services.auth.issue_api_key(name="x", role=role, **scope)
+
+    assert {(".".join(i.field), i.code.value, i.message) for i in refused.value.issues} == refusals
+    assert await mongo.db["api_keys"].count_documents({}) == 0
+
+
+async def test_the_cli_names_unknown_scopes_and_creates_nothing(settings: Settings, mongo: Mongo) -> None:
+    run = lambda *argv: cmd_apikey(settings, build_parser().parse_args(["apikey", "create", "--name", "x", *argv]))  # noqa: E731
+    await World(mongo).add_locations(location("ST-1", BOSTON))
+
+    with pytest.raises(SystemExit) as unknown:
+        await asyncio.to_thread(run, "--role", "STORE_STAFF", "--scope", "locations=ST-1,ST-404")
+    with pytest.raises(SystemExit) as misspelt:
+        await asyncio.to_thread(run, "--role", "STORE_STAFF", "--scope", "location=ST-1")
+    with pytest.raises(SystemExit) as twice:
+        await asyncio.to_thread(run, "--role", "CHANNEL", "--scope", "channel=web", "--scope", "channel=app")
+
+    assert str(unknown.value) == "no API key created: locations: no such location: ST-404"
+    assert str(misspelt.value) == "--scope 'location=ST-1': expected locations=... | channel=... | customer=..."
+    assert str(twice.value) == "--scope channel= may be given once"
+    assert await mongo.db["api_keys"].count_documents({}) == 0
 
 
 async def test_a_revoked_key_stops_working_within_the_cache_window(settings: Settings, services: Services) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from asgi_lifespan import LifespanManager
 
-from app.asgi import create_app
+from app.asgi import create_app, realtime_options
 from app.settings import Settings
 
 
@@ -57,15 +57,29 @@ def test_slow_client_deadlines_default_to_10_and_30_seconds_and_0_turns_them_off
     assert (configured.header_timeout_seconds, configured.body_timeout_seconds) == (2.5, 0.0)
 
 
+def test_the_subscriber_send_limit_reaches_the_realtime_options_and_is_never_negative() -> None:
+    assert realtime_options(Settings.from_env({})).subscriber_send_limit_bytes == 1 << 20
+    configured = Settings.from_env({"OMS_SUBSCRIBER_SEND_LIMIT": "65536"})
+    assert realtime_options(configured).subscriber_send_limit_bytes == 65536
+    with pytest.raises(SystemExit, match="OMS_SUBSCRIBER_SEND_LIMIT must be 0 or more"):
+        Settings.from_env({"OMS_SUBSCRIBER_SEND_LIMIT": "-1"})
+
+
 def test_production_lists_each_unsafe_setting_once() -> None:
     unsafe = Settings.from_env(
-        {"OMS_ENV": "production", "OMS_WEBHOOK_SECRETS": "ups=s1", "OMS_CORS_ORIGINS": "*", "OMS_RATE_CAPACITY": "0"}
+        {
+            "OMS_ENV": "production",
+            "OMS_WEBHOOK_SECRETS": "ups=s1",
+            "OMS_CORS_ORIGINS": "*",
+            "OMS_RATE_CAPACITY": "0",
+            "OMS_SUBSCRIBER_SEND_LIMIT": "0",
+        }
     ).production_warnings()
-    assert len(unsafe) == 5
-    carriers, signing, embedded, cors, rate = unsafe
+    assert len(unsafe) == 6
+    carriers, signing, embedded, cors, rate, send_limit = unsafe
     assert "usps, fedex" in carriers and "ups" not in carriers.replace("usps", "")
     assert "OMS_SIGNING_KEY" in signing and "MONGODB_URI" in embedded and "OMS_CORS_ORIGINS" in cors
-    assert "rate limiting is off" in rate
+    assert "rate limiting is off" in rate and "OMS_SUBSCRIBER_SEND_LIMIT" in send_limit
 
     safe = Settings.from_env(
         {

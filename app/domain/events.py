@@ -47,6 +47,12 @@ class DomainEvent:
     shipment_id: str | None = None
 
 
+def field_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`{field: {"before": …, "after": …}}` for every top-level field that differs: the payload of
+    an audited change to reference data (ProductUpdated, ChannelUpdated, …)."""
+    return {key: {"before": before.get(key), "after": value} for key, value in after.items() if before.get(key) != value}
+
+
 # What a subscriber can select on. Order events do not all carry the order's status, so the status
 # after an event is read from `payload.status`, else `payload.to`, else implied by the event type.
 _STATUS_BY_TYPE = {"OrderCancelled": "CANCELLED", "OrderHeld": "ON_HOLD"}

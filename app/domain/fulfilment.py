@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from app.domain.carriers import RateRequest, ShippingPolicy, add_business_days, estimated_parcels
+from app.domain.carriers import Parcel, PurchasedLabel, RateRequest, ShippingPolicy, add_business_days, estimated_parcels
 from app.domain.channels import Channel
 from app.domain.errors import Conflict
 from app.domain.locations import Location
@@ -28,6 +28,7 @@ from app.domain.shipments import (
     PRE_SHIP,
     SHIPPED_STATES,
     FulfilmentMethod,
+    Label,
     Shipment,
     ShipmentLine,
     ShipmentStatus,
@@ -205,6 +206,57 @@ def _carry_picks(old: tuple[ShipmentLine, ...], new: tuple[ShipmentLine, ...]) -
 def _cancelled(shipment: Shipment, now: datetime) -> Shipment:
     return dataclasses.replace(
         shipment, status=ShipmentStatus.CANCELLED, status_at=now, updated_at=now, version=shipment.version + 1
+    )
+
+
+def fulfil_allocations(order: Order, shipment: Shipment) -> Order:
+    """The goods of the shipment left (shipped or collected): its allocations become FULFILLED.
+    Conflict when a line no longer matches its OPEN allocation (the shipment needs a re-sync)."""
+    by_id = {a.id: a for a in order.allocations}
+    for line in shipment.lines:
+        allocation = by_id.get(line.allocation_id)
+        if allocation is None or allocation.status is not AllocationStatus.OPEN or allocation.quantity != line.quantity:
+            raise Conflict(f"line {line.line_id} no longer matches its reservation; re-sync the shipment", field=("lines", line.line_id))
+    fulfilled = shipment.allocation_ids
+    return dataclasses.replace(
+        order,
+        allocations=tuple(
+            dataclasses.replace(a, status=AllocationStatus.FULFILLED) if a.id in fulfilled else a for a in order.allocations
+        ),
+    )
+
+
+def rate_request(shipment: Shipment, origin: Location, products: Mapping[str, Product], day: date) -> RateRequest:
+    """What carriers quote for a shipment leaving on `day`: its packages once packed, else one
+    parcel estimated from the catalog (`products` is needed only then)."""
+    if shipment.packages:
+        parcels = tuple(Parcel(p.weight_grams, p.length_cm, p.width_cm, p.height_cm) for p in shipment.packages)
+    else:
+        parcels = estimated_parcels(((line.sku, line.quantity) for line in shipment.lines), products)
+    assert shipment.destination is not None and shipment.destination_point is not None, "a carrier needs a destination"
+    return RateRequest(
+        origin=origin.address,
+        origin_point=origin.point,
+        destination=shipment.destination,
+        destination_point=shipment.destination_point,
+        parcels=parcels,
+        ship_date=day,
+        handling=shipment.handling,
+    )
+
+
+def label_of(purchased: PurchasedLabel, at: datetime) -> Label:
+    quote = purchased.quote
+    return Label(
+        carrier=quote.carrier,
+        service=quote.service,
+        tracking_number=purchased.tracking_number,
+        cost=quote.amount,
+        billable_weight_grams=quote.billable_weight_grams,
+        zone=quote.zone,
+        estimated_delivery=quote.estimated_delivery,
+        purchased_at=at,
+        service_name=quote.service_name,
     )
 
 

@@ -12,6 +12,7 @@ from app.domain.channels import Channel, ChannelKind
 from app.domain.customers import ChannelIdentity, Customer, normalize_email, normalize_phone
 from app.domain.errors import DomainError, ErrorCode, Validator
 from app.domain.geo import GeoPoint
+from app.domain.geocoding import Geocoded, PointSource, unlocated
 from app.domain.locations import Address, Location
 from app.domain.money import Money
 from app.domain.orders import Allocation, Delivery, DeliveryMethod, Order, OrderLine, OrderStatus, OrderTotals
@@ -213,8 +214,8 @@ def _check_delivery(check: Validator, delivery: DeliveryRequest) -> None:
         if check.check(delivery.address is not None, "SHIP needs an address", "delivery", "address"):
             assert delivery.address is not None
             check_address(check, delivery.address)
-        if check.check(delivery.point is not None, "SHIP needs the address's coordinates", "delivery", "point"):
-            assert delivery.point is not None
+        # Without a point the address is geocoded (needs_geocoding, check_located).
+        if delivery.point is not None:
             check.check(delivery.point.is_valid(), "lat must be within ±90 and lng within ±180", "delivery", "point")
     else:
         _text(check, delivery.pickup_location_id, MAX_ID, "delivery", "pickupLocation", required=True)
@@ -222,6 +223,32 @@ def _check_delivery(check: Validator, delivery: DeliveryRequest) -> None:
             check_address(check, delivery.address)
         if delivery.point is not None:
             check.check(delivery.point.is_valid(), "lat must be within ±90 and lng within ±180", "delivery", "point")
+
+
+def needs_geocoding(delivery: DeliveryRequest) -> bool:
+    """A SHIP address that came without coordinates: the service finds a point for it."""
+    return delivery.method is DeliveryMethod.SHIP and delivery.point is None and delivery.address is not None
+
+
+def check_located(check: Validator, delivery: DeliveryRequest, located: Geocoded | None, *at: str) -> None:
+    """Refuses a SHIP address without coordinates whose postal code and city are both unknown
+    (`at`: where the input puts the address, ("delivery", "address") for capture). Only once the
+    address is otherwise valid: a blank city is reported as such, not as a city nobody knows."""
+    if not needs_geocoding(delivery) or located is not None or any(i.field[: len(at)] == at for i in check.issues):
+        return
+    address = delivery.address
+    assert address is not None
+    name, message = unlocated(address.country, address.city, address.postal_code, address.region)
+    check.add(message, *at, name)
+
+
+def ship_point(delivery: DeliveryRequest, located: Geocoded | None) -> Geocoded | None:
+    """Where a SHIP order goes: the point the caller sent (GIVEN), else the geocoded one."""
+    if delivery.method is not DeliveryMethod.SHIP:
+        return None
+    if delivery.point is not None:
+        return Geocoded(delivery.point, PointSource.GIVEN)
+    return located
 
 
 def check_address(check: Validator, address: Address) -> None:
@@ -286,6 +313,7 @@ def new_order(
     customer_id: str,
     lines: tuple[OrderLine, ...],
     destination: GeoPoint | None,
+    point_source: PointSource | None,
     allocations: tuple[Allocation, ...],
     routing: dict[str, Any] | None,
     release_at: datetime | None,
@@ -310,6 +338,7 @@ def new_order(
             point=destination,
             pickup_location_id=delivery.pickup_location_id,
             requested_date=request.requested_date,
+            point_source=point_source,
         ),
         totals=OrderTotals(
             subtotal=subtotal,

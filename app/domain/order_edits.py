@@ -7,6 +7,7 @@ from typing import Any
 
 from app.domain.errors import ErrorCode, Validator
 from app.domain.geo import GeoPoint
+from app.domain.geocoding import Geocoded, PointSource, unlocated
 from app.domain.locations import Address
 from app.domain.money import Money
 from app.domain.order_capture import MAX_LINES, MAX_QUANTITY, MAX_UNIT_PRICE_CENTS, LineRequest, check_address
@@ -44,6 +45,11 @@ class OrderEdit:
         return self.address is not None or self.point is not None
 
     @property
+    def needs_geocoding(self) -> bool:
+        """A new address that came without coordinates: the service finds a point for it."""
+        return self.address is not None and self.point is None
+
+    @property
     def changes_lines(self) -> bool:
         return bool(self.quantities or self.add_lines or self.cancel_line_ids or self.remove_line_ids)
 
@@ -53,19 +59,25 @@ def check_editable(order: Order) -> None:
         raise IllegalTransition(f"an order that is {order.status} can no longer be edited", field=("orderId",))
 
 
-def validate_edit(order: Order, edit: OrderEdit, products: dict[str, Product]) -> Validator:
-    """Every problem with the edit against this order; the caller raises them all at once."""
+def validate_edit(order: Order, edit: OrderEdit, products: dict[str, Product], located: Geocoded | None = None) -> Validator:
+    """Every problem with the edit against this order; the caller raises them all at once.
+    `located`: where geocoding put a new address that came without coordinates."""
     check = Validator()
     check.check(edit.changes_address or edit.changes_lines, "nothing to change", "orderId")
     if edit.changes_address:
         if check.check(order.delivery.method is DeliveryMethod.SHIP, "only shipped orders have an address to change", "shippingAddress"):
-            if check.check(edit.address is not None and edit.point is not None, "give the new address and its coordinates", "shippingAddress"):
-                assert edit.address is not None and edit.point is not None
+            if check.check(edit.address is not None, "give the new address (with its coordinates if known)", "shippingAddress"):
+                assert edit.address is not None
                 start = len(check.issues)
                 check_address(check, edit.address)
                 # The capture rules name fields under delivery.address; the edit input calls it shippingAddress.
                 check.issues[start:] = [replace(i, field=("shippingAddress", *i.field[2:])) for i in check.issues[start:]]
-                check.check(edit.point.is_valid(), "lat must be within ±90 and lng within ±180", "point")
+                if edit.point is not None:
+                    check.check(edit.point.is_valid(), "lat must be within ±90 and lng within ±180", "point")
+                elif located is None and len(check.issues) == start:
+                    a = edit.address
+                    name, message = unlocated(a.country, a.city, a.postal_code, a.region)
+                    check.add(message, "shippingAddress", name)
     lines = {line.id: line for line in order.lines}
     touched: set[str] = set()
     for name, ids in (("cancelLines", edit.cancel_line_ids), ("removeLines", edit.remove_line_ids)):
@@ -98,6 +110,11 @@ def validate_edit(order: Order, edit: OrderEdit, products: dict[str, Product]) -
     kept = len(order.lines) - len(set(edit.remove_line_ids) & set(lines))
     check.check(kept + len(edit.add_lines) <= MAX_LINES, f"an order has at most {MAX_LINES} lines", "addLines")
     return check
+
+
+def edited_ship_point(edit: OrderEdit, located: Geocoded | None) -> Geocoded | None:
+    """Where the edited order goes: the point sent with the new address (GIVEN), else the geocoded one."""
+    return Geocoded(edit.point, PointSource.GIVEN) if edit.point is not None else located
 
 
 def _check_line_id(check: Validator, lines: dict[str, OrderLine], touched: set[str], line_id: str, *path: str | int) -> bool:
@@ -183,5 +200,7 @@ def edit_summary(before: Order, after: Order, edit: OrderEdit) -> dict[str, Any]
     }
     if edit.changes_address and edit.address is not None:
         summary["address"] = {"from": before.delivery.address and before.delivery.address.city, "to": edit.address.city}
+        if after.delivery.point_source is not None:
+            summary["address"]["pointSource"] = after.delivery.point_source.value
         summary["rerouted"] = before.location_ids != after.location_ids
     return summary

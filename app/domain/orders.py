@@ -12,6 +12,7 @@ from app.domain.errors import Conflict, ErrorCode, DomainError
 from app.domain.events import Actor, DomainEvent
 from app.domain.ids import new_id
 from app.domain.geo import GeoPoint
+from app.domain.geocoding import PointSource
 from app.domain.locations import Address
 from app.domain.money import Money
 
@@ -106,6 +107,9 @@ class Delivery:
     point: GeoPoint | None = None
     pickup_location_id: str | None = None
     requested_date: date | None = None
+    # How `point` was found for SHIP: sent by the channel, or the centre of the address's postal
+    # code or city (app/services/geocoding.py). None for pick-up (the point is the store's).
+    point_source: PointSource | None = None
 
 
 @dataclass(frozen=True, slots=True)

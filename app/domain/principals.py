@@ -83,6 +83,23 @@ def scope_problems(
     return problems
 
 
+# The one scope each scoped role uses; ADMIN and CSR are unscoped.
+SCOPE_OF_ROLE: Mapping[Role, str] = {
+    Role.STORE_STAFF: "locations",
+    Role.WAREHOUSE: "locations",
+    Role.CHANNEL: "channel",
+    Role.CUSTOMER: "customer",
+}
+
+
+def stray_scopes(role: Role, given: set[str] | frozenset[str]) -> list[tuple[str, str]]:
+    """(field, message) for every scope given that the role does not use: refused rather than
+    dropped, so a key is never made believing it is narrower (or other) than it is."""
+    uses = SCOPE_OF_ROLE.get(role)
+    why = f"{role} keys are scoped by {uses} only" if uses else f"{role} keys are not scoped"
+    return [(name, f"does not apply: {why}") for name in sorted(given) if name != uses]
+
+
 def principal_from_claims(claims: Mapping[str, object], *, prefix: str = "oms_") -> Principal:
     """A verified token's claims → Principal. Claims (with the default prefix):
 

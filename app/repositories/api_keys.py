@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.api_keys import ApiKey
 from app.domain.principals import Role
+from app.repositories.database import Session
 
 
 def to_doc(key: ApiKey) -> dict[str, Any]:
@@ -53,6 +54,14 @@ class ApiKeyRepository:
     async def revoke(self, key_id: str, at: datetime) -> bool:
         result = await self.collection.update_one({"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": at}})
         return result.modified_count == 1
+
+    async def repoint_customer(self, from_id: str, to_id: str, *, session: Session) -> int:
+        """CUSTOMER keys scoped to one customer now act for another (a customer merge). No index on
+        `customer_id`: the collection holds keys, not shoppers' sessions, so it stays small."""
+        result = await self.collection.update_many(
+            {"role": Role.CUSTOMER.value, "customer_id": from_id}, {"$set": {"customer_id": to_id}}, session=session
+        )
+        return result.modified_count
 
     async def list(self) -> list[ApiKey]:
         return [from_doc(doc) async for doc in self.collection.find().sort("created_at", 1).limit(10_000)]

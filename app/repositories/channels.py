@@ -44,7 +44,13 @@ class ChannelRepository:
     async def by_ids(self, ids: list[str], *, session: Session | None = None) -> list[Channel]:
         return [from_doc(doc) async for doc in self.collection.find({"_id": {"$in": ids}}, session=session)]
 
+    async def put(self, channel: Channel, *, session: Session) -> None:
+        """Create or replace one channel in the caller's transaction."""
+        doc = to_doc(channel)
+        await self.collection.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+
     async def upsert_many(self, channels: list[Channel]) -> None:
+        """Unaudited bulk load (demo seed, tests); the API goes through ChannelService."""
         for channel in channels:
             doc = to_doc(channel)
             await self.collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)

@@ -6,7 +6,10 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from pymongo import ReplaceOne
+from collections.abc import Collection
+from datetime import datetime
+
+from pymongo import ReplaceOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -17,6 +20,7 @@ from app.domain.customers import (
     CustomerKeyTaken,
     LifetimeFigures,
     customer_keys,
+    identity_key,
     normalize_phone,
 )
 from app.domain.money import Money
@@ -37,6 +41,17 @@ def _search_terms(customer: Customer) -> list[str]:
         if len(digits) > 10:
             terms.add(digits[-10:])  # the national number, so "617555…" finds "+1 617 555…"
     return sorted(t for t in terms if t)
+
+
+# Tombstones (customers merged into another) keep their document for the audit trail; every read
+# that lists or matches customers leaves them out.
+LIVE: dict[str, Any] = {"merged_into": {"$exists": False}}
+
+
+def _keyed(value: str) -> dict[str, Any]:
+    """An equality the partial `email` / `phone` indexes serve: the planner uses a partial index
+    only when the query repeats its filter (`$type: string`); a bare equality scans the collection."""
+    return {"$eq": value, "$type": "string"}
 
 
 def to_doc(customer: Customer) -> dict[str, Any]:
@@ -63,6 +78,7 @@ def from_doc(doc: dict[str, Any]) -> Customer:
         created_at=doc["created_at"],
         addresses=tuple(a for a in (address_from_doc(d) for d in doc.get("addresses", [])) if a),
         identities=tuple(ChannelIdentity(i["channel_id"], i["external_id"]) for i in doc.get("identities", [])),
+        merged_into=doc.get("merged_into"),
     )
 
 
@@ -72,11 +88,18 @@ class CustomerRepository:
         self.keys = db["customer_keys"]
         self.orders = db["orders"]
 
-    async def by_ids(self, ids: list[str], *, session: Session | None = None) -> list[Customer]:
-        return [from_doc(doc) async for doc in self.collection.find({"_id": {"$in": ids}}, session=session)]
+    async def by_ids(self, ids: list[str], *, session: Session | None = None, include_merged: bool = False) -> list[Customer]:
+        """Live customers by id; with `include_merged`, tombstones too (their `merged_into` set)."""
+        query: dict[str, Any] = {"_id": {"$in": ids}} if include_merged else {"_id": {"$in": ids}, **LIVE}
+        return [from_doc(doc) async for doc in self.collection.find(query, session=session)]
+
+    async def live_id(self, customer_id: str, *, session: Session | None = None) -> str:
+        """The id to act for: the survivor's when `customer_id` was merged into it, else unchanged."""
+        doc = await self.collection.find_one({"_id": customer_id}, {"merged_into": 1}, session=session)
+        return str(doc["merged_into"]) if doc and doc.get("merged_into") else customer_id
 
     async def search(self, text: str | None, page: PageRequest) -> Page[Customer]:
-        query: dict[str, Any] = {}
+        query: dict[str, Any] = dict(LIVE)
         if text and text.strip():
             term = text.strip().lower()
             digits = normalize_phone(term)
@@ -157,11 +180,11 @@ class CustomerRepository:
             if doc:
                 return from_doc(doc)
         if email:
-            doc = await self.collection.find_one({"email": email}, session=session)
+            doc = await self.collection.find_one({"email": _keyed(email)}, session=session)
             if doc:
                 return from_doc(doc)
         if phone:
-            doc = await self.collection.find_one({"phone": phone}, sort=[("_id", 1)], session=session)
+            doc = await self.collection.find_one({"phone": _keyed(phone)}, sort=[("_id", 1)], session=session)
             if doc:
                 return from_doc(doc)
         return None
@@ -183,8 +206,106 @@ class CustomerRepository:
             raise CustomerKeyTaken(str(exc)) from exc
 
     async def add_identity(self, customer_id: str, identity: ChannelIdentity, *, session: Session) -> None:
+        """Adds a channel identity and claims its key, so a concurrent upsert or capture giving the
+        same identity to someone else collides (CustomerKeyTaken) instead of creating a second owner."""
+        try:
+            await self.keys.insert_one({"_id": identity_key(identity), "customer_id": customer_id}, session=session)
+        except DuplicateKeyError as exc:
+            if exc.has_error_label("TransientTransactionError"):
+                raise
+            raise CustomerKeyTaken(str(exc)) from exc
         await self.collection.update_one(
             {"_id": customer_id},
             {"$addToSet": {"identities": {"channel_id": identity.channel_id, "external_id": identity.external_id}}},
             session=session,
         )
+
+    # --- Writes for upsertCustomer and mergeCustomers (always inside the caller's transaction) ---
+
+    async def keys_owned_by_others(self, customer: Customer, keys: Collection[str], *, session: Session) -> set[str]:
+        """Those of `keys` (keys of `customer`'s values) that another live customer holds: by its
+        `customer_keys` claim, or by its own fields for customers written without claims (seeded,
+        imported by older versions). Indexed reads: `_id`, and the email, phone and identity indexes."""
+        if not keys:
+            return set()
+        wanted = set(keys)
+        taken = {
+            doc["_id"]
+            async for doc in self.keys.find({"_id": {"$in": sorted(wanted)}, "customer_id": {"$ne": customer.id}}, session=session)
+        }
+        alternatives: list[dict[str, Any]] = []
+        if customer.email and f"email:{customer.email}" in wanted:
+            alternatives.append({"email": _keyed(customer.email)})
+        if customer.phone and f"phone:{customer.phone}" in wanted:
+            alternatives.append({"phone": _keyed(customer.phone)})
+        alternatives += [
+            {"identities": {"$elemMatch": {"channel_id": i.channel_id, "external_id": i.external_id}}}
+            for i in customer.identities
+            if identity_key(i) in wanted
+        ]
+        if alternatives:
+            others = self.collection.find(
+                {"_id": {"$ne": customer.id}, **LIVE, "$or": alternatives},
+                {"email": 1, "phone": 1, "identities": 1, "first_name": 1, "last_name": 1, "created_at": 1},
+                session=session,
+            ).limit(50)  # any one owner is enough; bounded even where stored data shares a phone
+            async for doc in others:
+                taken |= wanted & set(customer_keys(from_doc(doc)))
+        return taken
+
+    async def save(self, before: Customer | None, after: Customer, *, session: Session) -> None:
+        """Writes `after` (inserted when `before` is None, else replaced while still live) with its
+        search terms, and keeps `customer_keys` in step: the keys it dropped are released, the ones
+        it holds are claimed (existing claims are left alone, so check `keys_owned_by_others` for
+        the keys it gained first). A key claimed concurrently by another transaction surfaces as a
+        write conflict (retried by the transaction) or CustomerKeyTaken."""
+        try:
+            if before is None:
+                await self.collection.insert_one(to_doc(after), session=session)
+            else:
+                await self.collection.replace_one({"_id": after.id, **LIVE}, to_doc(after), session=session)
+            dropped = sorted(set(customer_keys(before)) - set(customer_keys(after))) if before else []
+            await self.release_keys(after.id, dropped, session=session)
+            await self._claim_keys(after.id, customer_keys(after), session=session)
+        except DuplicateKeyError as exc:
+            if exc.has_error_label("TransientTransactionError"):
+                raise
+            raise CustomerKeyTaken(str(exc)) from exc
+
+    async def release_keys(self, customer_id: str, keys: list[str], *, session: Session) -> None:
+        if keys:
+            await self.keys.delete_many({"_id": {"$in": keys}, "customer_id": customer_id}, session=session)
+
+    async def _claim_keys(self, customer_id: str, keys: list[str], *, session: Session) -> None:
+        if keys:
+            await self.keys.bulk_write(
+                [UpdateOne({"_id": key}, {"$setOnInsert": {"customer_id": customer_id}}, upsert=True) for key in keys],
+                ordered=True,
+                session=session,
+            )
+
+    async def tombstone(self, merged: Customer, *, survivor_id: str, at: datetime, session: Session) -> None:
+        """Keeps the merged customer as a tombstone pointing at the survivor. Its email, phone and
+        identities (moved or released by the caller) are cleared so nothing matches it any more,
+        and kept under `merged_from` for the audit trail; tombstones merged into it earlier now
+        point at the survivor too, so `merged_into` is always one hop from a live customer."""
+        await self.collection.update_one(
+            {"_id": merged.id, **LIVE},
+            {
+                "$set": {
+                    "merged_into": survivor_id,
+                    "merged_at": at,
+                    "merged_from": {
+                        "email": merged.email,
+                        "phone": merged.phone,
+                        "identities": [{"channel_id": i.channel_id, "external_id": i.external_id} for i in merged.identities],
+                    },
+                    "email": None,
+                    "phone": None,
+                    "identities": [],
+                    "search_terms": [],
+                }
+            },
+            session=session,
+        )
+        await self.collection.update_many({"merged_into": merged.id}, {"$set": {"merged_into": survivor_id}}, session=session)

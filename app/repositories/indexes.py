@@ -11,9 +11,18 @@ INDEXES: dict[str, list[IndexModel]] = {
     "locations": [
         IndexModel([("point", GEOSPHERE)], name="point_2dsphere"),
         IndexModel([("kind", ASCENDING), ("name", ASCENDING)], name="kind_name"),
+        # Locations whose inventory copies (point, kind, active) still need a refresh: usually none.
+        IndexModel([("copies_pending", ASCENDING)], name="copies_pending", partialFilterExpression={"copies_pending": True}),
     ],
     "products": [
         IndexModel([("name", ASCENDING)], name="name"),
+        # products(filter): SKU and name-word prefixes; a barcode (GTIN-14 form, unique across products;
+        # sparse: most products may have none); category, handling and status, each in SKU order.
+        IndexModel([("search_terms", ASCENDING), ("_id", ASCENDING)], name="search_terms"),
+        IndexModel([("gtin14", ASCENDING)], name="gtin14", unique=True, sparse=True),
+        IndexModel([("category", ASCENDING), ("_id", ASCENDING)], name="category"),
+        IndexModel([("handling", ASCENDING), ("_id", ASCENDING)], name="handling"),
+        IndexModel([("active", ASCENDING), ("_id", ASCENDING)], name="active"),
     ],
     "customers": [
         IndexModel([("email", ASCENDING)], name="email", unique=True, partialFilterExpression={"email": {"$type": "string"}}),
@@ -24,6 +33,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("search_terms", ASCENDING), ("_id", ASCENDING)], name="search_terms"),
         IndexModel([("last_name", ASCENDING), ("first_name", ASCENDING), ("_id", ASCENDING)], name="name"),
+        # Tombstones of merged customers only: a merge re-points earlier tombstones to the survivor.
+        IndexModel([("merged_into", ASCENDING)], name="merged_into", partialFilterExpression={"merged_into": {"$type": "string"}}),
     ],
     # One document per email / phone / channel identity of a customer created by capture: `_id` is the
     # key, so concurrent first orders of one new person cannot create two customers.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.geo import GeoPoint
@@ -36,13 +36,32 @@ def inventory_id(sku: str, location_id: str) -> str:
     return f"{sku}@{location_id}"
 
 
+def location_copy(location: Location) -> dict[str, Any]:
+    """What an inventory document copies from its location, so storeAvailability is one `$geoNear`
+    on `inventory`: kind, point, active, and the location's `copies_version` they came from (a
+    location change bumps it; `refresh_location_copies` brings stale documents up to it)."""
+    return {
+        "location_kind": location.kind.value,
+        "point": point_to_doc(location.point),
+        "location_active": location.active,
+        "location_version": location.copies_version,
+    }
+
+
+def _location_copy_stage(location: Location) -> dict[str, Any]:
+    """`location_copy` for an update pipeline: the copy is written only if it is at least as new as
+    the one stored, so a stock change that read the location before it moved cannot put the old
+    point back."""
+    newer = {"$gte": [location.copies_version, {"$ifNull": ["$location_version", 0]}]}
+    return {name: {"$cond": [newer, {"$literal": value}, f"${name}"]} for name, value in location_copy(location).items()}
+
+
 def to_doc(level: InventoryLevel, location: Location) -> dict[str, Any]:
     return {
         "_id": inventory_id(level.sku, level.location_id),
         "sku": level.sku,
         "location_id": level.location_id,
-        "location_kind": location.kind.value,
-        "point": point_to_doc(location.point),
+        **location_copy(location),
         "on_hand": level.on_hand,
         "reserved": level.reserved,
         "safety_stock": level.safety_stock,
@@ -57,6 +76,10 @@ def to_doc(level: InventoryLevel, location: Location) -> dict[str, Any]:
         ),
         "updated_at": level.updated_at,
     }
+
+
+def _bin_doc(bin_: BinLocation) -> dict[str, str]:
+    return {"zone": bin_.zone, "aisle": bin_.aisle, "shelf": bin_.shelf, "bin": bin_.bin}
 
 
 def from_doc(doc: dict[str, Any]) -> InventoryLevel:
@@ -133,6 +156,7 @@ class InventoryRepository:
                     "query": {
                         "sku": skus[0] if len(skus) == 1 else {"$in": skus},
                         "location_kind": LocationKind.STORE.value,
+                        "location_active": {"$ne": False},  # absent on documents written before it was copied
                         "available": {"$gt": 0},
                     },
                 }
@@ -245,8 +269,7 @@ class InventoryRepository:
             stage |= {
                 "sku": {"$literal": sku},
                 "location_id": {"$literal": location_id},
-                "location_kind": {"$literal": location.kind.value},
-                "point": {"$literal": point_to_doc(location.point)},
+                **_location_copy_stage(location),
             }
         before = await self.collection.find_one_and_update(
             {"_id": inventory_id(sku, location_id), **(guard or {})},
@@ -268,6 +291,21 @@ class InventoryRepository:
             at=at,
             session=session,
         )
+
+    async def reserve_many(self, quantities: dict[tuple[str, str], int], *, at: datetime) -> bool:
+        """`reserve` for many (sku, location) levels in one bulk write, each under the same guard
+        (demo data's open orders); False when some guard failed, and those levels were left alone."""
+        operations = [
+            UpdateOne(
+                {"_id": inventory_id(sku, location_id), "available": {"$gte": quantity}},
+                [{"$set": {"reserved": {"$add": [_field("reserved"), quantity]}, "updated_at": at}}, _AVAILABLE],
+            )
+            for (sku, location_id), quantity in sorted(quantities.items())
+        ]
+        if not operations:
+            return True
+        result = await self.collection.bulk_write(operations, ordered=False)
+        return result.matched_count == len(operations)
 
     async def release(self, sku: str, location_id: str, quantity: int, *, at: datetime, session: Session) -> InventoryLevel | None:
         return await self._update(
@@ -322,6 +360,52 @@ class InventoryRepository:
         before = await self._update(sku, location_id, changes, at=at, session=session, location=location)
         assert before is not None
         return before
+
+    async def write_imported(
+        self, levels: list[tuple[InventoryLevel, Location | None]], *, at: datetime, session: Session
+    ) -> bool:
+        """Writes imported levels, in the caller's transaction: on hand, safety stock, reorder point
+        and quantity, bin, and `available` from them; never `reserved` or `incoming`. `location`
+        given: the level is new, and is inserted with the location's copies (plain inserts: several
+        times cheaper than upserts). The others are updated in order, each guarded on the `reserved`
+        the caller read (its `available` rests on it: plain `$set`s, about twice as fast as update
+        pipelines); False when a guard failed (the caller retries from a fresh read). A level new in
+        this batch and set again later in it is inserted first, then updated."""
+        new = [to_doc(level, location) | {"updated_at": at} for level, location in levels if location is not None]
+        if new:
+            await self.collection.insert_many(new, ordered=True, session=session)
+        updates = []
+        for level, location in levels:
+            if location is not None:
+                continue
+            changes: dict[str, Any] = {
+                "on_hand": level.on_hand,
+                "safety_stock": level.safety_stock,
+                "reorder_point": level.reorder_point,
+                "reorder_quantity": level.reorder_quantity,
+                "available": level.available,
+                "updated_at": at,
+            }
+            if level.bin is not None:
+                changes["bin"] = _bin_doc(level.bin)
+            selector = {"_id": inventory_id(level.sku, level.location_id), "reserved": level.reserved}
+            updates.append(UpdateOne(selector, {"$set": changes}))
+        if not updates:
+            return True
+        result = await self.collection.bulk_write(updates, ordered=True, session=session)
+        return result.matched_count == len(updates)
+
+    async def refresh_location_copies(self, location: Location) -> int:
+        """Brings every inventory document of the location that copied an older `copies_version` up
+        to date; returns how many changed. Not in a transaction, on purpose: a location may hold
+        100,000 levels, more than one transaction should write. Safe to repeat and to race: it only
+        ever moves a document's copy forward (filter on the older version), so a slow refresh of an
+        earlier change cannot overwrite a later one. Uses index `location_sku`."""
+        result = await self.collection.update_many(
+            {"location_id": location.id, "location_version": {"$not": {"$gte": location.copies_version}}},
+            {"$set": location_copy(location)},
+        )
+        return result.modified_count
 
     async def reservation_mismatches(self, *, limit: int = 100) -> list[ReservationMismatch]:
         """Levels where `reserved` differs from the sum of OPEN allocations across all orders.

@@ -10,6 +10,7 @@ from pymongo.errors import DuplicateKeyError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.geo import GeoPoint
+from app.domain.geocoding import PointSource
 from app.domain.money import DEFAULT_CURRENCY, Money
 from app.domain.orders import (
     BACKORDER_FILLABLE,
@@ -65,6 +66,7 @@ def to_doc(order: Order) -> dict[str, Any]:
             "point": point_to_doc(delivery.point) if delivery.point else None,
             "pickup_location_id": delivery.pickup_location_id,
             "requested_date": day_to_doc(delivery.requested_date),
+            "point_source": delivery.point_source.value if delivery.point_source else None,
         },
         "totals": {
             "subtotal_cents": order.totals.subtotal.cents,
@@ -118,6 +120,7 @@ def from_doc(doc: dict[str, Any]) -> Order:
     hold = doc.get("hold")
     requested = delivery.get("requested_date")
     point = point_from_doc(delivery.get("point"))
+    method = DeliveryMethod(delivery.get("method", DeliveryMethod.SHIP))
     return Order(
         id=doc["_id"],
         channel_id=doc["channel_id"],
@@ -136,11 +139,12 @@ def from_doc(doc: dict[str, Any]) -> Order:
             for line in doc.get("lines", [])
         ),
         delivery=Delivery(
-            method=DeliveryMethod(delivery.get("method", DeliveryMethod.SHIP)),
+            method=method,
             address=address_from_doc(delivery.get("address")),
             point=GeoPoint(point.lat, point.lng) if point else None,
             pickup_location_id=delivery.get("pickup_location_id"),
             requested_date=day_from_doc(requested),
+            point_source=_point_source(delivery.get("point_source"), method, point is not None),
         ),
         totals=OrderTotals(
             subtotal=Money(int(totals.get("subtotal_cents", 0)), currency),
@@ -254,6 +258,20 @@ class OrderRepository:
                 raise  # the transaction helper retries these
             raise ExternalIdTaken(f"{order.channel_id}/{order.external_id}") from exc
 
+    async def count_for_customer(self, customer_id: str, *, limit: int, session: Session | None = None) -> int:
+        """How many orders a customer has, counting no further than `limit` (index `customer_created`)."""
+        return await self.collection.count_documents({"customer_id": customer_id}, limit=limit, session=session)
+
+    async def reassign_customer(self, from_id: str, to_id: str, *, session: Session) -> int:
+        """Moves every order of one customer to another (a customer merge): one update_many on the
+        `customer_created` index, bounded by one customer's history. The version moves on, so a
+        writer holding an older copy of one of these orders fails its guard instead of writing the
+        old customer back."""
+        result = await self.collection.update_many(
+            {"customer_id": from_id}, {"$set": {"customer_id": to_id}, "$inc": {"version": 1}}, session=session
+        )
+        return result.modified_count
+
     async def replace(self, order: Order, *, expected_version: int, session: Session) -> bool:
         """Writes `order` only if the stored one is still at `expected_version`."""
         result = await self.collection.replace_one(
@@ -269,6 +287,22 @@ class OrderRepository:
             .limit(limit)
         )
         return [from_doc(doc) async for doc in cursor]
+
+    async def skus_waiting(self, skus: list[str], *, session: Session | None = None) -> set[str]:
+        """Which of these SKUs some order is waiting for: one query for a batch of stock changes,
+        instead of one `waiting_for` per SKU (a bulk import grows thousands of levels)."""
+        rows = await self.collection.aggregate(
+            [
+                {"$match": {"backordered_skus": {"$in": skus}}},
+                {"$project": {"_id": 0, "backordered_skus": 1}},
+                {"$unwind": "$backordered_skus"},
+                {"$match": {"backordered_skus": {"$in": skus}}},
+                {"$group": {"_id": "$backordered_skus"}},
+                {"$limit": len(skus)},
+            ],
+            session=session,
+        )
+        return {row["_id"] async for row in rows}
 
     async def backordered_skus(self, *, limit: int) -> list[str]:
         """SKUs that some order is waiting for (for the periodic backorder sweep)."""
@@ -299,3 +333,10 @@ class OrderRepository:
             return_document=ReturnDocument.AFTER,
         )
         return from_doc(doc) if doc else None
+
+
+def _point_source(stored: str | None, method: DeliveryMethod, has_point: bool) -> PointSource | None:
+    """Orders stored before geocoding existed had a SHIP point only because the channel sent one."""
+    if stored:
+        return PointSource(stored)
+    return PointSource.GIVEN if method is DeliveryMethod.SHIP and has_point else None

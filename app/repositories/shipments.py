@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReplaceOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.money import Money
@@ -233,6 +233,19 @@ class ShipmentRepository:
     async def insert_many(self, shipments: list[Shipment], *, session: Session | None) -> None:
         if shipments:
             await self.collection.insert_many([to_doc(s) for s in shipments], ordered=True, session=session)
+
+    async def upsert_many(self, shipments: list[Shipment]) -> None:
+        """Bulk writes by id (demo data: seeding twice leaves the same shipments)."""
+        if shipments:
+            await self.collection.bulk_write([ReplaceOne({"_id": s.id}, to_doc(s), upsert=True) for s in shipments], ordered=False)
+
+    async def reassign_customer(self, from_id: str, to_id: str, *, session: Session) -> int:
+        """Moves every shipment of one customer to another (a customer merge), versions bumped as
+        for orders; index `customer_created`."""
+        result = await self.collection.update_many(
+            {"customer_id": from_id}, {"$set": {"customer_id": to_id}, "$inc": {"version": 1}}, session=session
+        )
+        return result.modified_count
 
     async def replace(self, shipment: Shipment, *, expected_version: int, session: Session | None) -> bool:
         """Guarded on the version read: False when someone else changed it first."""

@@ -29,9 +29,14 @@ class CatalogService:
         ships: bool | None = None,
         offers_pickup: bool | None = None,
         accepts_returns: bool | None = None,
+        include_inactive: bool = False,
     ) -> list[Location]:
         return await self._locations.list(
-            kinds=kinds, ships=ships, offers_pickup=offers_pickup, accepts_returns=accepts_returns
+            kinds=kinds,
+            ships=ships,
+            offers_pickup=offers_pickup,
+            accepts_returns=accepts_returns,
+            active=None if include_inactive else True,
         )
 
     async def locations_by_ids(self, ids: list[str]) -> list[Location]:

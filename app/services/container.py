@@ -31,6 +31,7 @@ from app.services.auth import AuthService
 from app.services.backorders import BackorderService
 from app.services.jwt_tokens import JwtConfig
 from app.services.catalog import CatalogService
+from app.services.channels import ChannelService
 from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
 from app.services.dashboard import DashboardService
@@ -38,7 +39,9 @@ from app.services.events import EventService
 from app.services.documents import DocumentService
 from app.services.fulfilment import FulfilmentService
 from app.services.fulfilment_unit import FulfilmentRepos
+from app.services.geocoding import Geocoder, geocoder
 from app.services.instances import InstanceWatch
+from app.services.locations import LocationService
 from app.services.inventory import InventoryQueryService
 from app.services.inventory_changes import InventoryChangeService
 from app.services.order_capture import OrderCaptureService
@@ -51,10 +54,16 @@ from app.services.routing import RoutingService
 from app.services.scheduler import Scheduler
 from app.services.sequencer import LEASE_SECONDS, OnSequenced, Sequencer, build_sequencer, instance_id
 from app.services.picking import PickingService
+from app.services.products import ProductService
 from app.services.shipments import ShipmentQueryService
 from app.services.shipping import ShippingService
 from app.services.short_picks import ShortPickHandler
 from app.services.signatures import SignatureService
+from app.services.imports import ImportService
+from app.services.stock_import import StockImporter
+from app.services.customer_import import CustomerImporter
+from app.services.location_import import LocationImporter
+from app.services.product_import import ProductImporter
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,9 @@ class Services:
     mongo: Mongo
     auth: AuthService
     catalog: CatalogService
+    locations: LocationService
+    products: ProductService
+    channels: ChannelService
     customers: CustomerService
     orders: OrderQueryService
     inventory: InventoryQueryService
@@ -80,6 +92,9 @@ class Services:
     shipping: ShippingService
     documents: DocumentService
     signatures: SignatureService
+    # Bulk import (`oms import`, POST /imports/{kind}): one importer per ImportKind.
+    imports: ImportService
+    geocoder: Geocoder
 
     async def ready(self, *, wait_seconds: float = 1.0) -> bool:
         """Whether the primary answers within `wait_seconds`, so a hung database makes /readyz fail fast."""
@@ -161,17 +176,36 @@ def build_services(
     queue = KeyedLocks()  # one per process: captures of the same SKU queue here instead of colliding in MongoDB
     backorders = BackorderService(mongo=mongo, orders=orders, routing=routing, writer=writer)
     lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
+    location_service = LocationService(
+        mongo=mongo, locations=locations, inventory=inventory, events=events, geocoder=geocoder()
+    )
+    product_service = ProductService(mongo=mongo, products=products, events=events)
+    customer_service = CustomerService(
+        customers=customers,
+        mongo=mongo,
+        channels=channels,
+        orders=orders,
+        shipments=repos.shipments,
+        api_keys=ApiKeyRepository(db),
+        events=events,
+    )
     return Services(
         mongo=mongo,
         auth=AuthService(
             api_keys=ApiKeyRepository(db),
+            locations=locations,
+            channels=channels,
+            customers=customers,
             allow_anonymous_admin=allow_anonymous_admin,
             jwt=jwt,
             key_cache_seconds=api_key_cache_seconds,
         ),
         signatures=signatures,
         catalog=CatalogService(channels=channels, locations=locations, products=products),
-        customers=CustomerService(customers=customers),
+        locations=location_service,
+        products=product_service,
+        channels=ChannelService(mongo=mongo, channels=channels, events=events),
+        customers=customer_service,
         orders=OrderQueryService(orders=orders, events=events),
         inventory=InventoryQueryService(inventory=inventory, events=events),
         routing=routing_service,
@@ -194,6 +228,7 @@ def build_services(
             routing=routing,
             writer=writer,
             queue=queue,
+            geocoder=geocoder(),
         ),
         order_lifecycle=lifecycle,
         order_edits=OrderEditService(
@@ -205,6 +240,7 @@ def build_services(
             routing=routing,
             writer=writer,
             backorders=backorders,
+            geocoder=geocoder(),
         ),
         backorders=backorders,
         shipments=ShipmentQueryService(shipments=repos.shipments),
@@ -230,4 +266,22 @@ def build_services(
             events=events, orders=orders, locations=locations, relay_state=RelayStateRepository(db)
         ),
         dashboard=DashboardService(dashboard=DashboardRepository(db), events=events),
+        imports=ImportService(
+            [
+                StockImporter(
+                    mongo=mongo,
+                    inventory=inventory,
+                    products=products,
+                    locations=locations,
+                    orders=orders,
+                    events=events,
+                    backorders=backorders,
+                    queue=queue,
+                ),
+                ProductImporter(products=product_service),
+                LocationImporter(locations=location_service),
+                CustomerImporter(customers=customer_service),
+            ]
+        ),
+        geocoder=geocoder(),
     )

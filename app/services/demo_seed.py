@@ -1,5 +1,7 @@
 """Deterministic demo data: channels, locations at real city coordinates, products, stock,
-customers known on several channels, and their order history. Bulk writes throughout."""
+customers known on several channels, and their order history with its shipments (played through
+the rules by demo_history.py). Bulk writes throughout; meant for an empty database (`oms seed`
+refuses any other, see `database_contents`)."""
 
 from __future__ import annotations
 
@@ -17,8 +19,6 @@ from app.domain.inventory import BinLocation, InventoryLevel
 from app.domain.locations import Address, Capabilities, Location, LocationKind, Zone
 from app.domain.money import Money
 from app.domain.orders import (
-    Allocation,
-    AllocationStatus,
     Delivery,
     DeliveryMethod,
     Order,
@@ -30,10 +30,13 @@ from app.domain.products import Dimensions, HandlingFlag, Product
 from app.repositories.channels import ChannelRepository
 from app.repositories.customers import CustomerRepository
 from app.repositories.database import Mongo
+from app.repositories.demo_seed import DatabaseContents
 from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.repositories.shipments import ShipmentRepository
+from app.services.demo_history import HOLDS_STOCK, History, OrderDraft
 
 Progress = Callable[[str, int, int], None]
 
@@ -71,6 +74,7 @@ class SeedReport:
     inventory_levels: int
     customers: int
     orders: int
+    shipments: int
 
 
 def _id(rng: random.Random) -> str:
@@ -230,91 +234,102 @@ def build_customers(rng: random.Random, count: int, created_before: datetime) ->
     return customers
 
 
+# How far each order is meant to get (the status it ends with is what the rules make of it, see
+# demo_history.py): mostly closed history, and some orders still open, holding stock.
 _HISTORY_STATUSES = (
-    (OrderStatus.DELIVERED, 70),
-    (OrderStatus.PICKED_UP, 10),
-    (OrderStatus.SHIPPED, 8),
+    (OrderStatus.DELIVERED, 62),
+    (OrderStatus.PICKED_UP, 9),
+    (OrderStatus.SHIPPED, 7),
     (OrderStatus.CANCELLED, 7),
-    (OrderStatus.PARTIALLY_SHIPPED, 5),
+    (OrderStatus.ALLOCATED, 6),
+    (OrderStatus.IN_FULFILLMENT, 4),
+    (OrderStatus.PARTIALLY_SHIPPED, 3),
+    (OrderStatus.READY_FOR_PICKUP, 2),
 )
+# Hours before `as_of` an order was placed, by how far it is meant to get: old enough to have got
+# there, recent enough to still be open.
+_PLACED_HOURS_AGO = {
+    OrderStatus.ALLOCATED: (1, 20),
+    OrderStatus.IN_FULFILLMENT: (12, 36),
+    OrderStatus.READY_FOR_PICKUP: (12, 36),
+    OrderStatus.SHIPPED: (36, 120),
+    OrderStatus.PARTIALLY_SHIPPED: (36, 120),
+}
+_CLOSED_HOURS_AGO = (20 * 24, 365 * 24)
+# At a pick-up store the shopper's order is either still being prepared or ready, or collected.
+_AT_THE_STORE = {
+    OrderStatus.DELIVERED: OrderStatus.PICKED_UP,
+    OrderStatus.SHIPPED: OrderStatus.READY_FOR_PICKUP,
+    OrderStatus.PARTIALLY_SHIPPED: OrderStatus.READY_FOR_PICKUP,
+}
 
 
-def build_orders(
+def build_order_drafts(
     rng: random.Random,
     count: int,
     customers: list[Customer],
     products: list[Product],
     locations: list[Location],
     as_of: datetime,
-) -> list[Order]:
-    """Closed history only (no open reservations), so seeded stock needs no matching allocations."""
+) -> list[OrderDraft]:
+    """Orders as placed, each with how far it is meant to get and where it was filled from."""
     shippers = [loc for loc in locations if loc.capabilities.ships]
     stores = [loc for loc in locations if loc.capabilities.offers_pickup]
     statuses, weights = zip(*_HISTORY_STATUSES)
     channel_ids = [c.id for c in CHANNELS]
     channel_weights = (40, 25, 12, 10, 4, 5, 2, 2)
-    orders = []
+    drafts = []
     for i in range(count):
         customer = customers[i % len(customers)] if i < len(customers) else rng.choice(customers)
         channel_id = rng.choices(channel_ids, channel_weights)[0]
-        status = rng.choices(statuses, weights)[0]
-        created = as_of - timedelta(days=rng.uniform(1, 365), seconds=rng.randint(0, 86_399))
-        created = created.replace(microsecond=created.microsecond // 1000 * 1000)
-        picked = rng.sample(products, k=min(len(products), rng.choice((1, 1, 2, 3, 4))))
+        target = rng.choices(statuses, weights)[0]
+        pickup = bool(stores) and (target in (OrderStatus.PICKED_UP, OrderStatus.READY_FOR_PICKUP) or channel_id == "pos")
+        if pickup:
+            target = _AT_THE_STORE.get(target, target)
+        elif target is OrderStatus.PICKED_UP:
+            target = OrderStatus.DELIVERED
+        elif target is OrderStatus.READY_FOR_PICKUP:
+            target = OrderStatus.ALLOCATED
+        low, high = _PLACED_HOURS_AGO.get(target, _CLOSED_HOURS_AGO)
+        created = as_of - timedelta(minutes=rng.randint(low * 60, high * 60))
+        sizes = (2, 2, 3, 4) if target is OrderStatus.PARTIALLY_SHIPPED else (1, 1, 2, 3, 4)  # it ships in parts
+        picked = rng.sample(products, k=min(len(products), rng.choice(sizes)))
         lines = tuple(
             OrderLine(id=str(n), sku=p.sku, name=p.name, quantity=rng.choice((1, 1, 1, 2, 3)), unit_price=p.price)
             for n, p in enumerate(picked, start=1)
         )
-        pickup = status is OrderStatus.PICKED_UP or (channel_id == "pos" and stores)
-        if pickup and stores:
+        if pickup:
             store = rng.choice(stores)
             delivery = Delivery(method=DeliveryMethod.PICKUP_IN_STORE, pickup_location_id=store.id)
             source = store
-            if status is not OrderStatus.CANCELLED:
-                status = OrderStatus.PICKED_UP
         else:
             address = customer.addresses[0] if customer.addresses else None
             city = next((c for c in CITIES if address and c[0] == address.city), rng.choice(CITIES))
             delivery = Delivery(method=DeliveryMethod.SHIP, address=address, point=_near(rng, city[3], city[4], 8))
             source = rng.choice(shippers)
-            if status is OrderStatus.PICKED_UP:
-                status = OrderStatus.DELIVERED
-        allocations: tuple[Allocation, ...] = ()
-        if status is not OrderStatus.CANCELLED:
-            allocations = tuple(
-                Allocation(
-                    id=f"{line.id}-1",
-                    line_id=line.id,
-                    sku=line.sku,
-                    location_id=source.id,
-                    quantity=line.quantity,
-                    status=AllocationStatus.FULFILLED,
-                )
-                for line in lines
-            )
         shipping = Money(0 if delivery.method is DeliveryMethod.PICKUP_IN_STORE else rng.choice((0, 599, 899)))
-        orders.append(
-            Order(
-                id=_id(rng),
-                channel_id=channel_id,
-                external_id=f"{channel_id.upper()}-{100000 + i}",
-                customer_id=customer.id,
-                status=status,
-                lines=lines,
-                delivery=delivery,
-                totals=order_totals(lines, shipping, tax_rate_bp=rng.choice((0, 625, 800))),
-                created_at=created,
-                updated_at=created + timedelta(days=rng.randint(0, 6)),
-                allocations=allocations,
-            )
+        order = Order(
+            id=_id(rng),
+            channel_id=channel_id,
+            external_id=f"{channel_id.upper()}-{100000 + i}",
+            customer_id=customer.id,
+            status=OrderStatus.CREATED,
+            lines=lines,
+            delivery=delivery,
+            totals=order_totals(lines, shipping, tax_rate_bp=rng.choice((0, 625, 800))),
+            created_at=created,
+            updated_at=created,
         )
-    return orders
+        drafts.append(OrderDraft(order=order, target=target, source_id=source.id))
+    return drafts
 
 
 async def seed_demo(
     mongo: Mongo, size: SeedSize, *, seed: int = 42, as_of: date | None = None, progress: Progress | None = None
 ) -> SeedReport:
-    """Upserts by id, so running it twice with the same seed leaves the same data."""
+    """For an empty database (`oms seed` checks with `database_contents`). Upserts by id, so running
+    it again with the same seed and day leaves the same data; stock is rewritten and then reserved
+    for the seeded open orders, so another's open orders would be left unreserved."""
     rng = random.Random(seed)
     anchor = datetime.combine(as_of or datetime.now(timezone.utc).date(), time.min, tzinfo=timezone.utc)
     report = progress or (lambda stage, done, total: None)
@@ -345,11 +360,28 @@ async def seed_demo(
         await customer_repo.upsert_many(customers[start : start + _BATCH])
         report("customers", min(start + _BATCH, len(customers)), len(customers))
 
-    orders = build_orders(rng, size.orders, customers, products, locations, anchor) if customers else []
-    order_repo = OrderRepository(db)
-    for start in range(0, len(orders), _BATCH):
-        await order_repo.upsert_many(orders[start : start + _BATCH])
-        report("orders", min(start + _BATCH, len(orders)), len(orders))
+    drafts = build_order_drafts(rng, size.orders, customers, products, locations, anchor) if customers else []
+    # Open orders are routed against the stock just written, and reserve what they are given.
+    open_skus = sorted({line.sku for d in drafts if d.target in HOLDS_STOCK for line in d.order.lines})
+    history = History(
+        random.Random(rng.getrandbits(64)),
+        as_of=anchor,
+        locations=locations,
+        products={p.sku: p for p in products},
+        channels={c.id: c for c in CHANNELS},
+        stock=await inventory_repo.routing_stock(open_skus) if open_skus else [],
+    )
+    order_repo, shipment_repo = OrderRepository(db), ShipmentRepository(db)
+    shipment_count = 0
+    for start in range(0, len(drafts), _BATCH):
+        played = [await history.play(draft) for draft in drafts[start : start + _BATCH]]
+        await order_repo.upsert_many([order for order, _ in played])
+        shipments = [s for _, made in played for s in made]
+        await shipment_repo.upsert_many(shipments)
+        shipment_count += len(shipments)
+        report("orders", min(start + _BATCH, len(drafts)), len(drafts))
+    if not await inventory_repo.reserve_many(dict(history.reserved), at=anchor):
+        raise RuntimeError("seeded orders reserve more than the seeded stock has available")
 
     return SeedReport(
         channels=len(CHANNELS),
@@ -357,9 +389,19 @@ async def seed_demo(
         products=len(products),
         inventory_levels=level_count,
         customers=len(customers),
-        orders=len(orders),
+        orders=len(drafts),
+        shipments=shipment_count,
     )
 
 
-async def database_is_empty(mongo: Mongo) -> bool:
-    return await mongo.db["channels"].estimated_document_count() == 0
+async def database_contents(mongo: Mongo) -> dict[str, int]:
+    """Documents per collection that holds data (orders, stock, API keys, events, ...); empty
+    when seeding could overwrite nothing. Running processes' own state does not count."""
+    return await DatabaseContents(mongo.db).counts()
+
+
+async def reset_database(mongo: Mongo) -> None:
+    """Deletes every document of every collection that holds data, keeping collections, indexes
+    and running processes' own state (so event cursors keep counting up)."""
+    contents = DatabaseContents(mongo.db)
+    await contents.delete_all(sorted(await contents.counts()))

@@ -9,9 +9,9 @@ from datetime import datetime
 
 from app.domain.errors import Conflict, NotFound
 from app.domain.events import Actor, DomainEvent
-from app.domain.fulfilment import rolled_up_status
+from app.domain.fulfilment import fulfil_allocations, rolled_up_status
 from app.domain.inventory import StockChangeCause
-from app.domain.orders import AllocationStatus, Order, status_changed as order_status_changed
+from app.domain.orders import Order, status_changed as order_status_changed
 from app.domain.shipments import Shipment
 from app.repositories.channels import ChannelRepository
 from app.repositories.database import Mongo, Session
@@ -77,23 +77,15 @@ class Unit:
 
     async def consume_stock(self, order: Order, shipment: Shipment, reason: str) -> Order:
         """Goods leave: on hand and reserved fall together, allocations become FULFILLED."""
-        by_id = {a.id: a for a in order.allocations}
-        fulfilled: set[str] = set()
+        consumed = fulfil_allocations(order, shipment)
         for line in shipment.lines:
-            allocation = by_id.get(line.allocation_id)
-            if allocation is None or allocation.status is not AllocationStatus.OPEN or allocation.quantity != line.quantity:
-                raise Conflict(f"line {line.line_id} no longer matches its reservation; re-sync the shipment", field=("lines", line.line_id))
             moved = await self.repos.inventory.move(
                 line.sku, shipment.location_id, on_hand=-line.quantity, reserved=-line.quantity, at=self.now, session=self.session
             )
             if moved is None:
                 raise Conflict(f"stock of {line.sku} at {shipment.location_id} does not cover the shipment", field=("lines", line.line_id))
             self.events.append(ev.stock_changed(*moved, StockChangeCause.SHIPMENT, self.actor, self.now, order, reason=reason))
-            fulfilled.add(allocation.id)
-        allocations = tuple(
-            dataclasses.replace(a, status=AllocationStatus.FULFILLED) if a.id in fulfilled else a for a in order.allocations
-        )
-        return dataclasses.replace(order, allocations=allocations)
+        return consumed
 
     async def hand_over(self, before: Shipment, after: Shipment, reason: str) -> None:
         """The goods leave (shipped or collected): stock falls, shipment and order are saved, then commit."""

@@ -19,19 +19,24 @@ from app.domain.clock import utcnow
 from app.domain.customers import CustomerKeyTaken
 from app.domain.errors import Conflict, Forbidden
 from app.domain.events import Actor, DomainEvent
+from app.domain.geocoding import Geocoded
 from app.domain.ids import new_id
 from app.domain.inventory import InsufficientStock
 from app.domain.locations import Location
 from app.domain.order_capture import (
     SELF_SERVICE_KINDS,
     CaptureRequest,
+    DeliveryRequest,
     PickupUnavailable,
+    check_located,
     check_references,
     input_hash,
     new_customer,
     new_order,
+    needs_geocoding,
     normalized,
     order_lines,
+    ship_point,
     validate_shape,
 )
 from app.domain.orders import (
@@ -55,6 +60,7 @@ from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.services.contention import KeyedLocks
+from app.services.geocoding import Geocoder
 from app.domain.routing.plan import RoutingPlan
 from app.services.order_routing import LineNeed, OrderRouting, scheduled_release
 from app.services.reservations import OrderChanged, OrderWriter, StockMoved
@@ -76,6 +82,7 @@ class _Refs:
     channel: Channel
     products: dict[str, Product]
     pickup: Location | None
+    ship_to: Geocoded | None  # SHIP: the point sent, or the one geocoding found; None for pick-up
 
     @property
     def weights(self) -> dict[str, int]:
@@ -95,6 +102,7 @@ class OrderCaptureService:
         routing: OrderRouting,
         writer: OrderWriter,
         queue: KeyedLocks,
+        geocoder: Geocoder,
     ):
         self._mongo = mongo
         self._orders = orders
@@ -105,6 +113,7 @@ class OrderCaptureService:
         self._routing = routing
         self._writer = writer
         self._queue = queue
+        self._geocoder = geocoder
 
     async def capture(self, principal: Principal, request: CaptureRequest) -> Captured:
         request = normalized(request)
@@ -184,6 +193,7 @@ class OrderCaptureService:
             customer_id=customer_id,
             lines=lines,
             destination=delivery.point,
+            point_source=delivery.point_source,
             allocations=placement.allocations,
             routing=placement.explanation,
             release_at=None,
@@ -206,6 +216,10 @@ class OrderCaptureService:
         if principal.role not in (Role.ADMIN, Role.CSR, Role.CHANNEL, Role.CUSTOMER):
             raise Forbidden(f"role {principal.role} may not capture orders")
         check = validate_shape(request, today=utcnow().date(), customer_required=principal.role is not Role.CUSTOMER)
+        # The point found stays out of the request: input_hash, and so a replay's idempotency,
+        # covers only what the caller sent.
+        located = await self._locate(request.delivery)
+        check_located(check, request.delivery, located, "delivery", "address")
         skus = sorted({line.sku for line in request.lines if line.sku})[:100]
         pickup_id = request.delivery.pickup_location_id
         # Independent reads, outside any transaction: issued together.
@@ -222,7 +236,10 @@ class OrderCaptureService:
         check_references(check, request, channel=channel, products=products, pickup=pickup)
         check.raise_if_any()
         assert channel is not None
-        return _Refs(channel=channel, products=products, pickup=pickup)
+        return _Refs(channel=channel, products=products, pickup=pickup, ship_to=ship_point(request.delivery, located))
+
+    async def _locate(self, delivery: DeliveryRequest) -> Geocoded | None:
+        return await self._geocoder.locate_async(delivery.address) if needs_geocoding(delivery) and delivery.address else None
 
     async def _customer(
         self, session: Session, principal: Principal, request: CaptureRequest, actor: Actor, at: datetime
@@ -230,7 +247,9 @@ class OrderCaptureService:
         """The customer's id, matched by channel identity, email or phone, else created (with its event)."""
         if principal.role is Role.CUSTOMER:
             assert principal.customer_id is not None
-            return principal.customer_id, []
+            # A credential may still name a customer merged into another (a JWT until it is
+            # reissued, an API key within its cache window): the order goes to the survivor.
+            return await self._customers.live_id(principal.customer_id, session=session), []
         details = request.customer
         found = await self._customers.match(identity=request.identity, email=details.email, phone=details.phone, session=session)
         if found is not None:
@@ -255,13 +274,17 @@ class OrderCaptureService:
 
 def _delivery(request: CaptureRequest, refs: _Refs) -> Delivery:
     """The order's delivery; a pick-up's destination point is the store's."""
-    point = refs.pickup.point if refs.pickup is not None else request.delivery.point
+    if refs.pickup is not None:
+        point, source = refs.pickup.point, None
+    else:
+        point, source = (refs.ship_to.point, refs.ship_to.source) if refs.ship_to else (request.delivery.point, None)
     return Delivery(
         method=request.delivery.method,
         address=request.delivery.address,
         point=point,
         pickup_location_id=request.delivery.pickup_location_id,
         requested_date=request.requested_date,
+        point_source=source,
     )
 
 

@@ -18,7 +18,17 @@ from app.domain.clock import utcnow
 from app.domain.events import DomainEvent
 from app.domain.inventory import InsufficientStock
 from app.domain.order_capture import PickupUnavailable
-from app.domain.order_edits import OrderEdit, check_editable, edit_summary, edited_lines, fit_allocations, retotal, validate_edit
+from app.domain.geocoding import Geocoded
+from app.domain.order_edits import (
+    OrderEdit,
+    check_editable,
+    edit_summary,
+    edited_lines,
+    edited_ship_point,
+    fit_allocations,
+    retotal,
+    validate_edit,
+)
 from app.domain.orders import (
     ALLOCATION_STATES,
     Allocation,
@@ -39,6 +49,7 @@ from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.services.backorders import BackorderService
+from app.services.geocoding import Geocoder
 from app.services.order_lifecycle import check_reason, require_order_access
 from app.services.order_routing import LineNeed, OrderRouting, Placement, scheduled_release
 from app.services.reservations import OrderWriter
@@ -56,6 +67,7 @@ class OrderEditService:
         routing: OrderRouting,
         writer: OrderWriter,
         backorders: BackorderService,
+        geocoder: Geocoder,
     ):
         self._mongo = mongo
         self._orders = orders
@@ -65,20 +77,23 @@ class OrderEditService:
         self._routing = routing
         self._writer = writer
         self._backorders = backorders
+        self._geocoder = geocoder
 
     async def edit(self, principal: Principal, order_id: str, edit: OrderEdit) -> Order:
         reason = check_reason(edit.reason, required=True)
         assert reason is not None
         skus = sorted({line.sku.strip() for line in edit.add_lines})[:100]
         products = {p.sku: p for p in await self._products.by_skus(skus)} if skus else {}
+        # Before the transaction: the point depends on the new address alone.
+        located = await self._geocoder.locate_async(edit.address) if edit.needs_geocoding and edit.address else None
         actor = actor_of(principal)
 
         async def work(session: Session) -> Order:
             before = require_order_access(principal, await self._orders.by_id(order_id, session=session), (Role.ADMIN, Role.CSR))
             check_editable(before)
-            validate_edit(before, edit, products).raise_if_any()
+            validate_edit(before, edit, products, located).raise_if_any()
             at = utcnow()
-            after, planned = await self._edited(session, before, edit, products, at)
+            after, planned = await self._edited(session, before, edit, products, at, located)
             summary = edit_summary(before, after, edit)
             if planned is not None:
                 summary["routing"] = planned  # why the added or moved units went where they did
@@ -97,15 +112,21 @@ class OrderEditService:
         return await self._mongo.transaction(work)
 
     async def _edited(
-        self, session: Session, before: Order, edit: OrderEdit, products: dict[str, Product], at: datetime
+        self,
+        session: Session,
+        before: Order,
+        edit: OrderEdit,
+        products: dict[str, Product],
+        at: datetime,
+        located: Geocoded | None,
     ) -> tuple[Order, dict[str, Any] | None]:
         """The edited order, and the explanation of any planning the edit needed."""
         lines = edited_lines(before, edit, products)
         allocations = fit_allocations(before.allocations, lines)
         delivery = before.delivery
         routing = before.routing
-        if edit.changes_address:
-            delivery = replace(delivery, address=edit.address, point=edit.point)
+        if edit.changes_address and (ship_to := edited_ship_point(edit, located)) is not None:
+            delivery = replace(delivery, address=edit.address, point=ship_to.point, point_source=ship_to.source)
         draft = replace(before, lines=lines, allocations=allocations, delivery=delivery, totals=retotal(before, lines))
         if edit.changes_address:
             draft, placement = await self._reroute(session, draft)

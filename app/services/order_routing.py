@@ -88,6 +88,7 @@ class OrderRouting:
             delivery_method=delivery.method,
             channel_id=channel_id,
             destination=None if pickup else delivery.point,
+            destination_source=None if pickup else delivery.point_source,
             pickup_location_id=delivery.pickup_location_id if pickup else None,
         )
         plan = await (self._plan_with_credit(request, credit, session) if credit else self._routing.plan(request, session=session))

@@ -9,24 +9,21 @@ from dataclasses import dataclass
 
 from app.domain.carriers import (
     CarrierRegistry,
-    Parcel,
     PurchasedLabel,
     Quote,
     RateRequest,
     ShippingPolicy,
     choose_quote,
-    estimated_parcels,
 )
 from app.domain.clock import utcnow
 from app.domain.errors import Conflict, ErrorCode, FieldIssue, InvalidInput, NotFound
 from app.domain.events import Actor
-from app.domain.fulfilment import ship_date
+from app.domain.fulfilment import label_of, rate_request, ship_date
 from app.domain.principals import Principal
 from app.domain.shipments import (
     SHIPPED_STATES,
     FulfilmentMethod,
     IllegalShipmentTransition,
-    Label,
     Shipment,
     ShipmentStatus,
     TrackingEvent,
@@ -72,20 +69,10 @@ class ShippingService:
         origin = (await self._repos.locations.by_ids([shipment.location_id], session=session) or [None])[0]
         if origin is None:
             raise NotFound(f"location {shipment.location_id} does not exist")
-        if shipment.packages:
-            parcels = tuple(Parcel(p.weight_grams, p.length_cm, p.width_cm, p.height_cm) for p in shipment.packages)
-        else:  # before packing: estimate one parcel from the catalog
+        products = {}
+        if not shipment.packages:  # before packing: one parcel is estimated from the catalog
             products = {p.sku: p for p in await self._repos.products.by_skus(sorted({ln.sku for ln in shipment.lines}), session=session)}
-            parcels = estimated_parcels(((ln.sku, ln.quantity) for ln in shipment.lines), products)
-        return RateRequest(
-            origin=origin.address,
-            origin_point=origin.point,
-            destination=shipment.destination,
-            destination_point=shipment.destination_point,
-            parcels=parcels,
-            ship_date=ship_date(utcnow()),
-            handling=shipment.handling,
-        )
+        return rate_request(shipment, origin, products, ship_date(utcnow()))
 
     async def _quotes(self, request: RateRequest, carrier: str | None = None) -> list[Quote]:
         carriers = [self._carriers.get(carrier)] if carrier else self._carriers.all()
@@ -148,23 +135,12 @@ class ShippingService:
         before = await self._repos.shipments.get(read.id, session=session)
         if before is None or before.version != read.version:
             raise Conflict(f"shipment {read.number} changed while its label was bought; try again")
-        quote = purchased.quote
-        label = Label(
-            carrier=quote.carrier,
-            service=quote.service,
-            tracking_number=purchased.tracking_number,
-            cost=quote.amount,
-            billable_weight_grams=quote.billable_weight_grams,
-            zone=quote.zone,
-            estimated_delivery=quote.estimated_delivery,
-            purchased_at=unit.now,
-            service_name=quote.service_name,
-        )
+        label = label_of(purchased, unit.now)
         after = dataclasses.replace(
             before,
             status=transition(before.status, ShipmentStatus.SHIPPED),
             label=label,
-            eta=quote.estimated_delivery,
+            eta=label.estimated_delivery,
             status_at=unit.now,
             updated_at=unit.now,
             version=before.version + 1,

@@ -92,6 +92,7 @@ class ShortPickHandler:
             delivery_method=order.delivery.method,
             channel_id=order.channel_id,
             destination=None if pickup else order.delivery.point,
+            destination_source=None if pickup else order.delivery.point_source,
             pickup_location_id=order.delivery.pickup_location_id if pickup else None,
             excluded_location_ids=excluded,
         )

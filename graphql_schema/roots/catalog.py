@@ -1,19 +1,16 @@
-"""Root fields: channels, locations, products."""
+"""Root fields: channels and locations (products: roots/products.py)."""
 
 from __future__ import annotations
 
 import strawberry
 
 from graphql_schema.permissions import IsAuthenticated
-from graphql_schema.types.catalog import Channel, Location, Product
+from graphql_schema.types.catalog import Channel, Location
 from resolvers import catalog as resolve
 
 
 @strawberry.type
 class CatalogQueries:
-    product: Product | None = strawberry.field(
-        resolver=resolve.product, permission_classes=[IsAuthenticated], description="A product by SKU."
-    )
     locations: list[Location] = strawberry.field(
         resolver=resolve.locations,
         permission_classes=[IsAuthenticated],

@@ -11,6 +11,7 @@ from app.domain import channels, locations, products
 from app.domain.money import Money as DomainMoney
 from graphql_schema.context import Info
 from graphql_schema.enums import BackorderPolicy, ChannelKind, HandlingFlag, LocationKind, ShippingPolicy
+from graphql_schema.enums import PointSource, Weekday
 from graphql_schema.types.common import Address, GeoPoint, Money
 
 
@@ -58,6 +59,23 @@ class Zone:
     walk_order: int
 
 
+@strawberry.type(description="A bin of the location's master list, in one of its zones.")
+class LocationBin:
+    code: str = strawberry.field(description="`<zone>-<aisle>-<shelf>-<bin>`, e.g. `A-01-1-07`, as on pick lists.")
+    zone: str = strawberry.field(description="Code of the zone it is in.")
+
+
+@strawberry.type(description="When pick-ups are handed over on one weekday, in the location's local time.")
+class OpeningHours:
+    weekday: Weekday
+    opens: str = strawberry.field(description="Local time, HH:MM (24-hour).")
+    closes: str = strawberry.field(description="Local time, HH:MM (24-hour); after `opens`, same day.")
+
+    @classmethod
+    def from_domain(cls, value: locations.OpeningHours) -> OpeningHours:
+        return cls(weekday=value.weekday, opens=value.opens.strftime("%H:%M"), closes=value.closes.strftime("%H:%M"))
+
+
 @strawberry.type(description="A store, distribution center or drop-ship partner that holds stock.")
 class Location(relay.Node):
     id: relay.NodeID[str]
@@ -66,11 +84,22 @@ class Location(relay.Node):
     kind: LocationKind
     address: Address
     point: GeoPoint
+    point_source: PointSource = strawberry.field(
+        description="How `point` was found: given, or geocoded from the address (a postal-code or city centre)."
+    )
     capabilities: LocationCapabilities
     zones: list[Zone]
+    bins: list[LocationBin] = strawberry.field(
+        description="The bin master list (at most 500).", metadata={"cost_list_size": 500}
+    )
     handling_cost: Money = strawberry.field(description="Cost of handling one shipment here, used by routing.")
     priority: int = strawberry.field(description="Higher wins routing ties.")
-    active: bool
+    timezone: str = strawberry.field(description="IANA time zone of the opening hours, e.g. America/New_York.")
+    opening_hours: list[OpeningHours] = strawberry.field(
+        description="Pick-up hand-over hours per weekday (local time); empty when not published."
+    )
+    active: bool = strawberry.field(description="False once deactivated: never routed to, not listed for pick-up.")
+    version: int = strawberry.field(description="Goes up with every change.")
 
     @classmethod
     def from_domain(cls, value: locations.Location) -> Location:
@@ -87,9 +116,14 @@ class Location(relay.Node):
                 accepts_returns=value.capabilities.accepts_returns,
             ),
             zones=[Zone(code=z.code, name=z.name, walk_order=z.walk_order) for z in value.zones],
+            point_source=value.point_source,
+            bins=[LocationBin(code=b.code, zone=b.zone) for b in value.bins],
             handling_cost=Money.from_domain(DomainMoney(value.handling_cost_cents)),
             priority=value.priority,
+            timezone=value.timezone,
+            opening_hours=[OpeningHours.from_domain(h) for h in value.opening_hours],
             active=value.active,
+            version=value.version,
         )
 
     @classmethod
@@ -115,7 +149,8 @@ class Product(relay.Node):
     dimensions: Dimensions
     handling: list[HandlingFlag] = strawberry.field(description="Special handling: fragile, hazmat, cold chain, oversize.")
     category: str | None
-    active: bool
+    active: bool = strawberry.field(description="False once discontinued: kept for history, refused by capture.")
+    barcode: str | None = strawberry.field(description="GTIN (EAN-8, UPC-A, EAN-13 or GTIN-14), as given.")
 
     @classmethod
     def from_domain(cls, value: products.Product) -> Product:
@@ -133,6 +168,7 @@ class Product(relay.Node):
             handling=sorted(value.handling),
             category=value.category,
             active=value.active,
+            barcode=value.barcode,
         )
 
     @classmethod

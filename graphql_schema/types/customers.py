@@ -11,12 +11,15 @@ from strawberry import relay
 
 from app.domain import customers
 from app.domain.orders import OrderFilter
+from app.services.customer_merges import CustomersMerged
+from app.services.customers import CustomerUpsert
 from app.services.orders import CustomerOrdersKey
 from graphql_schema.context import Info
+from graphql_schema.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from graphql_schema.pagination import page_request
 from graphql_schema.prefetch import now_or_later
 from graphql_schema.types.catalog import Channel
-from graphql_schema.types.common import Address, Money
+from graphql_schema.types.common import Address, AddressInput, Money
 
 if TYPE_CHECKING:
     from graphql_schema.types.orders import OrderConnection, OrderFilterInput
@@ -127,3 +130,121 @@ class CustomerEdge(relay.Edge[Customer]):
 @strawberry.type(description="A page of customers.")
 class CustomerConnection(relay.Connection[Customer]):
     edges: list[CustomerEdge]
+
+
+# --- upsertCustomer / mergeCustomers -------------------------------------------------------------
+
+
+@strawberry.input(description="How one channel knows a customer.")
+class ChannelIdentityInput:
+    channel: str = strawberry.field(description="Channel code; the channel must exist.")
+    external_id: str = strawberry.field(description="The channel's id for the customer (buyer id, loyalty number).")
+
+
+def _text(value: str | None) -> str | None:
+    """Omitted keeps the stored value (None in the draft); null clears it ("")."""
+    if value is strawberry.UNSET:
+        return None
+    return "" if value is None else value
+
+
+@strawberry.input(
+    description="A customer to create (no `id`) or update. On update, an omitted field keeps its value, null clears "
+    "it, and a given list replaces the whole list. Email, phone and each channel identity belong to one customer only."
+)
+class UpsertCustomerInput:
+    id: relay.GlobalID | None = strawberry.field(default=None, description="The customer to update; omit to create one.")
+    first_name: str | None = strawberry.field(default=strawberry.UNSET, description="Given name, up to 100 characters.")
+    last_name: str | None = strawberry.field(default=strawberry.UNSET, description="Family name, up to 100 characters.")
+    email: str | None = strawberry.field(default=strawberry.UNSET, description="Email address; stored lower-case.")
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Phone number, 6 to 15 digits; stored as digits with a leading + kept."
+    )
+    addresses: list[AddressInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Every address of the customer (at most 20); duplicates are dropped."
+    )
+    identities: list[ChannelIdentityInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Every channel identity of the customer (at most 20)."
+    )
+    reason: str | None = strawberry.field(default=None, description="Why, for the audit trail.")
+
+    def to_domain(self) -> customers.CustomerDraft:
+        addresses = self.addresses
+        identities = self.identities
+        return customers.CustomerDraft(
+            first_name=_text(self.first_name),
+            last_name=_text(self.last_name),
+            email=_text(self.email),
+            phone=_text(self.phone),
+            addresses=None if addresses is strawberry.UNSET else tuple(a.to_domain() for a in addresses or ()),
+            identities=None
+            if identities is strawberry.UNSET
+            else tuple(customers.ChannelIdentity(i.channel, i.external_id) for i in identities or ()),
+        )
+
+
+@strawberry.type(description="The customer as stored after the upsert.")
+class UpsertCustomerPayload:
+    customer: Customer = strawberry.field(description="The customer now.")
+    created: bool = strawberry.field(description="True when this call created the customer.")
+    changed: bool = strawberry.field(
+        description="False when the input matched what was stored: nothing was written and no event recorded."
+    )
+    changed_fields: list[str] = strawberry.field(
+        description="Input fields that changed (firstName, email, addresses, ...); all that are set, when created."
+    )
+
+    @classmethod
+    def from_domain(cls, value: CustomerUpsert) -> UpsertCustomerPayload:
+        return cls(
+            customer=Customer.from_domain(value.customer),
+            created=value.created,
+            changed=bool(value.changed),
+            changed_fields=list(value.changed),
+        )
+
+
+UpsertCustomerResult = Annotated[
+    UpsertCustomerPayload | InvalidInputError | NotFoundError | ConflictError | PermissionDeniedError,
+    strawberry.union("UpsertCustomerResult", description="The customer as stored, or why nothing was written."),
+]
+
+
+@strawberry.input(description="Two records of one person: the merged one's history moves to the survivor.")
+class MergeCustomersInput:
+    survivor_id: relay.GlobalID = strawberry.field(description="The customer that remains.")
+    merged_id: relay.GlobalID = strawberry.field(
+        description="The customer merged into the survivor; kept only as a tombstone for the audit trail."
+    )
+    reason: str = strawberry.field(description="Why, for the audit trail (required).")
+
+
+@strawberry.type(description="The survivor after a merge, and what moved to it.")
+class MergeCustomersPayload:
+    customer: Customer = strawberry.field(description="The surviving customer, with everything merged in.")
+    merged_id: relay.GlobalID = strawberry.field(
+        description="The merged customer's id: `customer(id)` now answers the survivor for it, `node(id)` null."
+    )
+    orders_moved: int = strawberry.field(description="Orders now the survivor's.")
+    shipments_moved: int = strawberry.field(description="Shipments now the survivor's.")
+    identities_moved: int = strawberry.field(description="Channel identities now the survivor's.")
+    addresses_added: int = strawberry.field(description="Addresses the survivor did not have already.")
+    api_keys_moved: int = strawberry.field(description="Customer API keys that now act for the survivor.")
+
+    @classmethod
+    def from_domain(cls, value: CustomersMerged) -> MergeCustomersPayload:
+        return cls(
+            customer=Customer.from_domain(value.survivor),
+            merged_id=relay.GlobalID("Customer", value.merged_id),
+            orders_moved=value.orders_moved,
+            shipments_moved=value.shipments_moved,
+            identities_moved=value.identities_moved,
+            addresses_added=value.addresses_added,
+            api_keys_moved=value.api_keys_moved,
+        )
+
+
+MergeCustomersResult = Annotated[
+    MergeCustomersPayload | InvalidInputError | NotFoundError | ConflictError | PermissionDeniedError,
+    strawberry.union("MergeCustomersResult", description="The survivor after the merge, or why nothing was written."),
+]

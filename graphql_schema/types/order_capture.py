@@ -32,11 +32,18 @@ class OrderLineInput:
     unit_price_cents: int | None = strawberry.field(default=None, description="Price per unit in minor units; the catalog price when omitted.")
 
 
-@strawberry.input(description="Ship to an address (with its coordinates), or pick up in a store.")
+@strawberry.input(description="Ship to an address (with its coordinates if known), or pick up in a store.")
 class DeliveryInput:
     method: DeliveryMethod = strawberry.field(description="SHIP or PICKUP_IN_STORE.")
     address: AddressInput | None = strawberry.field(default=None, description="Required for SHIP.")
-    point: GeoPointInput | None = strawberry.field(default=None, description="The address's coordinates; required for SHIP.")
+    point: GeoPointInput | None = strawberry.field(
+        default=None,
+        description=(
+            "The address's coordinates. Optional: without them a SHIP address is placed offline at the centre of its "
+            "US ZIP code, else of its city (the order's delivery.pointSource says which); refused with INVALID_INPUT "
+            "on delivery.address.postalCode (US) or delivery.address.city when neither is known."
+        ),
+    )
     pickup_location: str | None = strawberry.field(default=None, description="Store code; required for PICKUP_IN_STORE.")
 
 

@@ -29,8 +29,12 @@ class OrderLineQuantityInput:
 class EditOrderInput:
     order_id: relay.GlobalID = strawberry.field(description="The order's global id.")
     reason: str = strawberry.field(description="Why; kept with the actor in the order's timeline.")
-    shipping_address: AddressInput | None = strawberry.field(default=None, description="New address (SHIP orders); give `point` too.")
-    point: GeoPointInput | None = strawberry.field(default=None, description="The new address's coordinates.")
+    shipping_address: AddressInput | None = strawberry.field(
+        default=None, description="New address (SHIP orders); with `point` if known, else it is geocoded like captureOrder's."
+    )
+    point: GeoPointInput | None = strawberry.field(
+        default=None, description="The new address's coordinates; without them its ZIP code's or city's centre is used."
+    )
     lines: list[OrderLineQuantityInput] | None = strawberry.field(default=None, description="New quantities of existing lines.")
     add_lines: list[OrderLineInput] | None = strawberry.field(default=None, description="Lines to add, one per new SKU.")
     cancel_lines: list[str] | None = strawberry.field(default=None, description="Line ids to cancel (kept on the order as cancelled).")

@@ -15,7 +15,7 @@ from app.domain import orders, shipments
 from app.domain.pagination import Page
 from graphql_schema.context import Info
 from graphql_schema.ids import node_id_of
-from graphql_schema.enums import AllocationStatus, DeliveryMethod, OrderStatus
+from graphql_schema.enums import AllocationStatus, DeliveryMethod, OrderStatus, PointSource
 from graphql_schema.pagination import edges as edges_of, page_info
 from graphql_schema.prefetch import now_or_later, prime, selected_paths
 from graphql_schema.types.catalog import Channel, Location, Product
@@ -80,6 +80,9 @@ class Delivery:
     point: GeoPoint | None
     requested_date: date | None = strawberry.field(description="Delivery date the shopper asked for, if any.")
     pickup_location_code: str | None
+    point_source: PointSource | None = strawberry.field(
+        description="SHIP: how `point` was found (sent with the order, or the centre of its postal code or city). Null for pick-up."
+    )
 
     @strawberry.field(description="The store for PICKUP_IN_STORE.")
     def pickup_location(self, info: Info) -> Location | None:
@@ -156,6 +159,7 @@ class Order(relay.Node):
                 point=GeoPoint.from_domain(value.delivery.point) if value.delivery.point else None,
                 requested_date=value.delivery.requested_date,
                 pickup_location_code=value.delivery.pickup_location_id,
+                point_source=value.delivery.point_source,
             ),
             totals=OrderTotals(
                 subtotal=Money.from_domain(value.totals.subtotal),

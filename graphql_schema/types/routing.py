@@ -6,7 +6,7 @@ import strawberry
 
 from app.domain.routing import explanation as ex, plan as pl, policy as po
 from graphql_schema.context import Info
-from graphql_schema.enums import DeliveryMethod, LocationKind
+from graphql_schema.enums import DeliveryMethod, LocationKind, PointSource
 from graphql_schema.types.catalog import Location
 
 RoutingCriterion = strawberry.enum(
@@ -259,6 +259,13 @@ class RoutingExplanation:
     pickup_alternatives: list[str] = strawberry.field(
         description="Pick-up only: codes of nearby stores that could fill everything, nearest first."
     )
+    destination_source: PointSource | None = strawberry.field(
+        description=(
+            "SHIP: how the destination was found. POSTAL_CODE or CITY: distances are measured from that area's centre "
+            "and are approximate (the summary and reasons say so). Null for pick-up, a preview with coordinates, or "
+            "orders routed before this was recorded."
+        )
+    )
 
     @classmethod
     def from_domain(cls, value: ex.RoutingExplanation) -> RoutingExplanation:
@@ -276,6 +283,7 @@ class RoutingExplanation:
             decisions=[RoutingDecision.from_domain(d) for d in value.decisions],
             lines=[LineRouting.from_domain(line) for line in value.lines],
             pickup_alternatives=list(value.pickup_alternatives),
+            destination_source=value.destination_source,
         )
 
     @classmethod

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from app.domain.geocoding import PointSource
 from app.domain.locations import LocationKind
 from app.domain.orders import DeliveryMethod
 from app.domain.routing.policy import CriterionWeight, RoutingCriterion
@@ -119,6 +120,13 @@ class RoutingExplanation:
     omitted_candidates: int = 0  # beyond `explain_limit`; counted in exclusion_counts when excluded
     exclusion_counts: tuple[tuple[ExclusionReason, int], ...] = ()  # over all candidates, listed or not
     pickup_alternatives: tuple[str, ...] = ()  # location ids, nearest first (PICKUP_IN_STORE only)
+    # SHIP: how the destination was found. POSTAL_CODE or CITY: every distance is measured from that
+    # area's centre, so it is approximate (the narrative says so). None: not known (older orders).
+    destination_source: PointSource | None = None
+
+    @property
+    def approximate_distances(self) -> bool:
+        return self.destination_source is not None and self.destination_source.is_centroid
 
 
 def explanation_to_dict(explanation: RoutingExplanation) -> dict[str, Any]:
@@ -160,6 +168,7 @@ def explanation_to_dict(explanation: RoutingExplanation) -> dict[str, Any]:
         "omitted_candidates": e.omitted_candidates,
         "exclusion_counts": [{"reason": r.value, "count": n} for r, n in e.exclusion_counts],
         "pickup_alternatives": list(e.pickup_alternatives),
+        "destination_source": e.destination_source.value if e.destination_source else None,
     }
 
 
@@ -200,6 +209,7 @@ def explanation_from_dict(data: dict[str, Any]) -> RoutingExplanation:
         omitted_candidates=int(data.get("omitted_candidates", 0)),
         exclusion_counts=tuple((ExclusionReason(x["reason"]), int(x["count"])) for x in data.get("exclusion_counts", [])),
         pickup_alternatives=tuple(data.get("pickup_alternatives", [])),
+        destination_source=PointSource(data["destination_source"]) if data.get("destination_source") else None,
     )
 
 

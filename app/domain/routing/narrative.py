@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from app.domain.geocoding import PointSource
 from app.domain.locations import Location
 from app.domain.orders import DeliveryMethod
 from app.domain.routing.explanation import (
@@ -40,11 +41,12 @@ def explain(
     """`locations` are the candidates considered (all of them for SHIP, the chosen store for pick-up);
     `remaining` and `available` are the state after the last round."""
     pickup_order = request.delivery_method is DeliveryMethod.PICKUP_IN_STORE
+    source = None if pickup_order else request.destination_source
     max_locations = 1 if pickup_order else policy.max_splits
     first = {c.location.id: (rank, c) for rank, c in enumerate(rounds[0].field, start=1)} if rounds else {}
     chosen = {r.winner.location.id: (step, r) for step, r in enumerate(rounds, start=1)}
     out_of_splits = len(rounds) >= max_locations and any(q > 0 for q in remaining.values())
-    decisions = tuple(_decision(step, r, lines, pickup_order) for step, r in enumerate(rounds, start=1))
+    decisions = tuple(_decision(step, r, lines, pickup_order, source) for step, r in enumerate(rounds, start=1))
 
     # Choose what to list before building it: with thousands of candidates only a few are shown.
     eligible: list[Location] = []
@@ -78,7 +80,7 @@ def explain(
             distance_km=None if distance is None else round(distance, 3),
         )
         if reasons:
-            note = _excluded_note(location, distance, reasons, policy)
+            note = _excluded_note(location, distance, reasons, policy, source)
             listed.append(ExplainedCandidate(**base, outcome=CandidateOutcome.EXCLUDED, exclusions=reasons, note=note))  # type: ignore[arg-type]
             continue
         rank, scored = first.get(location.id, (None, None))
@@ -120,18 +122,29 @@ def explain(
         candidates=tuple(listed),
         decisions=decisions,
         lines=line_outcomes,
-        summary=_summary(request, rounds, line_outcomes, pickup),
+        summary=_summary(request, rounds, line_outcomes, pickup, source),
         omitted_candidates=len(eligible) + len(excluded) - len(listed),
         exclusion_counts=tuple((reason, counts[reason]) for reason in ExclusionReason if counts[reason]),
         pickup_alternatives=tuple(a.location_id for a in pickup.alternatives) if pickup else (),
+        destination_source=source,
     )
 
 
-def _km(distance: float | None) -> str:
-    return "" if distance is None else f" at {distance:.1f} km"
+# What a distance is measured from when the address came without coordinates.
+_CENTRES = {PointSource.POSTAL_CODE: "the postal code's centre", PointSource.CITY: "the city's centre"}
 
 
-def _decision(step: int, r: Round, lines: Sequence[RoutingLine], pickup_order: bool) -> RoutingDecision:
+def _km(distance: float | None, source: PointSource | None = None) -> str:
+    if distance is None:
+        return ""
+    if source in _CENTRES:
+        return f" at ~{distance:.1f} km (from {_CENTRES[source]})"
+    return f" at {distance:.1f} km"
+
+
+def _decision(
+    step: int, r: Round, lines: Sequence[RoutingLine], pickup_order: bool, source: PointSource | None
+) -> RoutingDecision:
     winner = r.winner
     wid = winner.location.id
     open_lines = len(winner.fills)
@@ -144,7 +157,7 @@ def _decision(step: int, r: Round, lines: Sequence[RoutingLine], pickup_order: b
         wanted = sum(f.wanted for f in winner.fills)
         what = f"supplies {winner.fill_units} of {wanted} open unit(s), {full_lines} of {open_lines} line(s) in full"
     prefix = f"{wid}, the chosen pick-up store," if pickup_order else wid
-    reason = f"{prefix} {what}{'' if pickup_order else _km(winner.distance_km)}"
+    reason = f"{prefix} {what}{'' if pickup_order else _km(winner.distance_km, source)}"
     others = [c for c in r.field if c.location.id != wid]
     runner_up = others[0] if others else None
     if r.preferred_single and runner_up is not None and runner_up.total > winner.total:
@@ -204,12 +217,17 @@ _PHRASES = {
 
 
 def _excluded_note(
-    location: Location, distance: float | None, reasons: Sequence[ExclusionReason], policy: RoutingPolicy
+    location: Location,
+    distance: float | None,
+    reasons: Sequence[ExclusionReason],
+    policy: RoutingPolicy,
+    source: PointSource | None,
 ) -> str:
     parts = []
     for reason in reasons:
         if reason is ExclusionReason.TOO_FAR:
-            parts.append(f"{distance or 0.0:.1f} km away, beyond the {policy.max_distance_km:g} km limit")
+            away = f"~{distance or 0.0:.1f} km away (from {_CENTRES[source]})" if source in _CENTRES else f"{distance or 0.0:.1f} km away"
+            parts.append(f"{away}, beyond the {policy.max_distance_km:g} km limit")
         elif reason is ExclusionReason.BELOW_MIN_PRIORITY:
             parts.append(f"priority {location.priority} is below the minimum {policy.min_priority}")
         else:
@@ -237,7 +255,11 @@ def _line_outcomes(lines: Sequence[RoutingLine], rounds: Sequence[Round], remain
 
 
 def _summary(
-    request: RoutingRequest, rounds: Sequence[Round], outcomes: Sequence[LineOutcome], pickup: PickupCheck | None
+    request: RoutingRequest,
+    rounds: Sequence[Round],
+    outcomes: Sequence[LineOutcome],
+    pickup: PickupCheck | None,
+    source: PointSource | None,
 ) -> str:
     if not outcomes:
         return "No open quantity to route."
@@ -258,13 +280,15 @@ def _summary(
         text = "Nothing can be allocated now."
     elif len(rounds) == 1:
         r = rounds[0]
-        text = f"Ships from {r.winner.location.id}{_km(r.winner.distance_km)}."
+        text = f"Ships from {r.winner.location.id}{_km(r.winner.distance_km, source)}."
     else:
         parts = ", ".join(
             f"{r.winner.location.id} (line{'s' if len(r.allocated) > 1 else ''} {', '.join(line for line, _ in r.allocated)})"
             for r in rounds
         )
         text = f"Split across {len(rounds)} locations: {parts}."
+    if source in _CENTRES and not (len(rounds) == 1 and rounds[0].winner.distance_km is not None):
+        text += f" Distances are approximate: the address came without coordinates, so they are measured from {_CENTRES[source]}."
     split = [o.line_id for o in outcomes if o.split]
     if split:
         text += f" Line{'s' if len(split) > 1 else ''} {', '.join(split)} split across locations."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.domain.geo import GeoPoint
+from app.domain.geocoding import PointSource
 from app.domain.inventory import InventoryLevel
 from app.domain.orders import DeliveryMethod
 from app.domain.routing.explanation import ExclusionReason, RoutingExplanation
@@ -27,6 +28,9 @@ class RoutingRequest:
     delivery_method: DeliveryMethod
     channel_id: str
     destination: GeoPoint | None = None
+    # How `destination` was found; a postal-code or city centre makes distances approximate, which
+    # the explanation says. None: exact (sent by the caller).
+    destination_source: PointSource | None = None
     pickup_location_id: str | None = None
     excluded_location_ids: frozenset[str] = frozenset()
 
