@@ -195,6 +195,7 @@ def create_app(
             # (usually nothing to do; a big location takes seconds, which start-up need not wait for).
             services.locations.refresh_copies_soon()
             await services.products.index_unsearchable()
+            await services.backorders.index_waiting_orders()
             # First: from here on a kill -9 of this process leaves no transaction open for long.
             watch = services.instance_watch()
             await watch.start()

@@ -44,7 +44,14 @@ ALLOCATION_STATES = frozenset({
 # Before fulfilment starts, lines, quantities and the address may still change.
 EDITABLE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.SCHEDULED, OrderStatus.ON_HOLD} | ALLOCATION_STATES)
 # Orders waiting for stock: their backordered quantity is filled, oldest first, when stock arrives.
-BACKORDER_FILLABLE = frozenset({OrderStatus.SCHEDULED} | ALLOCATION_STATES)
+# Not only the allocation states: once part of an order has shipped or been collected it stays
+# PARTIALLY_SHIPPED while the rest waits (a short pick with nowhere to re-route, a line that was
+# backordered at capture), and an order released from a hold goes back to IN_FULFILLMENT even if an
+# edit left it short. Without these the remainder would never get stock. ON_HOLD is left out on
+# purpose: a hold freezes the order; released, it is back in the queue.
+BACKORDER_FILLABLE = frozenset(
+    {OrderStatus.SCHEDULED, OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED} | ALLOCATION_STATES
+)
 
 # Legal moves. ON_HOLD returns to the status held before (see `release_hold`).
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -65,7 +72,11 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
         ALLOCATION_STATES
         | {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.READY_FOR_PICKUP, OrderStatus.ON_HOLD, OrderStatus.CANCELLED}
     ),
-    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PARTIALLY_SHIPPED}),
+    # PICKED_UP: a pick-up order collected in parts (the rest was backordered, then filled) ends
+    # there, as `rolled_up_status` says, once the shopper has collected the last part.
+    OrderStatus.PARTIALLY_SHIPPED: frozenset(
+        {OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PICKED_UP, OrderStatus.PARTIALLY_SHIPPED}
+    ),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
     OrderStatus.READY_FOR_PICKUP: frozenset({OrderStatus.PICKED_UP, OrderStatus.CANCELLED}),
     OrderStatus.DELIVERED: frozenset(),

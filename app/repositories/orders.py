@@ -304,6 +304,25 @@ class OrderRepository:
         )
         return {row["_id"] async for row in rows}
 
+    async def index_backorders_in_fulfilment(self) -> int:
+        """Orders stored IN_FULFILLMENT or PARTIALLY_SHIPPED while part of them waited for stock got no
+        `backordered_skus` before those statuses could be filled, so nothing ever found them; this
+        gives them the field (start-up; a no-op once done)."""
+        query = {
+            "status": {"$in": [OrderStatus.IN_FULFILLMENT.value, OrderStatus.PARTIALLY_SHIPPED.value]},
+            "backordered_skus": {"$exists": False},
+        }
+        indexed = 0
+        async for doc in self.collection.find(query):
+            waiting = sorted(from_doc(doc).backordered_skus)
+            if waiting:
+                # Guarded by version: an order written meanwhile has the field from its writer already.
+                await self.collection.update_one(
+                    {"_id": doc["_id"], "version": doc["version"]}, {"$set": {"backordered_skus": waiting}}
+                )
+                indexed += 1
+        return indexed
+
     async def backordered_skus(self, *, limit: int) -> list[str]:
         """SKUs that some order is waiting for (for the periodic backorder sweep)."""
         rows = await self.collection.aggregate(

@@ -68,6 +68,10 @@ class BackorderService:
                         break
         return filled
 
+    async def index_waiting_orders(self) -> int:
+        """Start-up: orders that waited for stock unseen (see OrderRepository.index_backorders_in_fulfilment)."""
+        return await self._orders.index_backorders_in_fulfilment()
+
     async def sweep(self, *, actor: Actor) -> int:
         """Follow-up for what `fill` left: every SKU some order waits for, one transaction per SKU."""
         filled = 0
@@ -93,6 +97,11 @@ class BackorderService:
         if not placement.allocations:
             return False
         after = replace(order, allocations=order.allocations + placement.allocations)
+        # Only an order still waiting in an allocation state takes the state its allocations now imply.
+        # SCHEDULED waits for its release; IN_FULFILLMENT and PARTIALLY_SHIPPED are decided by their
+        # shipments (`rolled_up_status`), and the new allocations only add a PENDING shipment (the
+        # writer's sync plans it), which moves neither: a partially shipped order stays so until the
+        # rest ships.
         if order.status in ALLOCATION_STATES:
             after = with_status(after, status_from_allocations(after), at)
         payload = {"allocations": allocation_payload(placement.allocations), "routing": placement.explanation}
