@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+from app.domain.addresses import MAX_ADDRESS_FIELD
 from app.domain.customers import (
-    MAX_ADDRESS_FIELD,
     MAX_EMAIL,
     MAX_EXTERNAL_ID,
     MAX_NAME,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from app.domain.addresses import MAX_ADDRESS_FIELD
 from app.domain.errors import Conflict, ErrorCode, FieldIssue, InvalidInput, Validator
 from app.domain.locations import Address
 from app.domain.money import Money
@@ -93,7 +94,6 @@ MAX_NAME = 100
 MAX_EMAIL = 254
 MAX_PHONE = 32
 MAX_EXTERNAL_ID = 100
-MAX_ADDRESS_FIELD = 200
 MAX_ADDRESSES = 20
 MAX_IDENTITIES = 20
 

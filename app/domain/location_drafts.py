@@ -13,6 +13,7 @@ import zoneinfo
 from dataclasses import dataclass, field, replace
 from datetime import time
 
+from app.domain.addresses import MAX_ADDRESS_FIELD, check_address, check_text, normalized_address
 from app.domain.errors import FieldIssue, Validator
 from app.domain.geo import GeoPoint
 from app.domain.geocoding import US_ZIP_COUNTRIES, Geocoded, PointSource
@@ -38,7 +39,6 @@ TIME_PATTERN = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _ZONE_CODE_RULE = "a zone code is 1 to 20 upper-case letters or digits"
 _BIN_CODE_RULE = "a bin code is <zone>-<aisle>-<shelf>-<bin>, upper-case letters and digits (e.g. A-01-1-07)"
 MAX_NAME_LENGTH = 200
-MAX_ADDRESS_FIELD = 200
 MAX_ZONES = 100
 MAX_BINS = 500  # the API's input lists are capped at 500 items as well (OMS_MAX_LIST_LENGTH)
 MAX_WALK_ORDER = 100_000
@@ -73,24 +73,6 @@ class LocationDraft:
     opening_hours: tuple[OpeningHoursDraft, ...] = ()
 
 
-def _clean(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def normalized_address(address: Address) -> Address:
-    """Trimmed fields, empty optional ones dropped, country upper-case."""
-    return Address(
-        line1=address.line1.strip(),
-        city=address.city.strip(),
-        postal_code=address.postal_code.strip(),
-        country=address.country.strip().upper(),
-        line2=_clean(address.line2),
-        region=_clean(address.region),
-        name=_clean(address.name),
-        phone=_clean(address.phone),
-    )
-
-
 def normalized_draft(draft: LocationDraft) -> LocationDraft:
     """What validation and geocoding look at: trimmed strings, the address normalised."""
     return replace(
@@ -104,30 +86,6 @@ def normalized_draft(draft: LocationDraft) -> LocationDraft:
         bins=tuple(LocationBin(b.code.strip(), b.zone.strip()) for b in draft.bins),
         opening_hours=tuple(OpeningHoursDraft(h.weekday.strip(), h.opens.strip(), h.closes.strip()) for h in draft.opening_hours),
     )
-
-
-def _text(check: Validator, value: str | None, limit: int, *path: str | int, required: bool = False) -> None:
-    if not value:
-        check.check(not required, "is required", *path)
-        return
-    check.check(len(value) <= limit, f"is longer than {limit} characters", *path)
-    check.check(value.isprintable(), "contains control characters", *path)
-
-
-def check_address(check: Validator, address: Address, *path: str | int) -> None:
-    """Required line1, city, postal code; a 2-letter country; lengths. `path` prefixes every issue."""
-    for name, value, required in (
-        ("line1", address.line1, True),
-        ("line2", address.line2, False),
-        ("city", address.city, True),
-        ("region", address.region, False),
-        ("postalCode", address.postal_code, True),
-        ("name", address.name, False),
-        ("phone", address.phone, False),
-    ):
-        _text(check, value, MAX_ADDRESS_FIELD, *path, name, required=required)
-    country = address.country
-    check.check(len(country) == 2 and country.isalpha() and country.isascii(), "country is a 2-letter ISO code", *path, "country")
 
 
 def valid_timezone(name: str) -> bool:
@@ -154,7 +112,7 @@ def _check_zones(check: Validator, zones: tuple[Zone, ...]) -> None:
         if check.check(ZONE_CODE_PATTERN.fullmatch(zone.code) is not None, _ZONE_CODE_RULE, *path, "code"):
             check.check(zone.code not in seen, f"zone {zone.code} is listed twice", *path, "code")
             seen.add(zone.code)
-        _text(check, zone.name, MAX_NAME_LENGTH, *path, "name", required=True)
+        check_text(check, zone.name, MAX_NAME_LENGTH, *path, "name", required=True)
         check.check(0 <= zone.walk_order <= MAX_WALK_ORDER, f"walkOrder is between 0 and {MAX_WALK_ORDER}", *path, "walkOrder")
 
 
@@ -210,7 +168,7 @@ def validate_location(draft: LocationDraft, *, geocoded: Geocoded | None = None)
         "inside (e.g. ST-MA-BOS-01)",
         "code",
     )
-    _text(check, draft.name, MAX_NAME_LENGTH, "name", required=True)
+    check_text(check, draft.name, MAX_NAME_LENGTH, "name", required=True)
     check.check(draft.kind in LocationKind.__members__, "kind is STORE, DISTRIBUTION_CENTER or DROP_SHIP", "kind")
     before_address = len(check.issues)
     check_address(check, draft.address, "address")

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from app.domain.addresses import MAX_ADDRESS_FIELD
 from app.domain.errors import FieldIssue
 from app.domain.geo import GeoPoint
 from app.domain.imports import Column, RowIssue, RowValues, SourceRow
 from app.domain.import_values import decimal, flag, integer, items, key, lifted, row_issues
 from app.domain.location_drafts import (
-    MAX_ADDRESS_FIELD,
     MAX_HANDLING_COST_CENTS,
     MAX_NAME_LENGTH,
     MAX_PRIORITY,

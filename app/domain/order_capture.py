@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from app.domain.addresses import check_address, check_text, normalized_address
 from app.domain.channels import Channel, ChannelKind
 from app.domain.customers import ChannelIdentity, Customer, normalize_email, normalize_phone
 from app.domain.errors import DomainError, ErrorCode, Validator
@@ -28,7 +29,6 @@ MAX_ID = 100
 MAX_NAME = 100
 MAX_EMAIL = 254
 MAX_PHONE = 32
-MAX_ADDRESS_FIELD = 200
 MAX_NOTES = 2_000
 
 # Channels on which shoppers order for themselves.
@@ -105,18 +105,7 @@ def normalized(request: CaptureRequest) -> CaptureRequest:
         channel_customer_id=_strip(details.channel_customer_id),
     )
     delivery = request.delivery
-    address = delivery.address
-    if address is not None:
-        address = Address(
-            line1=address.line1.strip(),
-            city=address.city.strip(),
-            postal_code=address.postal_code.strip(),
-            country=address.country.strip().upper(),
-            line2=_strip(address.line2),
-            region=_strip(address.region),
-            name=_strip(address.name),
-            phone=_strip(address.phone),
-        )
+    address = normalized_address(delivery.address) if delivery.address is not None else None
     return replace(
         request,
         channel_id=request.channel_id.strip(),
@@ -141,19 +130,11 @@ def input_hash(request: CaptureRequest) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _text(check: Validator, value: str | None, limit: int, *path: str | int, required: bool = False) -> None:
-    if value is None or not value.strip():
-        check.check(not required, "is required", *path)
-        return
-    check.check(len(value) <= limit, f"is longer than {limit} characters", *path)
-    check.check(value.isprintable(), "contains control characters", *path)
-
-
 def validate_shape(request: CaptureRequest, *, today: date, customer_required: bool) -> Validator:
     """Every check that needs no database. Returns the validator so callers add reference checks."""
     check = Validator()
-    _text(check, request.channel_id, MAX_ID, "channel", required=True)
-    _text(check, request.external_id, MAX_ID, "externalId", required=True)
+    check_text(check, request.channel_id, MAX_ID, "channel", required=True)
+    check_text(check, request.external_id, MAX_ID, "externalId", required=True)
     _check_customer(check, request.customer, required=customer_required)
     check.check(0 < len(request.lines) <= MAX_LINES, f"an order has 1 to {MAX_LINES} lines", "lines")
     seen: dict[str, int] = {}
@@ -175,7 +156,7 @@ def validate_shape(request: CaptureRequest, *, today: date, customer_required: b
             f"the requested delivery date is more than {MAX_DAYS_AHEAD} days ahead",
             "requestedDeliveryDate",
         )
-    _text(check, request.notes, MAX_NOTES, "notes")
+    check_text(check, request.notes, MAX_NOTES, "notes")
     for name, cents in (("shippingCents", request.shipping_cents), ("taxCents", request.tax_cents)):
         check.check(0 <= cents <= MAX_UNIT_PRICE_CENTS, f"{name} must be between 0 and 1,000,000.00", name)
     check.check(len(request.currency.strip()) == 3 and request.currency.strip().isalpha(), "currency is a 3-letter ISO code", "currency")
@@ -184,7 +165,7 @@ def validate_shape(request: CaptureRequest, *, today: date, customer_required: b
 
 def _text_ok(check: Validator, value: str | None, limit: int, *path: str | int) -> bool:
     before = len(check.issues)
-    _text(check, value, limit, *path, required=True)
+    check_text(check, value, limit, *path, required=True)
     return len(check.issues) == before
 
 
@@ -195,17 +176,17 @@ def _check_customer(check: Validator, details: CustomerDetails, *, required: boo
             "give the customer's email, phone or channel customer id",
             "customer",
         )
-    _text(check, details.email, MAX_EMAIL, "customer", "email")
+    check_text(check, details.email, MAX_EMAIL, "customer", "email")
     if details.email and details.email.strip():
         local, _, domain = details.email.strip().partition("@")
         check.check(bool(local) and "." in domain and " " not in details.email.strip(), "is not an email address", "customer", "email")
-    _text(check, details.phone, MAX_PHONE, "customer", "phone")
+    check_text(check, details.phone, MAX_PHONE, "customer", "phone")
     if details.phone and details.phone.strip():
         digits = (normalize_phone(details.phone) or "").lstrip("+")
         check.check(6 <= len(digits) <= 15, "is not a phone number", "customer", "phone")
-    _text(check, details.first_name, MAX_NAME, "customer", "firstName")
-    _text(check, details.last_name, MAX_NAME, "customer", "lastName")
-    _text(check, details.channel_customer_id, MAX_ID, "customer", "channelCustomerId")
+    check_text(check, details.first_name, MAX_NAME, "customer", "firstName")
+    check_text(check, details.last_name, MAX_NAME, "customer", "lastName")
+    check_text(check, details.channel_customer_id, MAX_ID, "customer", "channelCustomerId")
 
 
 def _check_delivery(check: Validator, delivery: DeliveryRequest) -> None:
@@ -213,14 +194,14 @@ def _check_delivery(check: Validator, delivery: DeliveryRequest) -> None:
         check.check(delivery.pickup_location_id is None, "only PICKUP_IN_STORE takes a pick-up location", "delivery", "pickupLocation")
         if check.check(delivery.address is not None, "SHIP needs an address", "delivery", "address"):
             assert delivery.address is not None
-            check_address(check, delivery.address)
+            check_address(check, delivery.address, "delivery", "address")
         # Without a point the address is geocoded (needs_geocoding, check_located).
         if delivery.point is not None:
             check.check(delivery.point.is_valid(), "lat must be within ±90 and lng within ±180", "delivery", "point")
     else:
-        _text(check, delivery.pickup_location_id, MAX_ID, "delivery", "pickupLocation", required=True)
+        check_text(check, delivery.pickup_location_id, MAX_ID, "delivery", "pickupLocation", required=True)
         if delivery.address is not None:
-            check_address(check, delivery.address)
+            check_address(check, delivery.address, "delivery", "address")
         if delivery.point is not None:
             check.check(delivery.point.is_valid(), "lat must be within ±90 and lng within ±180", "delivery", "point")
 
@@ -249,21 +230,6 @@ def ship_point(delivery: DeliveryRequest, located: Geocoded | None) -> Geocoded 
     if delivery.point is not None:
         return Geocoded(delivery.point, PointSource.GIVEN)
     return located
-
-
-def check_address(check: Validator, address: Address) -> None:
-    for name, value, required in (
-        ("line1", address.line1, True),
-        ("line2", address.line2, False),
-        ("city", address.city, True),
-        ("region", address.region, False),
-        ("postalCode", address.postal_code, True),
-        ("name", address.name, False),
-        ("phone", address.phone, False),
-    ):
-        _text(check, value, MAX_ADDRESS_FIELD, "delivery", "address", name, required=required)
-    country = address.country.strip()
-    check.check(len(country) == 2 and country.isalpha(), "country is a 2-letter ISO code", "delivery", "address", "country")
 
 
 def check_references(

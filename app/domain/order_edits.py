@@ -10,7 +10,8 @@ from app.domain.geo import GeoPoint
 from app.domain.geocoding import Geocoded, PointSource, unlocated
 from app.domain.locations import Address
 from app.domain.money import Money
-from app.domain.order_capture import MAX_LINES, MAX_QUANTITY, MAX_UNIT_PRICE_CENTS, LineRequest, check_address
+from app.domain.addresses import check_address
+from app.domain.order_capture import MAX_LINES, MAX_QUANTITY, MAX_UNIT_PRICE_CENTS, LineRequest
 from app.domain.orders import (
     EDITABLE_STATUSES,
     Allocation,
@@ -69,9 +70,7 @@ def validate_edit(order: Order, edit: OrderEdit, products: dict[str, Product], l
             if check.check(edit.address is not None, "give the new address (with its coordinates if known)", "shippingAddress"):
                 assert edit.address is not None
                 start = len(check.issues)
-                check_address(check, edit.address)
-                # The capture rules name fields under delivery.address; the edit input calls it shippingAddress.
-                check.issues[start:] = [replace(i, field=("shippingAddress", *i.field[2:])) for i in check.issues[start:]]
+                check_address(check, edit.address, "shippingAddress")
                 if edit.point is not None:
                     check.check(edit.point.is_valid(), "lat must be within ±90 and lng within ±180", "point")
                 elif located is None and len(check.issues) == start:

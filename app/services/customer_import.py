@@ -19,7 +19,7 @@ from app.domain.errors import Conflict, FieldIssue, InvalidInput
 from app.domain.imports import ImportKind, RowIssue, SourceRow
 from app.services.customers import CustomerService
 from app.services.import_lanes import in_lanes
-from app.services.imports import BatchOutcome, Drafted, ImportRun
+from app.services.imports import BatchOutcome, Drafted, ImportRun, tallied
 
 
 class CustomerImporter:
@@ -33,16 +33,9 @@ class CustomerImporter:
         return draft_customer(row)
 
     async def write(self, batch: Sequence[Drafted[CustomerRow]], run: ImportRun) -> BatchOutcome:
-        written = unchanged = 0
-        rejected: list[RowIssue] = []
-        for outcome in await in_lanes(batch, lambda item: customer_keys_of(item.draft.draft), lambda item: self._write_row(item, run)):
-            if isinstance(outcome, list):
-                rejected += outcome
-            elif outcome:
-                written += 1
-            else:
-                unchanged += 1
-        return BatchOutcome(written=written, unchanged=unchanged, rejected=tuple(rejected))
+        return tallied(
+            await in_lanes(batch, lambda item: customer_keys_of(item.draft.draft), lambda item: self._write_row(item, run))
+        )
 
     async def _write_row(self, item: Drafted[CustomerRow], run: ImportRun) -> bool | list[RowIssue]:
         """True when written, False when unchanged, else the row's issues."""

@@ -83,6 +83,20 @@ class BatchOutcome:
     backorders_filled: int = 0
 
 
+def tallied(outcomes: Iterable[bool | list[RowIssue]]) -> BatchOutcome:
+    """A batch written a row at a time: each row True (written), False (unchanged) or its issues."""
+    written = unchanged = 0
+    rejected: list[RowIssue] = []
+    for outcome in outcomes:
+        if isinstance(outcome, list):
+            rejected += outcome
+        elif outcome:
+            written += 1
+        else:
+            unchanged += 1
+    return BatchOutcome(written=written, unchanged=unchanged, rejected=tuple(rejected))
+
+
 class Importer(Protocol[D]):
     """One kind of import. `columns` drive the CSV header check and the JSON keys accepted."""
 

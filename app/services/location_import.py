@@ -20,7 +20,7 @@ from app.domain.location_drafts import LocationDraft
 from app.domain.location_import import LOCATION_COLUMNS, draft_location, location_row_issues
 from app.domain.locations import Location
 from app.services.import_lanes import in_lanes
-from app.services.imports import BatchOutcome, Drafted, ImportRun
+from app.services.imports import BatchOutcome, Drafted, ImportRun, tallied
 from app.services.locations import LocationService
 
 # A concurrent upsertLocation of the same code between the read and the guarded write: read again.
@@ -38,18 +38,9 @@ class LocationImporter:
         return draft_location(row)
 
     async def write(self, batch: Sequence[Drafted[LocationDraft]], run: ImportRun) -> BatchOutcome:
-        written = unchanged = 0
-        rejected: list[RowIssue] = []
         outcomes = await in_lanes(batch, lambda item: [item.draft.code.strip()], lambda item: self._write_row(item, run))
-        for outcome in outcomes:
-            if isinstance(outcome, list):
-                rejected += outcome
-            elif outcome:
-                written += 1
-            else:
-                unchanged += 1
         await self._locations.repair_inventory_copies()
-        return BatchOutcome(written=written, unchanged=unchanged, rejected=tuple(rejected))
+        return tallied(outcomes)
 
     async def _write_row(self, item: Drafted[LocationDraft], run: ImportRun) -> bool | list[RowIssue]:
         """True when written, False when unchanged, else the row's issues."""
