@@ -25,6 +25,7 @@ from app.logs import new_request_id, request_id_var
 from app.routes import IMPORTS_PATH, routes
 from app.repositories.database import Mongo, connect, deadline, unavailable_error
 from app.repositories.indexes import ensure_indexes
+from app.domain.refunds import AppeasementLimits
 from app.services.container import Services, build_services
 from app.services.instances import InstanceWatch
 from app.services.jwt_tokens import JwtConfig
@@ -188,6 +189,9 @@ def create_app(
                 webhook_secrets=settings.carrier_webhook_secrets(),
                 webhook_tolerance_seconds=settings.webhook_tolerance_seconds,
                 scheduler_interval_seconds=settings.scheduler_interval_seconds,
+                appeasement_limits=AppeasementLimits(
+                    csr_cents=settings.appeasement_limit_csr_cents, admin_cents=settings.appeasement_limit_admin_cents
+                ),
             )
             state["services"] = services
             graphql.services = services

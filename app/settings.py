@@ -164,6 +164,9 @@ class Settings:
     # Webhook signing secrets per source (e.g. a carrier): several during a rotation.
     webhook_secrets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     webhook_tolerance_seconds: int = 300
+    # Most one appeasement refund may give back, in minor units, per role (app/domain/refunds.py).
+    appeasement_limit_csr_cents: int = 5_000
+    appeasement_limit_admin_cents: int = 50_000
     # The body cap of bulk import uploads (POST /imports/{kind}), streamed into the importer; every
     # other request keeps OMS_MAX_BODY_BYTES.
     import_max_bytes: int = 1 << 30
@@ -240,6 +243,8 @@ class Settings:
             ws_heartbeat_seconds=_float(env, "OMS_WS_HEARTBEAT", 15.0),
             signing_key=env.get("OMS_SIGNING_KEY") or None,
             scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
+            appeasement_limit_csr_cents=_int(env, "OMS_APPEASEMENT_LIMIT_CSR_CENTS", 5_000),
+            appeasement_limit_admin_cents=_int(env, "OMS_APPEASEMENT_LIMIT_ADMIN_CENTS", 50_000),
         )
 
     def webhook_secrets_for(self, source: str) -> tuple[str, ...]:

@@ -21,6 +21,10 @@ from app.domain.products import Product
 from app.services.container import Services
 from app.domain.shipments import Shipment
 from app.services.orders import CustomerOrdersKey
+from app.domain.returns import Return
+from app.domain.exchanges import Exchange
+from app.domain.refunds import Refund
+from app.services.return_queries import CustomerReturnsKey
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -101,3 +105,39 @@ class Loaders:
     @functools.cached_property
     def orders_page_by_customer(self) -> DataLoader[CustomerOrdersKey, Page[Order]]:
         return DataLoader(self._scoped(self._services.orders.pages_for_customers))
+
+    @functools.cached_property
+    def return_by_id(self) -> DataLoader[str, Return | None]:
+        return DataLoader(_by_key(self._scoped(self._services.return_queries.by_ids), lambda r: r.id))
+
+    @functools.cached_property
+    def returns_by_order(self) -> DataLoader[str, list[Return]]:
+        return DataLoader(_from_mapping(self._scoped(self._services.return_queries.for_orders), list))
+
+    @functools.cached_property
+    def returns_page_by_customer(self) -> DataLoader[CustomerReturnsKey, Page[Return]]:
+        return DataLoader(self._scoped(self._services.return_queries.pages_for_customers))
+
+    @functools.cached_property
+    def refund_by_id(self) -> DataLoader[str, Refund | None]:
+        return DataLoader(_by_key(self._scoped(self._services.refunds.by_ids), lambda r: r.id))
+
+    @functools.cached_property
+    def refunds_by_order(self) -> DataLoader[str, list[Refund]]:
+        return DataLoader(_from_mapping(self._scoped(self._services.refunds.for_orders), list))
+
+    @functools.cached_property
+    def refund_by_return(self) -> DataLoader[str, Refund | None]:
+        return DataLoader(_from_mapping(self._scoped(self._services.refunds.for_returns), lambda: None))
+
+    @functools.cached_property
+    def exchange_by_id(self) -> DataLoader[str, Exchange | None]:
+        return DataLoader(_by_key(self._scoped(self._services.exchanges.by_ids), lambda e: e.id))
+
+    @functools.cached_property
+    def exchange_by_return(self) -> DataLoader[str, Exchange | None]:
+        return DataLoader(_from_mapping(self._scoped(self._services.exchanges.for_returns), lambda: None))
+
+    @functools.cached_property
+    def exchange_by_replacement_order(self) -> DataLoader[str, Exchange | None]:
+        return DataLoader(_from_mapping(self._scoped(self._services.exchanges.for_replacement_orders), lambda: None))

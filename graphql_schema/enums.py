@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import strawberry
 
-from app.domain import carriers, channels, locations, orders, principals, products, shipments
-from app.domain import geocoding
+from app.domain import (
+    carriers,
+    channels,
+    exchanges,
+    geocoding,
+    locations,
+    orders,
+    payments,
+    principals,
+    products,
+    refunds,
+    returns,
+    shipments,
+)
 
 ChannelKind = strawberry.enum(channels.ChannelKind, description="Kind of sales channel.")
 BackorderPolicy = strawberry.enum(
@@ -36,3 +48,26 @@ ShippingPolicy = strawberry.enum(
     description="How a carrier service is chosen: cheapest, fastest, or cheapest that meets the promised date.",
 )
 Weekday = strawberry.enum(locations.Weekday, description="Day of the week.")
+PaymentMethod = strawberry.enum(payments.PaymentMethod, description="How the shopper paid.")
+ReturnStatus = strawberry.enum(returns.ReturnStatus, description="Where a return stands, from request to refund or close.")
+ReturnMethod = strawberry.enum(
+    returns.ReturnMethod, description="IN_STORE: handed over at a store counter. MAIL: sent back with a return label."
+)
+ReturnReason = strawberry.enum(returns.ReturnReason, description="Why the shopper returns a line.")
+Disposition = strawberry.enum(returns.Disposition, description="What becomes of a received unit.")
+ShippingPayer = strawberry.enum(returns.ShippingPayer, description="Who pays for the return label.")
+ExchangeMode = strawberry.enum(returns.ExchangeMode, description="When an exchange's replacement stock is reserved.")
+ReturnRoutingRule = strawberry.enum(returns.ReturnRoutingRule, description="How a return's receiving location was chosen.")
+OrderReturnStatus = strawberry.enum(returns.OrderReturnStatus, description="An order's returns at a glance.")
+RefundKind = strawberry.enum(
+    refunds.RefundKind,
+    description="RETURN: for goods that came back. APPEASEMENT: goodwill without a return. EXCHANGE_CREDIT: returned goods' value applied to a replacement order (no money moved).",
+)
+RefundStatus = strawberry.enum(refunds.RefundStatus, description="What the payment provider did with the refund.")
+RefundLineKind = strawberry.enum(refunds.RefundLineKind, description="What one line of a refund is for (fees and deductions are negative).")
+ExchangeStatus = strawberry.enum(exchanges.ExchangeStatus, description="Where an exchange stands: waiting for the return, its replacement ordered, or cancelled with its return.")
+ExchangeSettlement = strawberry.enum(
+    exchanges.Settlement,
+    name="ExchangeSettlement",
+    description="How the price difference between the replacement and the returned goods is settled.",
+)

@@ -17,11 +17,14 @@ from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.channels import ChannelMutations
 from graphql_schema.roots.customers import CustomerMutations, CustomerQueries
 from graphql_schema.roots.events import EventQueries, EventSubscriptions
+from graphql_schema.roots.exchanges import ExchangeMutations
 from graphql_schema.roots.fulfilment import FulfilmentMutations, FulfilmentQueries
 from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
 from graphql_schema.roots.locations import LocationMutations
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
 from graphql_schema.roots.products import ProductMutations, ProductQueries
+from graphql_schema.roots.refunds import RefundMutations, RefundQueries
+from graphql_schema.roots.returns import ReturnMutations, ReturnQueries, ReturnSubscriptions
 from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
 
 
@@ -45,6 +48,8 @@ Query = merge_types(
         RoutingQueries,
         FulfilmentQueries,
         EventQueries,
+        ReturnQueries,
+        RefundQueries,
     ),
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
@@ -54,14 +59,14 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
 Mutation = merge_types(
     "Mutation",
     (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations, ProductMutations, ChannelMutations,
-     CustomerMutations, LocationMutations),
+     CustomerMutations, LocationMutations, ReturnMutations, RefundMutations, ExchangeMutations),
 )
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Change the OMS: capture and manage orders, move and count stock, configure routing, pick, pack and ship. "
     "Every mutation returns a union of its success payload and typed errors."
 )
 
-Subscription = merge_types("Subscription", (EventSubscriptions,))
+Subscription = merge_types("Subscription", (EventSubscriptions, ReturnSubscriptions))
 Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Live changes over graphql-transport-ws, resumable from a cursor without gaps or duplicates."
 )

@@ -56,8 +56,9 @@ class Seed:
     # (location, *, pickup_at=None, stage=PENDING, also_at=()) → a fresh ada/web order of 1 × SKU-1 allocated and
     # reserved there (plus 1 more per `also_at` location), its shipment at `location` synced and worked up to `stage`.
     place: Callable[..., Awaitable[Shipment]]
+    # Delivered orders and returns in a given state, made per caller (tests/authz_returns.py ReturnsSeed).
+    returns: Any = None
     add_customer: Callable[[Customer], Awaitable[None]] | None = None  # async: writes a fresh customer
-
 
     async def fresh_order(self, *, customer_id: str | None = None, channel_id: str = "web", held: bool = False) -> Order:
         made = order(customer_id or self.ada, channel_id=channel_id, status=OrderStatus.CREATED, created_at=T0)

@@ -16,6 +16,7 @@ from app.domain.shipments import FulfilmentMethod, Shipment, ShipmentStatus
 from app.repositories.database import Mongo, Session
 from app.services.container import Services
 from app.services.fulfilment import PackageInput, PickedLine
+from tests.authz_returns import ReturnsSeed
 from tests.authz_table import Seed, people, seed_orders
 from tests.factories import BOSTON, CAMBRIDGE, PROVIDENCE, World, level, location, order, product
 from tests.realtime import append, order_event
@@ -57,11 +58,21 @@ async def seed(world: World, mongo: Mongo, services: Services) -> Seed:
     async def place(location_id: str, **kw: Any) -> Shipment:
         return await _place(world, mongo, services, ada.id, location_id, **kw)
 
+    returns = ReturnsSeed(world=world, mongo=mongo, services=services, ada=ada.id, bob=bob.id)
+
     async def add_customer(made: Any) -> None:
         await world.add_customers(made)
 
     return Seed(
-        ada=ada.id, bob=bob.id, a1=a1, b1=b1, add_order=add_order, shipments=shipments, place=place, add_customer=add_customer
+        ada=ada.id,
+        bob=bob.id,
+        a1=a1,
+        b1=b1,
+        add_order=add_order,
+        shipments=shipments,
+        place=place,
+        returns=returns,
+        add_customer=add_customer,
     )
 
 

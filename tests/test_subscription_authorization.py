@@ -8,13 +8,17 @@ import pytest
 
 from app.settings import Settings
 from tests.authz_table import ALLOW, CALLERS, SUBSCRIPTION_ROWS, Seed, SubscriptionRow
+from tests.authz_returns import RETURN_SUBSCRIPTION_ROWS
 from tests.authz_world import Callers, callers, seed  # noqa: F401 - fixtures
 from tests.realtime import GraphQLWs, serve
 
 DENIAL_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND"}
 
 
-@pytest.mark.parametrize("row", SUBSCRIPTION_ROWS, ids=[row.name for row in SUBSCRIPTION_ROWS])
+ROWS = [*SUBSCRIPTION_ROWS, *RETURN_SUBSCRIPTION_ROWS]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
 async def test_subscription_authorization_table(row: SubscriptionRow, seed: Seed, callers: Callers, settings: Settings) -> None:
     async with serve(replace(settings, relay_enabled=False, dashboard_interval_seconds=30)) as server:
         for caller in CALLERS:

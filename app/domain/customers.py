@@ -41,22 +41,48 @@ class Customer:
 class ChannelSpend:
     channel_id: str
     order_count: int
-    spend: Money
+    spend: Money  # net of refunds and exchange credit
+    refunds: Money = field(default_factory=Money.zero)  # money given back
+    units: int = 0  # units bought (cancelled ones excluded)
+    returned_units: int = 0  # units in live returns (received quantity once known)
+
+    @property
+    def return_rate(self) -> float:
+        return return_rate(self.returned_units, self.units)
 
 
 @dataclass(frozen=True, slots=True)
 class LifetimeFigures:
-    """Computed from orders, never stored: always consistent with the order history."""
+    """Computed from orders and returns, never stored: always consistent with the history. `spend` is
+    net of refunds and of exchange credit (the replacement order's total counts instead)."""
 
     order_count: int
     spend: Money
     by_channel: tuple[ChannelSpend, ...] = field(default_factory=tuple)
     first_order_at: datetime | None = None
     last_order_at: datetime | None = None
+    refunds: Money = field(default_factory=Money.zero)
+
+    @property
+    def units(self) -> int:
+        return sum(c.units for c in self.by_channel)
+
+    @property
+    def returned_units(self) -> int:
+        return sum(c.returned_units for c in self.by_channel)
+
+    @property
+    def return_rate(self) -> float:
+        return return_rate(self.returned_units, self.units)
 
     @classmethod
     def empty(cls) -> LifetimeFigures:
         return cls(order_count=0, spend=Money.zero())
+
+
+def return_rate(returned: int, bought: int) -> float:
+    """Share of units bought that came (or are coming) back, 0..1, four decimals."""
+    return round(returned / bought, 4) if bought > 0 else 0.0
 
 
 def normalize_email(email: str | None) -> str | None:

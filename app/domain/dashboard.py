@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.domain.events import DomainEvent
+from app.domain.money import Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,9 @@ class DashboardFigures:
     backorders: int
     stock_outs: int
     recent_events: tuple[DomainEvent, ...] = field(default_factory=tuple)
+    returns_today: int = 0  # returns requested since midnight UTC
+    refunds_today: int = 0  # refunds issued since midnight UTC (money back: exchange credit excluded)
+    refunded_today: tuple[Money, ...] = ()  # their amount, per currency
 
     @property
     def last_seq(self) -> int | None:
@@ -37,5 +41,8 @@ class DashboardFigures:
             and self.open_orders_by_status == other.open_orders_by_status
             and self.backorders == other.backorders
             and self.stock_outs == other.stock_outs
+            and self.returns_today == other.returns_today
+            and self.refunds_today == other.refunds_today
+            and self.refunded_today == other.refunded_today
             and [e.id for e in self.recent_events] == [e.id for e in other.recent_events]
         )

@@ -94,6 +94,7 @@ class StockChangeCause(StrEnum):
     RELEASE = "RELEASE"  # an order gave its reservation back (cancel, edit, re-route)
     SHIPMENT = "SHIPMENT"  # goods left: shipped or handed over; on hand and reserved fall together
     SHORT_PICK = "SHORT_PICK"  # the bin had fewer units: written off on hand with the reservation
+    RETURN = "RETURN"  # a shopper's return received: restocked (on hand up) or set aside / written off (no change)
     IMPORT = "IMPORT"  # set by a bulk import (`oms import stock`, POST /imports/stock): an absolute count
 
 

@@ -17,6 +17,7 @@ from app.domain.geocoding import Geocoded, PointSource, unlocated
 from app.domain.locations import Address, Location
 from app.domain.money import Money
 from app.domain.orders import Allocation, Delivery, DeliveryMethod, Order, OrderLine, OrderStatus, OrderTotals
+from app.domain.payments import Payment, PaymentRequest, check_paid_total, check_payments, normalized_payment, payments_of
 from app.domain.products import Product
 from app.domain.routing.plan import PickupAlternative
 
@@ -73,11 +74,23 @@ class CaptureRequest:
     shipping_cents: int = 0
     tax_cents: int = 0
     currency: str = "USD"
+    # What the channel's payment provider captured; refunds go back to these.
+    payments: tuple[PaymentRequest, ...] = ()
 
     @property
     def identity(self) -> ChannelIdentity | None:
         cid = self.customer.channel_customer_id
         return ChannelIdentity(self.channel_id, cid) if cid else None
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """Capture on behalf of an exchange: the caller's right to it was checked by the exchange, the
+    customer is the original order's, and the returned goods' value pays for it (`credit`)."""
+
+    return_id: str
+    customer_id: str
+    credit: tuple[Payment, ...] = ()
 
 
 class PickupUnavailable(DomainError):
@@ -115,6 +128,7 @@ def normalized(request: CaptureRequest) -> CaptureRequest:
         delivery=replace(delivery, address=address, pickup_location_id=_strip(delivery.pickup_location_id)),
         notes=_strip(request.notes),
         currency=request.currency.strip().upper(),
+        payments=tuple(normalized_payment(p, request.currency.strip().upper()) for p in request.payments),
     )
 
 
@@ -126,6 +140,13 @@ def input_hash(request: CaptureRequest) -> str:
     doc: dict[str, Any] = asdict(normalized(request))
     doc["lines"] = sorted(doc["lines"], key=lambda line: line["sku"])
     doc["requested_date"] = request.requested_date.isoformat() if request.requested_date else None
+    # Payments are part of the content (a replay with other payments is a conflict), listed in a
+    # canonical order; absent when there are none, so orders captured before payments existed
+    # still hash as they did.
+    if doc["payments"]:
+        doc["payments"] = sorted(doc["payments"], key=lambda p: (p["provider"], p["reference"], p["amount_cents"]))
+    else:
+        del doc["payments"]
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -160,6 +181,7 @@ def validate_shape(request: CaptureRequest, *, today: date, customer_required: b
     for name, cents in (("shippingCents", request.shipping_cents), ("taxCents", request.tax_cents)):
         check.check(0 <= cents <= MAX_UNIT_PRICE_CENTS, f"{name} must be between 0 and 1,000,000.00", name)
     check.check(len(request.currency.strip()) == 3 and request.currency.strip().isalpha(), "currency is a 3-letter ISO code", "currency")
+    check_payments(check, request.payments, currency=request.currency.strip().upper())
     return check
 
 
@@ -256,6 +278,13 @@ def check_references(
             check.add(f"unknown location {request.delivery.pickup_location_id!r}", "delivery", "pickupLocation", code=ErrorCode.NOT_FOUND)
         elif not (pickup.active and pickup.capabilities.offers_pickup):
             check.add(f"{pickup.id} does not offer pick-up in store", "delivery", "pickupLocation")
+    skus = [line.sku.strip() for line in request.lines[:MAX_LINES]]
+    if request.payments and skus and all(sku in products for sku in skus):
+        total = request.shipping_cents + request.tax_cents + sum(
+            line.quantity * (products[line.sku.strip()].price.cents if line.unit_price_cents is None else line.unit_price_cents)
+            for line in request.lines[:MAX_LINES]
+        )
+        check_paid_total(check, request.payments, order_total_cents=total)
 
 
 def order_lines(request: CaptureRequest, products: dict[str, Product]) -> tuple[OrderLine, ...]:
@@ -285,8 +314,11 @@ def new_order(
     release_at: datetime | None,
     digest: str,
     at: datetime,
+    extra_payments: tuple[Payment, ...] = (),
+    exchange_for_return_id: str | None = None,
 ) -> Order:
-    """The captured order, still CREATED: callers move it to its settled status (an event of its own)."""
+    """The captured order, still CREATED: callers move it to its settled status (an event of its own).
+    `extra_payments`: paid other than by the channel's input (an exchange's credit)."""
     subtotal = Money.zero(request.currency)
     for line in lines:
         subtotal = subtotal + line.total
@@ -318,6 +350,8 @@ def new_order(
         release_at=release_at,
         routing=routing,
         input_hash=digest,
+        payments=payments_of(request.payments, request.currency) + extra_payments,
+        exchange_for_return_id=exchange_for_return_id,
     )
 
 

@@ -15,6 +15,7 @@ from app.domain.geo import GeoPoint
 from app.domain.geocoding import PointSource
 from app.domain.locations import Address
 from app.domain.money import Money
+from app.domain.payments import Payment, RefundTally
 
 
 class OrderStatus(StrEnum):
@@ -199,6 +200,12 @@ class Order:
     routing: dict[str, object] | None = field(default=None, compare=False)
     # SHA-256 of the canonical capture input: a replay with the same hash returns this order.
     input_hash: str | None = None
+    # Money captured by payment providers with the order (empty: refunds are recorded as MANUAL).
+    payments: tuple[Payment, ...] = ()
+    # What refunds and exchange credit have taken back so far (app.domain.payments.add caps it).
+    refund_tally: RefundTally = field(default_factory=RefundTally)
+    # A replacement order made by an exchange: the return it replaces goods of.
+    exchange_for_return_id: str | None = None
 
     @property
     def location_ids(self) -> frozenset[str]:

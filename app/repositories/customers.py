@@ -25,6 +25,9 @@ from app.domain.customers import (
 )
 from app.domain.money import Money
 from app.domain.orders import OrderStatus
+from app.domain.returns import COUNTS_AGAINST_ORDER, ReturnStatus
+
+NOT_COUNTED = frozenset(ReturnStatus) - COUNTS_AGAINST_ORDER  # rejected and cancelled returns bring nothing back
 from app.domain.pagination import Page, PageRequest, decode_cursor, encode_cursor
 from app.repositories.database import Session
 from app.repositories.mapping import address_from_doc, address_to_doc
@@ -87,6 +90,7 @@ class CustomerRepository:
         self.collection = db["customers"]
         self.keys = db["customer_keys"]
         self.orders = db["orders"]
+        self.returns = db["returns"]
 
     async def by_ids(self, ids: list[str], *, session: Session | None = None, include_merged: bool = False) -> list[Customer]:
         """Live customers by id; with `include_merged`, tombstones too (their `merged_into` set)."""
@@ -123,13 +127,19 @@ class CustomerRepository:
         )
 
     async def lifetime_figures(self, customer_ids: list[str]) -> dict[str, LifetimeFigures]:
+        """Per customer and channel: orders, spend net of what refunds and exchange credit took back
+        (the order's refund tally), money refunded, units bought, and units in live returns."""
         pipeline: list[dict[str, Any]] = [
             {"$match": {"customer_id": {"$in": customer_ids}, "status": {"$ne": OrderStatus.CANCELLED.value}}},
             {
                 "$group": {
                     "_id": {"customer": "$customer_id", "channel": "$channel_id", "currency": "$totals.currency"},
                     "orders": {"$sum": 1},
-                    "cents": {"$sum": "$totals.total_cents"},
+                    "cents": {"$sum": {"$subtract": ["$totals.total_cents", {"$ifNull": ["$refund_tally.total_cents", 0]}]}},
+                    "refunded": {"$sum": {"$ifNull": ["$refund_tally.refunded_cents", 0]}},
+                    "units": {"$sum": {"$sum": {"$map": {
+                        "input": "$lines", "in": {"$subtract": ["$$this.quantity", {"$ifNull": ["$$this.cancelled_quantity", 0]}]},
+                    }}}},
                     "first": {"$min": "$created_at"},
                     "last": {"$max": "$created_at"},
                 }
@@ -138,6 +148,7 @@ class CustomerRepository:
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         async for row in await self.orders.aggregate(pipeline):
             rows[row["_id"]["customer"]].append(row)
+        returned = await self._returned_units(customer_ids)
         figures: dict[str, LifetimeFigures] = {}
         for customer_id in customer_ids:
             groups = sorted(rows.get(customer_id, []), key=lambda r: r["_id"]["channel"])
@@ -146,7 +157,15 @@ class CustomerRepository:
                 continue
             currency = groups[0]["_id"]["currency"] or "USD"
             by_channel = tuple(
-                ChannelSpend(g["_id"]["channel"], int(g["orders"]), Money(int(g["cents"]), currency)) for g in groups
+                ChannelSpend(
+                    g["_id"]["channel"],
+                    int(g["orders"]),
+                    Money(int(g["cents"]), currency),
+                    refunds=Money(int(g["refunded"]), currency),
+                    units=int(g["units"]),
+                    returned_units=returned.get((customer_id, g["_id"]["channel"]), 0),
+                )
+                for g in groups
             )
             figures[customer_id] = LifetimeFigures(
                 order_count=sum(c.order_count for c in by_channel),
@@ -154,8 +173,24 @@ class CustomerRepository:
                 by_channel=by_channel,
                 first_order_at=min(g["first"] for g in groups),
                 last_order_at=max(g["last"] for g in groups),
+                refunds=Money(sum(c.refunds.cents for c in by_channel), currency),
             )
         return figures
+
+    async def _returned_units(self, customer_ids: list[str]) -> dict[tuple[str, str], int]:
+        """Units in live returns per (customer, channel): what was received once known, else what was authorized."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"customer_id": {"$in": customer_ids}, "status": {"$nin": [s.value for s in NOT_COUNTED]}}},
+            {
+                "$group": {
+                    "_id": {"customer": "$customer_id", "channel": "$channel_id"},
+                    "units": {"$sum": {"$sum": {"$map": {
+                        "input": "$lines", "in": {"$ifNull": ["$$this.received_quantity", "$$this.quantity"]},
+                    }}}},
+                }
+            },
+        ]
+        return {(row["_id"]["customer"], row["_id"]["channel"]): int(row["units"]) async for row in await self.returns.aggregate(pipeline)}
 
     async def upsert_many(self, customers: list[Customer]) -> None:
         if customers:

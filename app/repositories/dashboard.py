@@ -17,6 +17,8 @@ class DashboardRepository:
     def __init__(self, db: AsyncDatabase):
         self._orders = db["orders"]
         self._inventory = db["inventory"]
+        self._returns = db["returns"]
+        self._refunds = db["refunds"]
 
     async def orders_per_minute(self, since: datetime) -> list[ChannelMinute]:
         pipeline = [
@@ -45,6 +47,25 @@ class DashboardRepository:
 
     async def backorders(self) -> int:
         return await self._orders.count_documents({"status": {"$in": list(BACKORDER_STATUSES)}})
+
+    async def returns_since(self, since: datetime) -> int:
+        # Index "created" on returns: a range scan of today's returns only.
+        return await self._returns.count_documents({"created_at": {"$gte": since}})
+
+    async def refunds_since(self, since: datetime) -> tuple[int, dict[str, int]]:
+        """Refunds with money back since `since` (index "created" on refunds): how many, and cents per currency."""
+        rows = await self._refunds.aggregate(
+            [
+                {"$match": {"created_at": {"$gte": since}, "kind": {"$ne": "EXCHANGE_CREDIT"}, "status": "ISSUED"}},
+                {"$group": {"_id": "$currency", "count": {"$sum": 1}, "cents": {"$sum": "$amount_cents"}}},
+                {"$sort": {"_id": 1}},
+            ]
+        )
+        count, amounts = 0, {}
+        async for row in rows:
+            count += int(row["count"])
+            amounts[row["_id"]] = int(row["cents"])
+        return count, amounts
 
     async def stock_outs(self) -> int:
         # Uses the partial index "stock_outs": only levels with nothing available are in it.

@@ -74,6 +74,20 @@ INDEXES: dict[str, list[IndexModel]] = {
                    partialFilterExpression={"tracking_number": {"$type": "string"}}),
     ],
     "routing_policies": [],  # _id = "global" or a channel id
+    "return_policies": [],  # _id = "global" or a channel id
+    "returns": [
+        # Idempotency (a client key per order) and the order's n-th return: concurrent requests collide here.
+        IndexModel([("order_id", ASCENDING), ("client_key", ASCENDING)], name="order_client_key", unique=True),
+        IndexModel([("order_id", ASCENDING), ("sequence", ASCENDING)], name="order_sequence", unique=True),
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
+        IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="customer_created"),
+        IndexModel([("channel_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="channel_created"),
+        IndexModel([("location_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="location_created"),
+        IndexModel([("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="status_created"),
+        IndexModel([("reasons", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="reason_created"),
+        IndexModel([("tracking_number", ASCENDING)], name="tracking_number", unique=True,
+                   partialFilterExpression={"tracking_number": {"$type": "string"}}),
+    ],
     "events": [
         IndexModel([("seq", ASCENDING)], name="seq", unique=True, partialFilterExpression={"seq": {"$type": "number"}}),
         IndexModel([("order_id", ASCENDING), ("_id", ASCENDING)], name="order_timeline",
@@ -100,6 +114,20 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "leases": [],
     "relay_state": [],
+    "refunds": [
+        IndexModel([("order_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], name="order"),
+        # One refund per return: a second one (a double click, a racing clerk) collides here too.
+        IndexModel([("return_id", ASCENDING)], name="return", unique=True,
+                   partialFilterExpression={"return_id": {"$type": "string"}}),
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
+    ],
+    "exchanges": [
+        IndexModel([("return_id", ASCENDING)], name="return", unique=True),  # one exchange per return
+        IndexModel([("replacement_order_id", ASCENDING)], name="replacement_order",
+                   partialFilterExpression={"replacement_order_id": {"$type": "string"}}),
+        # Exchanges waiting for their return to arrive (EXCHANGE_ON_RECEIPT).
+        IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
+    ],
 }
 
 DEFAULT_EVENT_RETENTION_DAYS = 30

@@ -27,6 +27,7 @@ from app.domain.orders import (
     OrderTotals,
 )
 from app.domain.pagination import Page, PageRequest
+from app.domain.payments import Payment, PaymentMethod, RefundTally
 from app.repositories.database import Session
 from app.repositories.keyset import after_cursor, newest_first_page, page_of
 from app.repositories.mapping import (
@@ -94,7 +95,11 @@ def to_doc(order: Order) -> dict[str, Any]:
         "updated_at": order.updated_at,
         "version": order.version,
         "input_hash": order.input_hash,
+        "payments": [payment_to_doc(p) for p in order.payments],
+        "refund_tally": tally_to_doc(order.refund_tally),
     }
+    if order.exchange_for_return_id:
+        doc["exchange_for_return_id"] = order.exchange_for_return_id
     backordered = sorted(order.backordered_skus) if order.status in BACKORDER_FILLABLE else []
     if backordered:
         # Present only while something waits for stock: the partial index stays small.
@@ -179,6 +184,53 @@ def from_doc(doc: dict[str, Any]) -> Order:
         version=int(doc.get("version", 1)),
         routing=doc.get("routing"),
         input_hash=doc.get("input_hash"),
+        payments=tuple(payment_from_doc(p, currency) for p in doc.get("payments") or ()),
+        refund_tally=tally_from_doc(doc.get("refund_tally")),
+        exchange_for_return_id=doc.get("exchange_for_return_id"),
+    )
+
+
+def payment_to_doc(payment: Payment) -> dict[str, Any]:
+    return {
+        "provider": payment.provider,
+        "method": payment.method.value,
+        "reference": payment.reference,
+        "amount_cents": payment.amount.cents,
+    }
+
+
+def payment_from_doc(doc: dict[str, Any], currency: str) -> Payment:
+    return Payment(
+        provider=doc["provider"],
+        method=PaymentMethod(doc["method"]),
+        reference=doc["reference"],
+        amount=Money(int(doc["amount_cents"]), currency),
+    )
+
+
+def tally_to_doc(tally: RefundTally) -> dict[str, Any]:
+    """Line and payment keys are strings (BSON keys); `refunded_cents` is stored for lifetime figures."""
+    return {
+        "total_cents": tally.total_cents,
+        "credit_cents": tally.credit_cents,
+        "refunded_cents": tally.refunded_cents,
+        "shipping_cents": tally.shipping_cents,
+        "lines": {line_id: cents for line_id, cents in tally.lines},
+        "payments": {str(index): cents for index, cents in tally.payments},
+        "count": tally.count,
+    }
+
+
+def tally_from_doc(doc: dict[str, Any] | None) -> RefundTally:
+    if not doc:
+        return RefundTally()
+    return RefundTally(
+        total_cents=int(doc.get("total_cents", 0)),
+        credit_cents=int(doc.get("credit_cents", 0)),
+        shipping_cents=int(doc.get("shipping_cents", 0)),
+        lines=tuple(sorted(((k, int(v)) for k, v in (doc.get("lines") or {}).items()), key=lambda kv: (len(kv[0]), kv[0]))),
+        payments=tuple(sorted((int(k), int(v)) for k, v in (doc.get("payments") or {}).items())),
+        count=int(doc.get("count", 0)),
     )
 
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 from app.domain.carriers import CarrierRegistry
 from app.domain.errors import ServiceUnavailable
+from app.domain.payment_providers import PaymentProviders
 from app.domain.rate_cards import built_in_carriers
+from app.domain.refunds import DEFAULT_APPEASEMENT_LIMITS, AppeasementLimits
 
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.channels import ChannelRepository
@@ -23,6 +25,10 @@ from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.repositories.exchanges import ExchangeRepository
+from app.repositories.refunds import RefundRepository
+from app.repositories.return_policies import ReturnPolicyRepository
+from app.repositories.returns import ReturnRepository
 from app.repositories.routing import RoutingPolicyRepository
 from app.repositories.sequencer import RelayStateRepository
 from app.repositories.shipments import ShipmentRepository
@@ -50,6 +56,14 @@ from app.services.order_lifecycle import OrderLifecycleService
 from app.services.order_routing import OrderRouting
 from app.services.orders import OrderQueryService
 from app.services.reservations import OrderWriter
+from app.services.exchanges import ExchangeService
+from app.services.refunds import RefundService
+from app.services.return_labels import ReturnLabels
+from app.services.return_policies import ReturnPolicyService
+from app.services.return_queries import ReturnQueryService
+from app.services.return_receiving import ReturnReceiving
+from app.services.return_tracking import ReturnTracking
+from app.services.returns import ReturnService
 from app.services.routing import RoutingService
 from app.services.scheduler import Scheduler
 from app.services.sequencer import LEASE_SECONDS, OnSequenced, Sequencer, build_sequencer, instance_id
@@ -92,6 +106,12 @@ class Services:
     shipping: ShippingService
     documents: DocumentService
     signatures: SignatureService
+    return_policies: ReturnPolicyService
+    returns: ReturnService
+    return_receiving: ReturnReceiving
+    return_queries: ReturnQueryService
+    refunds: RefundService
+    exchanges: ExchangeService
     # Bulk import (`oms import`, POST /imports/{kind}): one importer per ImportKind.
     imports: ImportService
     geocoder: Geocoder
@@ -139,8 +159,11 @@ def build_services(
     signing_key: str | None = None,
     carriers: CarrierRegistry | None = None,
     webhook_secrets: Mapping[str, Sequence[str]] | None = None,
+    payment_providers: PaymentProviders | None = None,
+    appeasement_limits: AppeasementLimits = DEFAULT_APPEASEMENT_LIMITS,
 ) -> Services:
-    """`carriers`: the carrier registry (built-in rate cards by default; a real API replaces one by code)."""
+    """`carriers`: the carrier registry (built-in rate cards by default; a real API replaces one by code).
+    `payment_providers`: refund and charge adapters by provider code (the built-in recorder by default)."""
     db = mongo.db
     events = EventRepository(db)
     orders = OrderRepository(db)
@@ -176,6 +199,82 @@ def build_services(
     queue = KeyedLocks()  # one per process: captures of the same SKU queue here instead of colliding in MongoDB
     backorders = BackorderService(mongo=mongo, orders=orders, routing=routing, writer=writer)
     lifecycle = OrderLifecycleService(mongo=mongo, orders=orders, writer=writer, backorders=backorders)
+    carrier_registry = carriers or CarrierRegistry(built_in_carriers())
+    inventory_changes = InventoryChangeService(
+        mongo=mongo,
+        inventory=inventory,
+        locations=locations,
+        products=products,
+        events=events,
+        backorders=backorders,
+        queue=queue,
+    )
+    returns = ReturnRepository(db)
+    return_policies = ReturnPolicyService(
+        mongo=mongo, policies=ReturnPolicyRepository(db), channels=channels, locations=locations, events=events
+    )
+    return_receiving = ReturnReceiving(
+        mongo=mongo,
+        returns=returns,
+        locations=locations,
+        policies=return_policies,
+        inventory_changes=inventory_changes,
+        events=events,
+        queue=queue,
+    )
+    order_capture = OrderCaptureService(
+        mongo=mongo,
+        orders=orders,
+        customers=customers,
+        channels=channels,
+        products=products,
+        locations=locations,
+        routing=routing,
+        writer=writer,
+        queue=queue,
+        geocoder=geocoder(),
+    )
+    return_service = ReturnService(
+        mongo=mongo,
+        returns=returns,
+        orders=orders,
+        shipments=repos.shipments,
+        policies=return_policies,
+        labels=ReturnLabels(carriers=carrier_registry, locations=locations, products=products, channels=channels),
+        receiving=return_receiving,
+        events=events,
+        queue=queue,
+    )
+    providers = payment_providers or PaymentProviders()
+    exchanges = ExchangeRepository(db)
+    refunds = RefundService(
+        mongo=mongo,
+        refunds=RefundRepository(db),
+        orders=orders,
+        returns=returns,
+        exchanges=exchanges,
+        return_service=return_service,
+        policies=return_policies,
+        events=events,
+        providers=providers,
+        limits=appeasement_limits,
+    )
+    exchange_service = ExchangeService(
+        mongo=mongo,
+        exchanges=exchanges,
+        returns=returns,
+        orders=orders,
+        products=products,
+        policies=return_policies,
+        capture=order_capture,
+        lifecycle=lifecycle,
+        refunds=refunds,
+        events=events,
+        providers=providers,
+    )
+    return_receiving.after_receipt = exchange_service.place_for_return
+    return_service.on_ended = exchange_service.end_with_return
+    event_service = EventService(events=events, orders=orders, locations=locations, relay_state=RelayStateRepository(db))
     location_service = LocationService(
         mongo=mongo, locations=locations, inventory=inventory, events=events, geocoder=geocoder()
     )
@@ -209,27 +308,8 @@ def build_services(
         orders=OrderQueryService(orders=orders, events=events),
         inventory=InventoryQueryService(inventory=inventory, events=events),
         routing=routing_service,
-        inventory_changes=InventoryChangeService(
-            mongo=mongo,
-            inventory=inventory,
-            locations=locations,
-            products=products,
-            events=events,
-            backorders=backorders,
-            queue=queue,
-        ),
-        order_capture=OrderCaptureService(
-            mongo=mongo,
-            orders=orders,
-            customers=customers,
-            channels=channels,
-            products=products,
-            locations=locations,
-            routing=routing,
-            writer=writer,
-            queue=queue,
-            geocoder=geocoder(),
-        ),
+        inventory_changes=inventory_changes,
+        order_capture=order_capture,
         order_lifecycle=lifecycle,
         order_edits=OrderEditService(
             mongo=mongo,
@@ -248,9 +328,10 @@ def build_services(
         picking=picking,
         shipping=ShippingService(
             repos=repos,
-            carriers=carriers or CarrierRegistry(built_in_carriers()),
+            carriers=carrier_registry,
             signatures=signatures,
             webhook_secrets=webhook_secrets or {},
+            returns=ReturnTracking(returns=returns, receiving=return_receiving),
         ),
         documents=DocumentService(
             signing_key=signing_key or secrets.token_urlsafe(32),
@@ -258,14 +339,19 @@ def build_services(
             orders=orders,
             locations=locations,
             picking=picking,
+            returns=returns,
         ),
         scheduler=Scheduler(
             orders=orders, lifecycle=lifecycle, backorders=backorders, interval_seconds=scheduler_interval_seconds
         ),
-        events=EventService(
-            events=events, orders=orders, locations=locations, relay_state=RelayStateRepository(db)
-        ),
+        events=event_service,
         dashboard=DashboardService(dashboard=DashboardRepository(db), events=events),
+        return_policies=return_policies,
+        returns=return_service,
+        return_receiving=return_receiving,
+        return_queries=ReturnQueryService(returns=returns, events=event_service),
+        refunds=refunds,
+        exchanges=exchange_service,
         imports=ImportService(
             [
                 StockImporter(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from app.domain.clock import utcnow
 from app.domain.dashboard import DashboardFigures
 from app.domain.errors import Forbidden
+from app.domain.money import Money
 from app.domain.principals import Principal, Role
 from app.repositories.dashboard import DashboardRepository
 from app.repositories.events import EventRepository
@@ -29,12 +30,15 @@ class DashboardService:
     async def figures(self) -> DashboardFigures:
         """Not scoped: callers authorize first. Runs the aggregations concurrently."""
         now = utcnow()
-        per_minute, by_status, backorders, stock_outs, recent = await asyncio.gather(
+        midnight = datetime.combine(now.date(), time.min, tzinfo=timezone.utc)
+        per_minute, by_status, backorders, stock_outs, recent, returns_today, refunds = await asyncio.gather(
             self._dashboard.orders_per_minute(now - WINDOW),
             self._dashboard.open_orders_by_status(),
             self._dashboard.backorders(),
             self._dashboard.stock_outs(),
             self._events.recent(RECENT_EVENTS),
+            self._dashboard.returns_since(midnight),
+            self._dashboard.refunds_since(midnight),
         )
         return DashboardFigures(
             at=now,
@@ -43,4 +47,7 @@ class DashboardService:
             backorders=backorders,
             stock_outs=stock_outs,
             recent_events=tuple(recent),
+            returns_today=returns_today,
+            refunds_today=refunds[0],
+            refunded_today=tuple(Money(cents, currency) for currency, cents in refunds[1].items()),
         )

@@ -16,10 +16,14 @@ from app.domain.errors import NotFound
 from app.domain.principals import Principal, Role
 from app.domain.signed_tokens import BadToken, make_token, read_token
 from app.repositories.locations import LocationRepository
+from app.domain.locations import Address
+from app.domain.orders import Order
 from app.repositories.orders import OrderRepository
+from app.repositories.returns import ReturnRepository
 from app.repositories.shipments import ShipmentRepository
 from app.services import pdf_documents
 from app.services.picking import PickingService
+from app.services.return_queries import can_see_return
 from app.services.shipments import can_see_shipment
 
 DEFAULT_TTL_SECONDS = 15 * 60
@@ -29,6 +33,7 @@ class DocumentKind(StrEnum):
     PACKING_SLIP = "packing-slip"
     LABEL = "label"
     PICK_LIST = "pick-list"
+    RETURN_LABEL = "return-label"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +75,10 @@ class DocumentService:
         orders: OrderRepository,
         locations: LocationRepository,
         picking: PickingService,
+        returns: ReturnRepository | None = None,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
     ):
+        self._returns = returns
         self._key = signing_key
         self._shipments = shipments
         self._orders = orders
@@ -90,6 +97,10 @@ class DocumentService:
     def pick_list_url(self, principal: Principal, location_id: str, shipment_ids: list[str]) -> str:
         token = self._token(principal, DocumentKind.PICK_LIST, location_id, ids=shipment_ids)
         return f"/documents/pick-lists/{quote(location_id)}.pdf?token={token}"
+
+    def return_label_url(self, principal: Principal, return_id: str) -> str:
+        token = self._token(principal, DocumentKind.RETURN_LABEL, return_id)
+        return f"/documents/returns/{quote(return_id)}/label.pdf?token={token}"
 
     def _verify(self, token: str, kind: DocumentKind, subject: str) -> tuple[Principal, dict[str, object]]:
         claims = read_token(self._key, token, now=time.time())
@@ -119,3 +130,25 @@ class DocumentService:
         shipment_ids = [str(x) for x in ids] if isinstance(ids, list) else None
         pick_list = await self._picking.pick_list(principal, location_id, shipment_ids=shipment_ids)
         return Document(f"pick-list-{location_id}.pdf", pdf_documents.pick_list_pdf(pick_list))
+
+    async def return_label_document(self, return_id: str, token: str) -> Document:
+        principal, _ = self._verify(token, DocumentKind.RETURN_LABEL, return_id)
+        ret = await self._returns.get(return_id) if self._returns is not None else None
+        if ret is None or not can_see_return(principal, ret) or ret.label is None or ret.location_id is None:
+            raise NotFound("no such document")
+        orders = await self._orders.by_ids([ret.order_id])
+        destinations = await self._locations.by_ids([ret.location_id])
+        if not orders or not destinations:
+            raise NotFound("no such document")
+        sender = await self._sender(orders[0])
+        content = pdf_documents.return_label_pdf(ret, sender, destinations[0])
+        return Document(f"return-label-{ret.label.tracking_number}.pdf", content)
+
+    async def _sender(self, order: Order) -> Address:
+        """The shopper's address the label was priced from (a pick-up order's: its store's)."""
+        if order.delivery.address is not None:
+            return order.delivery.address
+        found = await self._locations.by_ids([order.delivery.pickup_location_id or ""])
+        if not found:
+            raise NotFound("no such document")
+        return found[0].address

@@ -3,8 +3,9 @@ movement events (StockLevelChanged, the movement log) and any backorders the new
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from app.domain.clock import utcnow
 from app.domain.errors import ErrorCode, FieldIssue, InvalidInput, NotFound, Validator
@@ -20,6 +21,7 @@ from app.domain.inventory import (
     StockPolicy,
     apply_delta,
     apply_policy,
+    empty_level,
     stock_level_changed,
 )
 from app.domain.locations import Location
@@ -31,6 +33,18 @@ from app.repositories.locations import LocationRepository
 from app.repositories.products import ProductRepository
 from app.services.backorders import BackorderService
 from app.services.contention import KeyedLocks
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedUnits:
+    """Units of one SKU a return brought to a location: `sellable` ones go back on hand; the others are
+    recorded in the movement log without becoming stock. `details` go into the event's payload."""
+
+    sku: str
+    quantity: int
+    sellable: bool
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +211,39 @@ class InventoryChangeService:
 
         async with self._queue.hold([sku]):
             return await self._mongo.transaction(work)
+
+    async def record_return(
+        self,
+        session: Session,
+        location: Location,
+        movements: list[ReturnedUnits],
+        *,
+        actor: Actor,
+        at: datetime,
+        order_keys: dict[str, str],
+    ) -> StockChange:
+        """Inside the caller's transaction (the caller holds `queue` for the SKUs): a return's units
+        at the receiving location. Sellable units raise on hand through the same guarded write as a
+        receipt, and backorders take them; the rest (refurbish, damaged, back to the vendor) leave
+        sellable stock as it was. Every line is a `StockLevelChanged` with cause RETURN."""
+        changes: list[tuple[InventoryLevel, InventoryLevel]] = []
+        events: list[DomainEvent] = []
+        for unit in movements:
+            if unit.sellable:
+                before = await self._inventory.add_on_hand(unit.sku, location.id, unit.quantity, at=at, session=session, location=location)
+                assert before is not None
+                after = apply_delta(before, on_hand=unit.quantity)
+            else:
+                found = await self._inventory.by_keys([(unit.sku, location.id)], session=session)
+                before = after = found[0] if found else empty_level(unit.sku, location.id)
+            changes.append((before, after))
+            events.append(
+                stock_level_changed(
+                    before, after, cause=StockChangeCause.RETURN, actor=actor, at=at, reason=unit.reason,
+                    details=unit.details, **order_keys,
+                )
+            )
+        return await self._finish(session, changes, events, actor, at)
 
     async def reservation_mismatches(self, principal: Principal) -> list[ReservationMismatch]:
         """The no-oversell invariant, checked: empty when every `reserved` equals its open allocations."""

@@ -17,7 +17,7 @@ from typing import Any
 from app.domain.channels import BackorderPolicy, Channel
 from app.domain.clock import utcnow
 from app.domain.customers import CustomerKeyTaken
-from app.domain.errors import Conflict, Forbidden
+from app.domain.errors import Conflict, Forbidden, Validator
 from app.domain.events import Actor, DomainEvent
 from app.domain.geocoding import Geocoded
 from app.domain.ids import new_id
@@ -28,6 +28,7 @@ from app.domain.order_capture import (
     CaptureRequest,
     DeliveryRequest,
     PickupUnavailable,
+    Replacement,
     check_located,
     check_references,
     input_hash,
@@ -115,23 +116,25 @@ class OrderCaptureService:
         self._queue = queue
         self._geocoder = geocoder
 
-    async def capture(self, principal: Principal, request: CaptureRequest) -> Captured:
+    async def capture(self, principal: Principal, request: CaptureRequest, *, replacement: Replacement | None = None) -> Captured:
+        """`replacement`: an exchange's new order (app/services/exchanges.py), which has checked the
+        caller already and names the customer; otherwise the caller's role and scope decide."""
         request = normalized(request)
-        refs = await self._validated(principal, request)
+        refs = await self._validated(principal, request, replacement=replacement)
         digest = input_hash(request)
         lines = order_lines(request, refs.products)
         for attempt in range(MAX_ATTEMPTS):
             try:
                 async with self._queue.hold(line.sku for line in lines):
                     order, replayed = await self._mongo.transaction(
-                        lambda session: self._capture_in(session, principal, request, refs, lines, digest)
+                        lambda session: self._capture_in(session, principal, request, refs, lines, digest, replacement)
                     )
             except (StockMoved, OrderChanged, CustomerKeyTaken, ExternalIdTaken):
                 await asyncio.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
                 continue
             # A replay shows the stored order, so it must be the caller's to see (a shopper reusing
             # another's external id learns only that the id is taken).
-            visible = principal.can_see_order(
+            visible = replacement is not None or principal.can_see_order(
                 customer_id=order.customer_id, channel_id=order.channel_id, location_ids=order.location_ids
             )
             if replayed and (order.input_hash != digest or not visible):
@@ -161,13 +164,17 @@ class OrderCaptureService:
         refs: _Refs,
         lines: tuple[OrderLine, ...],
         digest: str,
+        replacement: Replacement | None = None,
     ) -> tuple[Order, bool]:
         existing = await self._orders.by_external_id(request.channel_id, request.external_id, session=session)
         if existing is not None:
             return existing, True
         at = utcnow()
         actor = actor_of(principal)
-        customer_id, events = await self._customer(session, principal, request, actor, at)
+        if replacement is not None:
+            customer_id, events = replacement.customer_id, []
+        else:
+            customer_id, events = await self._customer(session, principal, request, actor, at)
         delivery = _delivery(request, refs)
         needs = _needs(lines)
         placement = await self._routing.place(
@@ -199,6 +206,8 @@ class OrderCaptureService:
             release_at=None,
             digest=digest,
             at=at,
+            extra_payments=replacement.credit if replacement else (),
+            exchange_for_return_id=replacement.return_id if replacement else None,
         )
         created = replace(created, release_at=await scheduled_release(self._locations, created, at))
         order = with_status(created, settled_status(created, at), at)
@@ -207,19 +216,28 @@ class OrderCaptureService:
         await self._writer.write(session, None, order, events, actor=actor, at=at)
         return order, False
 
-    async def _validated(self, principal: Principal, request: CaptureRequest) -> _Refs:
+    async def _validated(self, principal: Principal, request: CaptureRequest, *, replacement: Replacement | None = None) -> _Refs:
         """Role and scope first (nothing about the input is revealed to a caller who may not capture)."""
-        if principal.role is Role.CHANNEL and principal.channel_id != request.channel_id:
-            raise Forbidden("a channel integration may only capture orders for its own channel", field=("channel",))
-        if principal.role is Role.CUSTOMER and principal.customer_id is None:
-            raise Forbidden("not allowed to place orders")
-        if principal.role not in (Role.ADMIN, Role.CSR, Role.CHANNEL, Role.CUSTOMER):
-            raise Forbidden(f"role {principal.role} may not capture orders")
-        check = validate_shape(request, today=utcnow().date(), customer_required=principal.role is not Role.CUSTOMER)
+        if replacement is None:
+            _check_role(principal, request)
+        check = validate_shape(
+            request, today=utcnow().date(), customer_required=replacement is None and principal.role is not Role.CUSTOMER
+        )
         # The point found stays out of the request: input_hash, and so a replay's idempotency,
         # covers only what the caller sent.
         located = await self._locate(request.delivery)
         check_located(check, request.delivery, located, "delivery", "address")
+        return await self._references(principal, request, check, located, replacement=replacement)
+
+    async def _references(
+        self,
+        principal: Principal,
+        request: CaptureRequest,
+        check: Validator,
+        located: Geocoded | None,
+        *,
+        replacement: Replacement | None,
+    ) -> _Refs:
         skus = sorted({line.sku for line in request.lines if line.sku})[:100]
         pickup_id = request.delivery.pickup_location_id
         # Independent reads, outside any transaction: issued together.
@@ -229,7 +247,7 @@ class OrderCaptureService:
             self._locations.by_ids([pickup_id]) if pickup_id else _nothing(),
         )
         channel = channels[0] if channels else None
-        if principal.role is Role.CUSTOMER and channel is not None and channel.kind not in SELF_SERVICE_KINDS:
+        if replacement is None and principal.role is Role.CUSTOMER and channel is not None and channel.kind not in SELF_SERVICE_KINDS:
             raise Forbidden("customers order for themselves on the web shop or the app", field=("channel",))
         products = {p.sku: p for p in found}
         pickup = pickups[0] if pickups else None
@@ -272,6 +290,15 @@ class OrderCaptureService:
         return customer.id, [event]
 
 
+def _check_role(principal: Principal, request: CaptureRequest) -> None:
+    if principal.role is Role.CHANNEL and principal.channel_id != request.channel_id:
+        raise Forbidden("a channel integration may only capture orders for its own channel", field=("channel",))
+    if principal.role is Role.CUSTOMER and principal.customer_id is None:
+        raise Forbidden("not allowed to place orders")
+    if principal.role not in (Role.ADMIN, Role.CSR, Role.CHANNEL, Role.CUSTOMER):
+        raise Forbidden(f"role {principal.role} may not capture orders")
+
+
 def _delivery(request: CaptureRequest, refs: _Refs) -> Delivery:
     """The order's delivery; a pick-up's destination point is the store's."""
     if refs.pickup is not None:
@@ -305,4 +332,6 @@ def _captured_payload(order: Order) -> dict[str, object]:
         "currency": order.totals.total.currency,
         "delivery": order.delivery.method.value,
         "releaseAt": order.release_at.isoformat() if order.release_at else None,
+        "paidCents": sum(p.amount.cents for p in order.payments),
+        **({"exchangeForReturnId": order.exchange_for_return_id} if order.exchange_for_return_id else {}),
     }

@@ -1,4 +1,4 @@
-"""Real PDFs (reportlab): pick lists, packing slips and 4x6 inch shipping labels with a Code 128 barcode."""
+"""Real PDFs (reportlab): pick lists, packing slips, and 4x6 inch shipping and return labels with a Code 128 barcode."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from app.domain.carriers import GRAMS_PER_LB
 from app.domain.locations import Address, Location
 from app.domain.orders import Order
 from app.domain.picking import PickList
-from app.domain.shipments import Shipment
+from app.domain.returns import Return, ShippingPayer
+from app.domain.shipments import Label, Shipment
 
 _STYLES = getSampleStyleSheet()
 _SMALL = ParagraphStyle("small", parent=_STYLES["Normal"], fontSize=8, leading=10)
@@ -117,6 +118,40 @@ def label_pdf(shipment: Shipment, origin: Location, service_name: str) -> bytes:
     """A 4x6 inch thermal label: from, ship to, service, weight, zone and the tracking number as Code 128."""
     label = shipment.label
     assert label is not None, "only shipped shipments have a label"
+    weight_g = sum(p.weight_grams for p in shipment.packages) or label.billable_weight_grams
+    return _label_pdf(
+        label,
+        sender=[origin.name, *_address_lines(origin.address)],
+        recipient=_address_lines(shipment.destination),
+        service_name=service_name,
+        weight_g=weight_g,
+        packages=max(1, len(shipment.packages)),
+        reference=shipment.number,
+        footer=_flags(shipment.handling) if shipment.handling else None,
+    )
+
+
+def return_label_pdf(ret: Return, sender: Address, destination: Location) -> bytes:
+    """The shopper's prepaid return label, same layout and Code 128 barcode as an outbound label."""
+    label = ret.label
+    assert label is not None, "only MAIL returns have a label"
+    paid = "RETURN - POSTAGE PAID" if ret.label_paid_by is ShippingPayer.RETAILER else "RETURN - DEDUCTED FROM REFUND"
+    return _label_pdf(
+        label,
+        sender=_address_lines(sender),
+        recipient=[f"RETURNS - {destination.name}", *_address_lines(destination.address)],
+        service_name=label.service_name or label.service,
+        weight_g=label.billable_weight_grams,
+        packages=1,
+        reference=f"{ret.number} ({ret.item_count} items)",
+        footer=paid,
+    )
+
+
+def _label_pdf(
+    label: Label, *, sender: list[str], recipient: list[str], service_name: str, weight_g: int, packages: int,
+    reference: str, footer: str | None,
+) -> bytes:
     buffer = io.BytesIO()
     pdf = Canvas(buffer, pagesize=LABEL_SIZE)
     pdf.setTitle(f"Label {label.tracking_number}")
@@ -124,7 +159,7 @@ def label_pdf(shipment: Shipment, origin: Location, service_name: str) -> bytes:
     margin = 0.15 * inch
     y = height - margin - 8
     pdf.setFont("Helvetica", 7)
-    for text in ["FROM:", origin.name, *_address_lines(origin.address)]:
+    for text in ["FROM:", *sender]:
         pdf.drawString(margin, y, text)
         y -= 8.5
     pdf.line(margin, y, width - margin, y)
@@ -133,7 +168,7 @@ def label_pdf(shipment: Shipment, origin: Location, service_name: str) -> bytes:
     pdf.drawString(margin, y, "SHIP TO:")
     y -= 14
     pdf.setFont("Helvetica-Bold", 12)
-    for text in _address_lines(shipment.destination):
+    for text in recipient:
         pdf.drawString(margin + 10, y, text)
         y -= 14
     y -= 2
@@ -144,13 +179,12 @@ def label_pdf(shipment: Shipment, origin: Location, service_name: str) -> bytes:
     pdf.setFont("Helvetica-Bold", 22)
     pdf.drawRightString(width - margin, y, f"Z{label.zone}")
     y -= 16
-    weight_g = sum(p.weight_grams for p in shipment.packages) or label.billable_weight_grams
     pdf.setFont("Helvetica", 9)
-    pdf.drawString(margin, y, f"WEIGHT: {weight_g / GRAMS_PER_LB:.1f} LB ({weight_g / 1000:.2f} KG)   PKGS: {max(1, len(shipment.packages))}")
+    pdf.drawString(margin, y, f"WEIGHT: {weight_g / GRAMS_PER_LB:.1f} LB ({weight_g / 1000:.2f} KG)   PKGS: {packages}")
     y -= 11
     pdf.drawString(margin, y, f"SHIP DATE: {label.purchased_at:%Y-%m-%d}   EST. DELIVERY: {label.estimated_delivery.isoformat()}")
     y -= 11
-    pdf.drawString(margin, y, f"REF: {shipment.number}")
+    pdf.drawString(margin, y, f"REF: {reference}")
     y -= 6
     pdf.line(margin, y, width - margin, y)
     barcode = Code128(label.tracking_number, barHeight=0.9 * inch, barWidth=0.014 * inch, quiet=True)
@@ -159,9 +193,9 @@ def label_pdf(shipment: Shipment, origin: Location, service_name: str) -> bytes:
     y -= 14
     pdf.setFont("Helvetica-Bold", 11)
     pdf.drawCentredString(width / 2, y, f"TRACKING #: {label.tracking_number}")
-    if shipment.handling:
+    if footer:
         pdf.setFont("Helvetica-Bold", 10)
-        pdf.drawCentredString(width / 2, margin + 6, _flags(shipment.handling))
+        pdf.drawCentredString(width / 2, margin + 6, footer)
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()

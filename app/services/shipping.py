@@ -35,6 +35,7 @@ from app.domain.tracking import tracked_eta, tracked_status
 from app.repositories.database import Session
 from app.services import fulfilment_events as ev
 from app.services.fulfilment_unit import FulfilmentRepos, Unit
+from app.services.return_tracking import ReturnTracking
 from app.services.shipments import can_see_shipment
 from app.services.signatures import SignatureService
 
@@ -55,7 +56,10 @@ class ShippingService:
         carriers: CarrierRegistry,
         signatures: SignatureService,
         webhook_secrets: Mapping[str, Sequence[str]],
+        returns: ReturnTracking | None = None,
     ):
+        """`returns`: scans of return labels go there (tracking numbers no shipment has)."""
+        self._returns = returns
         self._repos = repos
         self._carriers = carriers
         self._signatures = signatures
@@ -170,10 +174,11 @@ class ShippingService:
             if update.kind not in TrackingEventKind.__members__:
                 raise InvalidInput([FieldIssue(ErrorCode.INVALID_INPUT, f"unknown event type {update.kind!r}", ("events", str(n), "type"))])
 
-        async def work(session: Session) -> list[TrackingResult]:
+        async def work(session: Session) -> tuple[list[TrackingResult], list[str]]:
             now = utcnow()
             unit = Unit(self._repos, session, Actor(subject=f"carrier:{adapter.code}", role="CARRIER"), now)
             results = []
+            arrived: list[str] = []  # returns this delivery moved to RECEIVED (fresh on every retry)
             for update in updates:
                 event = TrackingEvent(
                     id=update.event_id,
@@ -184,17 +189,27 @@ class ShippingService:
                     location=update.location,
                     estimated_delivery=update.estimated_delivery,
                 )
-                results.append(await self._apply(unit, update.tracking_number, event))
+                results.append(await self._apply(unit, update.tracking_number, event, arrived))
             await unit.commit()
-            return results
+            return results, arrived
 
-        return await self._repos.mongo.transaction(work)
+        results, arrived = await self._repos.mongo.transaction(work)
+        if arrived and self._returns is not None:
+            await self._returns.after_commit(arrived)
+        return results
 
-    async def _apply(self, unit: Unit, tracking_number: str, event: TrackingEvent) -> TrackingResult:
+    async def _apply(self, unit: Unit, tracking_number: str, event: TrackingEvent, arrived: list[str]) -> TrackingResult:
         shipments = self._repos.shipments
         updated = await shipments.add_tracking_event(tracking_number, event, session=unit.session)
         if updated is None:
             known = await shipments.by_tracking_number(tracking_number, session=unit.session)
+            if known is None and self._returns is not None:
+                # Not a shipment's: perhaps a return label's (return_tracking.py).
+                scan = await self._returns.apply(unit.session, tracking_number, event, unit.actor, unit.now, unit.events)
+                if scan is not None:
+                    if scan.arrived_return_id is not None:
+                        arrived.append(scan.arrived_return_id)
+                    return TrackingResult(event.id, tracking_number, scan.outcome, scan.status)
             outcome = "DUPLICATE" if known else "UNKNOWN_TRACKING_NUMBER"
             return TrackingResult(event.id, tracking_number, outcome, known.status.value if known else None)
         unit.events.append(

@@ -11,9 +11,11 @@ from strawberry import relay
 
 from app.domain import customers
 from app.domain.orders import OrderFilter
+from app.domain.returns import ReturnFilter
 from app.services.customer_merges import CustomersMerged
 from app.services.customers import CustomerUpsert
 from app.services.orders import CustomerOrdersKey
+from app.services.return_queries import CustomerReturnsKey
 from graphql_schema.context import Info
 from graphql_schema.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from graphql_schema.pagination import page_request
@@ -23,9 +25,12 @@ from graphql_schema.types.common import Address, AddressInput, Money
 
 if TYPE_CHECKING:
     from graphql_schema.types.orders import OrderConnection, OrderFilterInput
+    from graphql_schema.types.returns import ReturnConnection, ReturnFilterInput
 
 OrderConnectionRef = Annotated["OrderConnection", strawberry.lazy("graphql_schema.types.orders")]
 OrderFilterInputRef = Annotated["OrderFilterInput", strawberry.lazy("graphql_schema.types.orders")]
+ReturnConnectionRef = Annotated["ReturnConnection", strawberry.lazy("graphql_schema.types.returns")]
+ReturnFilterInputRef = Annotated["ReturnFilterInput", strawberry.lazy("graphql_schema.types.returns")]
 
 
 @strawberry.type(description="How one channel knows this customer.")
@@ -38,21 +43,29 @@ class ChannelIdentity:
         return now_or_later(info.context.loaders.channel_by_id, self.channel_code, Channel.from_domain)  # type: ignore[return-value]
 
 
-@strawberry.type(description="Orders and spend on one channel.")
+@strawberry.type(description="Orders, spend, refunds and returns on one channel.")
 class ChannelSpend:
     channel_code: str
     order_count: int
-    spend: Money
+    spend: Money = strawberry.field(description="Spent on this channel, net of refunds and exchange credit.")
+    refunds: Money = strawberry.field(description="Money refunded on this channel's orders.")
+    units: int = strawberry.field(description="Units bought (cancelled ones excluded).")
+    returned_units: int = strawberry.field(description="Units in returns that were not rejected or cancelled (received quantity once known).")
+    return_rate: float = strawberry.field(description="returnedUnits / units, 0 to 1.")
 
     @strawberry.field(description="The channel.")
     def channel(self, info: Info) -> Channel | None:
         return now_or_later(info.context.loaders.channel_by_id, self.channel_code, Channel.from_domain)  # type: ignore[return-value]
 
 
-@strawberry.type(description="Lifetime figures over every channel, cancelled orders excluded.")
+@strawberry.type(description="Lifetime figures over every channel, cancelled orders excluded, net of refunds.")
 class LifetimeFigures:
     order_count: int
-    spend: Money = strawberry.field(description="Total spent, all channels.")
+    spend: Money = strawberry.field(
+        description="Total spent, all channels, net of refunds and exchange credit (a replacement order's total counts instead)."
+    )
+    refunds: Money = strawberry.field(description="Money refunded, all channels.")
+    return_rate: float = strawberry.field(description="Units returned / units bought, all channels, 0 to 1.")
     by_channel: list[ChannelSpend]
     first_order_at: datetime | None
     last_order_at: datetime | None
@@ -62,8 +75,18 @@ class LifetimeFigures:
         return cls(
             order_count=value.order_count,
             spend=Money.from_domain(value.spend),
+            refunds=Money.from_domain(value.refunds),
+            return_rate=value.return_rate,
             by_channel=[
-                ChannelSpend(channel_code=c.channel_id, order_count=c.order_count, spend=Money.from_domain(c.spend))
+                ChannelSpend(
+                    channel_code=c.channel_id,
+                    order_count=c.order_count,
+                    spend=Money.from_domain(c.spend),
+                    refunds=Money.from_domain(c.refunds),
+                    units=c.units,
+                    returned_units=c.returned_units,
+                    return_rate=c.return_rate,
+                )
                 for c in value.by_channel
             ],
             first_order_at=value.first_order_at,
@@ -120,6 +143,20 @@ class Customer(relay.Node):
         key = CustomerOrdersKey(self.id, selection, page_request(first, after))
         page = await info.context.loaders.orders_page_by_customer.load(key)
         return await OrderConnection.resolve(info, page)
+
+    @strawberry.field(description="This customer's returns on every channel, newest first.")
+    async def returns(
+        self,
+        info: Info,
+        filter: ReturnFilterInputRef | None = None,  # noqa: A002 - GraphQL argument name
+        first: int | None = None,
+        after: str | None = None,
+    ) -> ReturnConnectionRef:
+        from graphql_schema.types.returns import ReturnConnection
+
+        selection = filter.to_domain() if filter else ReturnFilter()
+        key = CustomerReturnsKey(self.id, selection, page_request(first, after))
+        return ReturnConnection.from_page(await info.context.loaders.returns_page_by_customer.load(key))
 
 
 @strawberry.type

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from app.domain import dashboard
+from graphql_schema.types.common import Money
 from graphql_schema.types.events import Event
 
 
@@ -34,6 +35,11 @@ class Dashboard:
     stock_outs: int = strawberry.field(description="Stock levels (SKU × location) with nothing available.")
     recent_events: list[Event] = strawberry.field(description="The latest events, newest first.")
     cursor: str | None = strawberry.field(description="Cursor of the newest event included.")
+    returns_today: int = strawberry.field(description="Returns requested since midnight UTC, every channel.")
+    refunds_today: int = strawberry.field(description="Refunds issued since midnight UTC (exchange credit excluded).")
+    refunded_today: list[Money] = strawberry.field(
+        description="What those refunds gave back, one amount per currency.", metadata={"cost_list_size": 3}
+    )
 
     @classmethod
     def from_domain(cls, value: dashboard.DashboardFigures) -> Dashboard:
@@ -47,4 +53,7 @@ class Dashboard:
             stock_outs=value.stock_outs,
             recent_events=[Event.from_domain(e) for e in value.recent_events],
             cursor=str(value.last_seq) if value.last_seq is not None else None,
+            returns_today=value.returns_today,
+            refunds_today=value.refunds_today,
+            refunded_today=[Money.from_domain(m) for m in value.refunded_today],
         )

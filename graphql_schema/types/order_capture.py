@@ -12,6 +12,7 @@ from graphql_schema.enums import DeliveryMethod
 from graphql_schema.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError, PickupUnavailableError
 from graphql_schema.types.common import AddressInput, GeoPointInput
 from graphql_schema.types.orders import Order
+from graphql_schema.types.payments import PaymentInput
 
 
 @strawberry.input(description="Who ordered, as the channel knows them. Matched to an existing customer by channel id, email or phone, else created.")
@@ -67,6 +68,14 @@ class CaptureOrderInput:
     shipping_cents: int = strawberry.field(default=0, description="Shipping charged, in minor units.")
     tax_cents: int = strawberry.field(default=0, description="Tax charged, in minor units.")
     currency: str = strawberry.field(default="USD", description="ISO 4217 code of every amount.")
+    payments: list[PaymentInput] | None = strawberry.field(
+        default=None,
+        description=(
+            "What the channel's payment provider captured (at most 10, in the order's currency, together not more than "
+            "the order total). Refunds go back to these; without payments, refunds are recorded as MANUAL. Part of the "
+            "idempotency check: a replay with other payments is DUPLICATE_EXTERNAL_ID."
+        ),
+    )
 
     def to_domain(self) -> order_capture.CaptureRequest:
         customer = self.customer or CustomerInput()
@@ -93,6 +102,7 @@ class CaptureOrderInput:
             shipping_cents=self.shipping_cents,
             tax_cents=self.tax_cents,
             currency=self.currency,
+            payments=tuple(p.to_domain() for p in self.payments or ()),
         )
 
 

@@ -11,23 +11,31 @@ import strawberry
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
-from app.domain import orders, shipments
+from app.domain import orders, returns, shipments
 from app.domain.pagination import Page
+from app.domain.refunds import amount_paid
 from graphql_schema.context import Info
 from graphql_schema.ids import node_id_of
-from graphql_schema.enums import AllocationStatus, DeliveryMethod, OrderStatus, PointSource
+from graphql_schema.enums import AllocationStatus, DeliveryMethod, OrderReturnStatus, OrderStatus, PointSource
 from graphql_schema.pagination import edges as edges_of, page_info
 from graphql_schema.prefetch import now_or_later, prime, selected_paths
 from graphql_schema.types.catalog import Channel, Location, Product
 from graphql_schema.types.common import Address, GeoPoint, Money
 from graphql_schema.types.customers import Customer
 from graphql_schema.types.events import Event
+from graphql_schema.types.payments import Payment, RefundSummary, payments_of, refund_summary_of
 from graphql_schema.types.routing import RoutingExplanation
 
 if TYPE_CHECKING:
+    from graphql_schema.types.exchanges import Exchange
+    from graphql_schema.types.refunds import Refund
+    from graphql_schema.types.returns import Return
     from graphql_schema.types.shipments import Shipment
 
 ShipmentRef = Annotated["Shipment", strawberry.lazy("graphql_schema.types.shipments")]
+ReturnRef = Annotated["Return", strawberry.lazy("graphql_schema.types.returns")]
+RefundRef = Annotated["Refund", strawberry.lazy("graphql_schema.types.refunds")]
+ExchangeRef = Annotated["Exchange", strawberry.lazy("graphql_schema.types.exchanges")]
 
 
 @strawberry.type(description="Quantity of one line reserved at one location.")
@@ -128,6 +136,12 @@ class Order(relay.Node):
     created_at: datetime
     updated_at: datetime
     version: int = strawberry.field(description="Increments with every change.")
+    payments: list[Payment] = strawberry.field(
+        description="Money captured for the order by payment providers, and what was refunded through each.",
+        metadata={"cost_list_size": 10},
+    )
+    refund_summary: RefundSummary = strawberry.field(description="What was paid, refunded and credited to exchanges, and what is left.")
+    exchange_for_return_ref: strawberry.Private[str | None]
 
     @classmethod
     def from_domain(cls, value: orders.Order) -> Order:
@@ -184,6 +198,9 @@ class Order(relay.Node):
             created_at=value.created_at,
             updated_at=value.updated_at,
             version=value.version,
+            payments=payments_of(value),
+            refund_summary=refund_summary_of(value, amount_paid(value)),
+            exchange_for_return_ref=value.exchange_for_return_id,
         )
 
     @classmethod
@@ -221,9 +238,47 @@ class Order(relay.Node):
     def routing(self) -> RoutingExplanation | None:
         return RoutingExplanation.from_stored(self.routing_data)
 
+    @strawberry.field(
+        description="Returns of this order, oldest first (those the caller may see).", metadata={"cost_list_size": 10}
+    )
+    def returns(self, info: Info) -> list[ReturnRef]:
+        from graphql_schema.types.returns import Return
+
+        return now_or_later(  # type: ignore[return-value]
+            info.context.loaders.returns_by_order, self.id, lambda found: [Return.from_domain(r) for r in found]
+        )
+
+    @strawberry.field(description="The order's returns at a glance: none, requested, partially or fully returned.")
+    def return_status(self, info: Info) -> OrderReturnStatus:
+        units = self.item_count
+        return now_or_later(  # type: ignore[return-value]
+            info.context.loaders.returns_by_order, self.id, lambda found: returns.order_return_status(found, units)
+        )
+
     @strawberry.field(description="Every recorded change to this order, oldest first: the audit trail.")
     async def timeline(self, info: Info) -> list[Event]:
         return [Event.from_domain(e) for e in await info.context.loaders.timeline_by_order.load(self.id)]
+
+    @strawberry.field(
+        description="Refunds, appeasements and exchange credits against this order, oldest first (those the caller may see).",
+        metadata={"cost_list_size": 10},
+    )
+    def refunds(self, info: Info) -> list[RefundRef]:
+        from graphql_schema.types.refunds import Refund
+
+        return now_or_later(  # type: ignore[return-value]
+            info.context.loaders.refunds_by_order, self.id, lambda found: [Refund.from_domain(r) for r in found]
+        )
+
+    @strawberry.field(description="For a replacement order: the exchange (and through it the return) it replaces goods of.")
+    def exchange_for(self, info: Info) -> ExchangeRef | None:
+        from graphql_schema.types.exchanges import Exchange
+
+        if self.exchange_for_return_ref is None:
+            return None
+        return now_or_later(  # type: ignore[return-value]
+            info.context.loaders.exchange_by_replacement_order, self.id, lambda found: Exchange.from_domain(found) if found else None
+        )
 
 
 @strawberry.type

@@ -1,0 +1,148 @@
+"""Refunds collection (one document per refund), and the refund tally on the order document.
+
+The tally is the ceiling's guard: it lives on the order and is written only under the order's
+version, inside the refund's transaction. Two refunds of one order therefore serialize on the
+order document (the later one retries, re-reads and is refused if it no longer fits).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from app.domain.money import Money
+from app.domain.payments import RefundTally
+from app.domain.refunds import AlreadyRefunded, PaymentSplit, Refund, RefundKind, RefundLine, RefundLineKind, RefundStatus
+from app.repositories.database import Session
+from app.repositories.orders import tally_to_doc
+
+MAX_REFUNDS_PER_ORDER = 200
+
+
+def _line_to_doc(line: RefundLine) -> dict[str, Any]:
+    return {
+        "kind": line.kind.value,
+        "amount_cents": line.amount.cents,
+        "description": line.description,
+        "order_line_id": line.order_line_id,
+        "return_line_id": line.return_line_id,
+        "sku": line.sku,
+        "quantity": line.quantity,
+    }
+
+
+def _line_from_doc(doc: dict[str, Any], currency: str) -> RefundLine:
+    return RefundLine(
+        kind=RefundLineKind(doc["kind"]),
+        amount=Money(int(doc["amount_cents"]), currency),
+        description=doc.get("description", ""),
+        order_line_id=doc.get("order_line_id"),
+        return_line_id=doc.get("return_line_id"),
+        sku=doc.get("sku"),
+        quantity=int(doc.get("quantity", 0)),
+    )
+
+
+def to_doc(refund: Refund) -> dict[str, Any]:
+    return {
+        "_id": refund.id,
+        "order_id": refund.order_id,
+        "customer_id": refund.customer_id,
+        "channel_id": refund.channel_id,
+        "return_id": refund.return_id,
+        "exchange_id": refund.exchange_id,
+        "kind": refund.kind.value,
+        "amount_cents": refund.amount.cents,
+        "currency": refund.amount.currency,
+        "lines": [_line_to_doc(line) for line in refund.lines],
+        "splits": [
+            {
+                "payment_index": s.payment_index,
+                "provider": s.provider,
+                "reference": s.reference,
+                "amount_cents": s.amount.cents,
+                "provider_refund_id": s.provider_refund_id,
+            }
+            for s in refund.splits
+        ],
+        "status": refund.status.value,
+        "reason": refund.reason,
+        "created_at": refund.created_at,
+        "created_by": refund.created_by,
+        "created_by_role": refund.created_by_role,
+        "location_id": refund.location_id,
+    }
+
+
+def from_doc(doc: dict[str, Any]) -> Refund:
+    currency = doc.get("currency", "USD")
+    return Refund(
+        id=doc["_id"],
+        order_id=doc["order_id"],
+        customer_id=doc["customer_id"],
+        channel_id=doc["channel_id"],
+        return_id=doc.get("return_id"),
+        exchange_id=doc.get("exchange_id"),
+        kind=RefundKind(doc["kind"]),
+        amount=Money(int(doc["amount_cents"]), currency),
+        lines=tuple(_line_from_doc(line, currency) for line in doc.get("lines", [])),
+        splits=tuple(
+            PaymentSplit(
+                payment_index=int(s["payment_index"]),
+                provider=s["provider"],
+                reference=s.get("reference"),
+                amount=Money(int(s["amount_cents"]), currency),
+                provider_refund_id=s.get("provider_refund_id"),
+            )
+            for s in doc.get("splits", [])
+        ),
+        status=RefundStatus(doc["status"]),
+        reason=doc.get("reason"),
+        created_at=doc["created_at"],
+        created_by=doc.get("created_by", ""),
+        created_by_role=doc.get("created_by_role", ""),
+        location_id=doc.get("location_id"),
+    )
+
+
+class RefundRepository:
+    def __init__(self, db: AsyncDatabase):
+        self.collection = db["refunds"]
+        self.orders = db["orders"]
+
+    async def insert(self, refund: Refund, *, session: Session) -> None:
+        """AlreadyRefunded when the return has a refund (the unique `return` index)."""
+        try:
+            await self.collection.insert_one(to_doc(refund), session=session)
+        except DuplicateKeyError as exc:
+            if exc.has_error_label("TransientTransactionError"):
+                raise
+            raise AlreadyRefunded("this return was refunded already", field=("returnId",)) from exc
+
+    async def record_tally(
+        self, order_id: str, tally: RefundTally, *, expected_version: int, at: datetime, session: Session
+    ) -> bool:
+        """Stores the order's new tally if the order is still at `expected_version` (and bumps it)."""
+        result = await self.orders.update_one(
+            {"_id": order_id, "version": expected_version},
+            {"$set": {"refund_tally": tally_to_doc(tally), "updated_at": at}, "$inc": {"version": 1}},
+            session=session,
+        )
+        return result.matched_count == 1
+
+    async def by_ids(self, ids: list[str]) -> list[Refund]:
+        return [from_doc(doc) async for doc in self.collection.find({"_id": {"$in": ids}})]
+
+    async def for_orders(self, order_ids: list[str]) -> dict[str, list[Refund]]:
+        """Each order's refunds, oldest first (bounded per order)."""
+        found: dict[str, list[Refund]] = {order_id: [] for order_id in order_ids}
+        cursor = self.collection.find({"order_id": {"$in": order_ids}}).sort([("order_id", 1), ("created_at", 1), ("_id", 1)])
+        async for doc in cursor.limit(MAX_REFUNDS_PER_ORDER * max(1, len(order_ids))):
+            found[doc["order_id"]].append(from_doc(doc))
+        return found
+
+    async def for_returns(self, return_ids: list[str]) -> dict[str, Refund]:
+        return {doc["return_id"]: from_doc(doc) async for doc in self.collection.find({"return_id": {"$in": return_ids}})}
