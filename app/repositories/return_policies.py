@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.returns import (
@@ -15,7 +13,7 @@ from app.domain.returns import (
     ReturnReason,
     ShippingPayer,
 )
-from app.repositories.database import Session
+from app.repositories.scoped_policies import ScopedPolicyRepository
 
 
 def policy_to_doc(policy: ReturnPolicy) -> dict[str, Any]:
@@ -54,28 +52,6 @@ def _configured(doc: dict[str, Any]) -> ConfiguredReturnPolicy:
     )
 
 
-class ReturnPolicyRepository:
+class ReturnPolicyRepository(ScopedPolicyRepository[ReturnPolicy, ConfiguredReturnPolicy]):
     def __init__(self, db: AsyncDatabase):
-        self.collection = db["return_policies"]
-
-    async def get_many(self, scopes: list[str], *, session: Session | None = None) -> dict[str, ConfiguredReturnPolicy]:
-        """Stored policies among `scopes` (a channel and "global": two documents at most)."""
-        cursor = self.collection.find({"_id": {"$in": scopes}}, session=session).limit(len(scopes))
-        return {doc["_id"]: _configured(doc) async for doc in cursor}
-
-    async def put(
-        self, scope: str, policy: ReturnPolicy, *, updated_by: str, at: datetime, session: Session | None = None
-    ) -> ConfiguredReturnPolicy:
-        """Replaces the scope's settings and bumps its version atomically (upsert)."""
-        doc = await self.collection.find_one_and_update(
-            {"_id": scope},
-            {"$set": {**policy_to_doc(policy), "updated_at": at, "updated_by": updated_by}, "$inc": {"version": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        return _configured(doc)
-
-    async def delete(self, scope: str, *, session: Session | None = None) -> bool:
-        result = await self.collection.delete_one({"_id": scope}, session=session)
-        return result.deleted_count == 1
+        super().__init__(db, "return_policies", to_doc=policy_to_doc, configured=_configured)

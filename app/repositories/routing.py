@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.routing.policy import ConfiguredPolicy, CostModel, CriterionWeight, RoutingCriterion, RoutingPolicy
-from app.repositories.database import Session
+from app.repositories.scoped_policies import ScopedPolicyRepository
 
 
 def policy_to_doc(policy: RoutingPolicy) -> dict[str, Any]:
@@ -67,28 +65,6 @@ def _configured(doc: dict[str, Any]) -> ConfiguredPolicy:
     )
 
 
-class RoutingPolicyRepository:
+class RoutingPolicyRepository(ScopedPolicyRepository[RoutingPolicy, ConfiguredPolicy]):
     def __init__(self, db: AsyncDatabase):
-        self.collection = db["routing_policies"]
-
-    async def get_many(self, scopes: list[str], *, session: Session | None = None) -> dict[str, ConfiguredPolicy]:
-        """Stored policies among `scopes` (a channel and "global": two documents at most in practice)."""
-        cursor = self.collection.find({"_id": {"$in": scopes}}, session=session).limit(len(scopes))
-        return {doc["_id"]: _configured(doc) async for doc in cursor}
-
-    async def put(
-        self, scope: str, policy: RoutingPolicy, *, updated_by: str, at: datetime, session: Session | None = None
-    ) -> ConfiguredPolicy:
-        """Replaces the scope's settings and bumps its version atomically (upsert)."""
-        doc = await self.collection.find_one_and_update(
-            {"_id": scope},
-            {"$set": {**policy_to_doc(policy), "updated_at": at, "updated_by": updated_by}, "$inc": {"version": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        return _configured(doc)
-
-    async def delete(self, scope: str, *, session: Session | None = None) -> bool:
-        result = await self.collection.delete_one({"_id": scope}, session=session)
-        return result.deleted_count == 1
+        super().__init__(db, "routing_policies", to_doc=policy_to_doc, configured=_configured)
