@@ -3,10 +3,10 @@ built-in provider that records them as done.
 
 A real provider (Stripe, Adyen, a marketplace's refund API) plugs in by implementing
 `PaymentProvider` and registering it under the provider code orders carry on their payments.
-Refunds are issued inside the transaction that records them, after the guarded writes that make a
-second refund of the same return lose (so a losing racer never reaches the provider); a retried
-transaction sends the same `idempotency_key` (the refund's id), which a real adapter must pass to
-its provider (Stripe's `Idempotency-Key`) so a retry never pays twice.
+Refunds are asked for after the transaction that records them PENDING has committed (so a losing
+racer never reaches the provider), and asked again by the scheduler if they were never settled;
+every attempt sends the same `idempotency_key` (the refund's id and payment share), which a real
+adapter must pass to its provider (Stripe's `Idempotency-Key`) so a retry never pays twice.
 """
 
 from __future__ import annotations

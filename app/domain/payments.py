@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TypeVar
 
 from app.domain.errors import Conflict, ErrorCode, Validator
 from app.domain.money import Money
@@ -104,6 +105,9 @@ def payments_of(requests: tuple[PaymentRequest, ...], currency: str) -> tuple[Pa
     )
 
 
+_K = TypeVar("_K", str, int)
+
+
 # --- what has been given back -----------------------------------------------------------------------
 
 
@@ -196,6 +200,27 @@ def add(tally: RefundTally, entry: TallyEntry, ceilings: Ceilings) -> RefundTall
         payments=tuple(sorted(payments.items())),
         count=tally.count + 1,
     )
+
+
+def release(tally: RefundTally, entry: TallyEntry) -> RefundTally:
+    """The tally without `entry` (a refund the provider refused): the inverse of `add`."""
+    lines = _minus(tally.lines, entry.lines)
+    return replace(
+        tally,
+        total_cents=max(0, tally.total_cents - entry.total_cents),
+        credit_cents=max(0, tally.credit_cents - (entry.total_cents if entry.credit else 0)),
+        shipping_cents=max(0, tally.shipping_cents - entry.shipping_cents),
+        lines=tuple(sorted(lines.items(), key=lambda kv: (len(kv[0]), kv[0]))),
+        payments=tuple(sorted(_minus(tally.payments, entry.payments).items())),
+        count=max(0, tally.count - 1),
+    )
+
+
+def _minus(have: tuple[tuple[_K, int], ...], take: tuple[tuple[_K, int], ...]) -> dict[_K, int]:
+    left = dict(have)
+    for key, cents in take:
+        left[key] = left.get(key, 0) - cents
+    return {key: cents for key, cents in left.items() if cents > 0}
 
 
 def split_over_payments(payments: tuple[Payment, ...], tally: RefundTally, cents: int) -> tuple[tuple[int, int], ...]:

@@ -36,8 +36,15 @@ class RefundKind(StrEnum):
 
 
 class RefundStatus(StrEnum):
+    PENDING = "PENDING"  # recorded (and counted in the tally); the provider is being asked
     ISSUED = "ISSUED"  # the provider accepted it
-    FAILED = "FAILED"  # the provider refused it (never recorded by the built-in provider)
+    FAILED = "FAILED"  # the provider refused it; its amount is back in what may be refunded
+
+
+class PaymentFailed(Conflict):
+    """The payment provider refused the refund: it is recorded FAILED and nothing else changed."""
+
+    code = ErrorCode.PAYMENT_FAILED
 
 
 class RefundLineKind(StrEnum):
@@ -123,6 +130,7 @@ class Refund:
     exchange_id: str | None = None
     reason: str | None = None
     location_id: str | None = None  # where the return was received (its staff see the refund)
+    tally_entry: TallyEntry | None = None  # what it added to the order's tally (released if it FAILED)
 
 
 @dataclass(frozen=True, slots=True)

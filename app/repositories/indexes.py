@@ -120,6 +120,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("return_id", ASCENDING)], name="return", unique=True,
                    partialFilterExpression={"return_id": {"$type": "string"}}),
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
+        # PENDING refunds the scheduler completes (a crash between the provider and the record).
+        IndexModel([("created_at", ASCENDING)], name="pending", partialFilterExpression={"status": "PENDING"}),
     ],
     "exchanges": [
         IndexModel([("return_id", ASCENDING)], name="return", unique=True),  # one exchange per return

@@ -247,9 +247,10 @@ def build_services(
     )
     providers = payment_providers or PaymentProviders()
     exchanges = ExchangeRepository(db)
+    refund_records = RefundRepository(db)
     refunds = RefundService(
         mongo=mongo,
-        refunds=RefundRepository(db),
+        refunds=refund_records,
         orders=orders,
         returns=returns,
         exchanges=exchanges,
@@ -342,7 +343,12 @@ def build_services(
             returns=returns,
         ),
         scheduler=Scheduler(
-            orders=orders, lifecycle=lifecycle, backorders=backorders, interval_seconds=scheduler_interval_seconds
+            orders=orders,
+            lifecycle=lifecycle,
+            backorders=backorders,
+            refunds=refunds,
+            refund_records=refund_records,
+            interval_seconds=scheduler_interval_seconds,
         ),
         events=event_service,
         dashboard=DashboardService(dashboard=DashboardRepository(db), events=events),

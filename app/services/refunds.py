@@ -1,23 +1,29 @@
 """refundPreview and issueRefund: what a return gives back, appeasements, and exchange credit.
 
-One transaction per refund, in this order: re-read the return and the order; compute; add the
-refund to the order's tally under the ceilings of what was paid (`app.domain.payments.add`) and
-store it under the order's version; move the return INSPECTED → REFUNDED (ReturnService, guarded
-on its version); then the provider refunds each payment share (idempotency key: the refund id,
-the same on every retry of the transaction); then the refund document (unique per return) and its
-events. Two refunds of one return, or of one order, write the same order document: MongoDB lets
-one commit and makes the other retry, which then re-reads, finds the return REFUNDED (or the
-ceiling reached) and is refused with a typed error. The loser never reaches the provider, because
-the provider is called only after the contended writes.
+A refund takes three steps, so money that went back is never unrecorded:
+1. One transaction re-reads the return and the order, computes, adds the refund to the order's
+   tally under the ceilings of what was paid (`app.domain.payments.add`) under the order's version,
+   and stores the refund PENDING (unique per return). Two refunds of one return, or of one order,
+   write the same order document: MongoDB lets one commit and makes the other retry, which then
+   re-reads and is refused (the return's PENDING refund collides on the unique index, or the
+   ceiling is reached). The loser never reaches the provider.
+2. After the commit, the provider refunds each payment share, with the refund id (and share) as
+   its idempotency key.
+3. A second short transaction settles it once (guarded on PENDING): ISSUED, with the return moved
+   INSPECTED → REFUNDED and RefundIssued; or, if the provider refused, FAILED, with its amount
+   released from the tally and RefundFailed (the return stays INSPECTED and may be refunded again).
+If the process dies, or the settling fails, between 2 and 3, the refund stays PENDING: the
+scheduler's tick (`complete_pending`) asks the provider again with the same key and settles it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.domain.clock import utcnow
 from app.domain.errors import Conflict, Forbidden, NotFound
@@ -27,12 +33,14 @@ from app.domain.ids import new_id
 from app.domain.money import Money
 from app.domain.orders import Order
 from app.domain.payment_providers import PaymentProviders, ProviderRequest
-from app.domain.payments import MANUAL_PROVIDER, TallyEntry, add, split_over_payments
+from app.domain.payments import MANUAL_PROVIDER, TallyEntry, add, release, split_over_payments
 from app.domain.principals import Principal, Role, actor_of
 from app.domain.refunds import (
     DEFAULT_APPEASEMENT_LIMITS,
+    AlreadyRefunded,
     AppeasementLimits,
     NotRefundable,
+    PaymentFailed,
     PaymentSplit,
     Refund,
     RefundComputation,
@@ -59,16 +67,29 @@ from app.services.return_policies import ReturnPolicyService
 from app.services.return_queries import can_see_return
 from app.services.returns import ReturnService
 
+log = logging.getLogger("oms.refunds")
+
 MAX_ATTEMPTS = 8
+# A PENDING refund older than this was left behind (the issuing request settles it in well under it).
+PENDING_GRACE = timedelta(minutes=1)
 _BACKOFF_SECONDS = 0.005
 # Who refunds a return: customer service anywhere, store staff at the counter that received it.
 RETURN_REFUNDERS = (Role.ADMIN, Role.CSR, Role.STORE_STAFF)
 
-_Work = Callable[[Session, str], Awaitable[Refund]]  # (session, refund id) → the refund, inside one transaction
+_Work = Callable[[Session, str], Awaitable[Refund]]  # (session, refund id) → the PENDING refund, inside one transaction
 
 
 class _OrderMoved(Exception):
     """The order's version moved between the read and the tally write: compute again."""
+
+
+class _Refused(Exception):
+    """The provider refused a share; the shares it accepted before are kept on the FAILED record."""
+
+    def __init__(self, message: str, accepted: tuple[PaymentSplit, ...]):
+        super().__init__(message)
+        self.message = message
+        self.accepted = accepted
 
 
 class RefundService:
@@ -136,13 +157,75 @@ class RefundService:
             if principal.role is Role.STORE_STAFF and not (ret.location_id and principal.can_work_location(ret.location_id)):
                 raise Forbidden("store staff refund returns received at their store", field=("returnId",))
             check_refundable(ret)
-            return await self._retrying(lambda session, refund_id: self._return_refund_in(session, principal, request, ret.id, refund_id))
+            pending = await self._retrying(lambda session, refund_id: self._return_refund_in(session, principal, request, ret.id, refund_id))
+            return await self._complete_issued(pending, actor_of(principal))
         if principal.role not in (Role.ADMIN, Role.CSR):
             raise Forbidden("appeasements are granted by customer service", field=("orderId",))
         assert request.order_id is not None and request.amount_cents is not None
         check_appeasement_limit(principal.role.value, request.amount_cents, self.limits)
         await self._order(request.order_id)
-        return await self._retrying(lambda session, refund_id: self._appeasement_in(session, principal, request, refund_id))
+        pending = await self._retrying(lambda session, refund_id: self._appeasement_in(session, principal, request, refund_id))
+        return await self._complete_issued(pending, actor_of(principal))
+
+    async def _complete_issued(self, pending: Refund, actor: Actor) -> Refund:
+        """Steps 2 and 3 for the issuing request: the ISSUED refund, or PaymentFailed."""
+        try:
+            settled = await self._complete(pending, actor)
+        except Exception:  # noqa: BLE001 - the provider may have paid: never a new refund id; the sweep completes it
+            log.exception("completing a refund failed; the scheduler completes it", extra={"refund_id": pending.id})
+            return pending
+        if settled.status is RefundStatus.FAILED:
+            raise PaymentFailed("the payment provider refused the refund; nothing was given back", field=("amountCents",))
+        return settled
+
+    async def complete_pending(self, refund_id: str, *, actor: Actor) -> Refund | None:
+        """The scheduler's sweep: completes a PENDING refund left behind, with the same idempotency keys."""
+        refund = await self._refunds.get(refund_id)
+        if refund is None or refund.status is not RefundStatus.PENDING:
+            return None
+        return await self._complete(refund, actor)
+
+    async def _complete(self, pending: Refund, actor: Actor) -> Refund:
+        """Asks the provider (step 2), then settles the refund once (step 3). Whoever settles first
+        wins; a second completer (the request and the sweep at once) gets the settled refund."""
+        try:
+            splits = await self._pay_back(pending)
+        except _Refused as refused:
+            failed = replace(pending, status=RefundStatus.FAILED, splits=refused.accepted or pending.splits)
+            return await self._mongo.transaction(lambda session: self._settle_failed(session, failed, actor, refused.message))
+        issued = replace(pending, status=RefundStatus.ISSUED, splits=splits)
+        return await self._mongo.transaction(lambda session: self._settle_issued(session, issued, actor))
+
+    async def _settle_issued(self, session: Session, refund: Refund, actor: Actor) -> Refund:
+        at = utcnow()
+        current = await self._refunds.get(refund.id, session=session)
+        if current is None or current.status is not RefundStatus.PENDING:
+            return current or refund
+        extra: dict[str, object]
+        if refund.return_id is not None:
+            ret = await self._return_service.mark_refunded(session, refund.return_id, refund_id=refund.id, actor=actor, at=at)
+            extra = {"returnNumber": ret.number}
+        else:
+            extra = {"limitCents": self.limits.for_role(refund.created_by_role)}
+        if not await self._refunds.settle(refund, at=at, session=session):
+            raise Conflict("the refund was settled meanwhile; try again")
+        await self._events.append([_refund_event("RefundIssued", refund, actor, at, extra)], session=session)
+        return refund
+
+    async def _settle_failed(self, session: Session, refund: Refund, actor: Actor, message: str) -> Refund:
+        at = utcnow()
+        current = await self._refunds.get(refund.id, session=session)
+        if current is None or current.status is not RefundStatus.PENDING:
+            return current or refund
+        if refund.tally_entry is not None:
+            order = await self._order(refund.order_id, session=session)
+            tally = release(order.refund_tally, refund.tally_entry)
+            if not await self._refunds.record_tally(order.id, tally, expected_version=order.version, at=at, session=session):
+                raise Conflict(f"order {order.external_id} changed meanwhile; try again")
+        if not await self._refunds.settle(refund, at=at, session=session):
+            raise Conflict("the refund was settled meanwhile; try again")
+        await self._events.append([_refund_event("RefundFailed", refund, actor, at, {"message": message})], session=session)
+        return refund
 
     async def _retrying(self, work: _Work) -> Refund:
         refund_id = new_id()  # the provider's idempotency key: the same on every retry
@@ -155,11 +238,12 @@ class RefundService:
 
     async def _return_refund_in(self, session: Session, principal: Principal, request: RefundRequest, return_id: str, refund_id: str) -> Refund:
         at = utcnow()
-        actor = actor_of(principal)
         ret = await self._returns.get(return_id, session=session)
         if ret is None:
             raise NotFound("no such return", field=("returnId",))
         check_refundable(ret)
+        if await self._refunds.refunded_return(ret.id, session=session):  # PENDING: the return moves once it is ISSUED
+            raise AlreadyRefunded(f"return {ret.number} was refunded already", field=("returnId",))
         order = await self._order(ret.order_id, session=session)
         exchange = await self._exchanges.for_return(ret.id, session=session)
         computed = await self._compute(order, ret, exchange, session=session)
@@ -168,8 +252,7 @@ class RefundService:
             computed = partial(computed, request.amount_cents)
         if computed.total.cents <= 0:
             raise NotRefundable(f"return {ret.number} gives nothing back; close it instead", field=("returnId",))
-        splits = await self._take(session, order, computed.entry, at)
-        await self._return_service.mark_refunded(session, ret.id, refund_id=refund_id, actor=actor, at=at)
+        entry = await self._take(session, order, computed.entry, at)
         refund = Refund(
             id=refund_id,
             order_id=order.id,
@@ -178,8 +261,8 @@ class RefundService:
             kind=RefundKind.RETURN,
             amount=computed.total,
             lines=computed.lines,
-            splits=await self._pay_back(order, splits, refund_id, request.reason),
-            status=RefundStatus.ISSUED,
+            splits=_planned(order, entry),
+            status=RefundStatus.PENDING,
             created_at=at,
             created_by=principal.subject,
             created_by_role=principal.role.value,
@@ -187,18 +270,18 @@ class RefundService:
             exchange_id=exchange.id if exchange and exchange.active else None,
             reason=(request.reason or "").strip() or None,
             location_id=ret.location_id,
+            tally_entry=entry,
         )
-        await self._store(session, refund, actor, extra={"returnNumber": ret.number})
+        await self._refunds.insert(refund, session=session)
         return refund
 
     async def _appeasement_in(self, session: Session, principal: Principal, request: RefundRequest, refund_id: str) -> Refund:
         assert request.order_id is not None and request.amount_cents is not None
         at = utcnow()
-        actor = actor_of(principal)
         order = await self._order(request.order_id, session=session)
         reason = (request.reason or "").strip()
         computed = appeasement(order, request.amount_cents, reason)
-        splits = await self._take(session, order, computed.entry, at)
+        entry = await self._take(session, order, computed.entry, at)
         refund = Refund(
             id=refund_id,
             order_id=order.id,
@@ -207,14 +290,15 @@ class RefundService:
             kind=RefundKind.APPEASEMENT,
             amount=computed.total,
             lines=computed.lines,
-            splits=await self._pay_back(order, splits, refund_id, reason),
-            status=RefundStatus.ISSUED,
+            splits=_planned(order, entry),
+            status=RefundStatus.PENDING,
             created_at=at,
             created_by=principal.subject,
             created_by_role=principal.role.value,
             reason=reason,
+            tally_entry=entry,
         )
-        await self._store(session, refund, actor, extra={"limitCents": self.limits.for_role(principal.role.value)})
+        await self._refunds.insert(refund, session=session)
         return refund
 
     # --- exchange credit (app/services/exchanges.py) --------------------------------------------------------
@@ -262,68 +346,37 @@ class RefundService:
             exchange_difference=exchange.refund_by_return_line() if exchange else None,
         )
 
-    async def _take(self, session: Session, order: Order, entry: TallyEntry, at: datetime) -> tuple[tuple[int, int], ...]:
+    async def _take(self, session: Session, order: Order, entry: TallyEntry, at: datetime) -> TallyEntry:
         """Adds the refund to the order's tally (RefundExceedsPaid past a ceiling) and stores it under
-        the order's version; returns how it splits over the order's payments."""
+        the order's version; returns the entry with how it splits over the order's payments."""
         splits = split_over_payments(order.payments, order.refund_tally, entry.total_cents)
-        tally = add(order.refund_tally, replace(entry, payments=splits), ceilings(order))
+        entry = replace(entry, payments=splits)
+        tally = add(order.refund_tally, entry, ceilings(order))
         if not await self._refunds.record_tally(order.id, tally, expected_version=order.version, at=at, session=session):
             raise _OrderMoved(order.id)
-        return splits
+        return entry
 
-    async def _pay_back(
-        self, order: Order, splits: tuple[tuple[int, int], ...], refund_id: str, reason: str | None
-    ) -> tuple[PaymentSplit, ...]:
-        """Each share back through its payment's provider (MANUAL when the order has no payments)."""
-        currency = order.totals.total.currency
+    async def _pay_back(self, refund: Refund) -> tuple[PaymentSplit, ...]:
+        """Each share back through its payment's provider; the keys are the same on every attempt."""
         done: list[PaymentSplit] = []
-        for index, cents in splits:
-            payment = order.payments[index] if index >= 0 else None
-            provider = payment.provider if payment else MANUAL_PROVIDER
-            reference = payment.reference if payment else None
-            result = await self._providers.get(provider).refund(
+        for split in refund.splits:
+            result = await self._providers.get(split.provider).refund(
                 ProviderRequest(
-                    provider=provider,
-                    payment_reference=reference,
-                    amount=Money(cents, currency),
-                    idempotency_key=f"{refund_id}-{index if index >= 0 else 'manual'}",
-                    reason=reason,
+                    provider=split.provider,
+                    payment_reference=split.reference,
+                    amount=split.amount,
+                    idempotency_key=f"{refund.id}-{split.payment_index if split.payment_index >= 0 else 'manual'}",
+                    reason=refund.reason,
                 )
             )
             if not result.accepted:
-                raise Conflict(f"{provider} refused the refund: {result.message or 'no reason given'}", field=("amountCents",))
-            done.append(PaymentSplit(index, provider, reference, Money(cents, currency), result.provider_reference))
+                raise _Refused(f"{split.provider} refused the refund: {result.message or 'no reason given'}", tuple(done))
+            done.append(replace(split, provider_refund_id=result.provider_reference))
         return tuple(done)
 
     async def _store(self, session: Session, refund: Refund, actor: Actor, *, extra: dict[str, object]) -> None:
         await self._refunds.insert(refund, session=session)
-        event = DomainEvent(
-            id=new_id(),
-            type="RefundIssued",
-            aggregate_type="Refund",
-            aggregate_id=refund.id,
-            at=refund.created_at,
-            actor=actor,
-            # `refundStatus`, not `status`: order subscriptions read `status` as the order's status.
-            payload={
-                "kind": refund.kind.value,
-                "amountCents": refund.amount.cents,
-                "currency": refund.amount.currency,
-                "refundStatus": refund.status.value,
-                "returnId": refund.return_id,
-                "exchangeId": refund.exchange_id,
-                "splits": [
-                    {"provider": s.provider, "amountCents": s.amount.cents, "providerRefundId": s.provider_refund_id}
-                    for s in refund.splits
-                ],
-                **extra,
-            },
-            reason=refund.reason,
-            order_id=refund.order_id,
-            customer_id=refund.customer_id,
-            channel_id=refund.channel_id,
-        )
-        await self._events.append([event], session=session)
+        await self._events.append([_refund_event("RefundIssued", refund, actor, refund.created_at, extra)], session=session)
 
     async def _visible_return(self, principal: Principal, return_id: str) -> Return:
         ret = await self._returns.get(return_id)
@@ -336,3 +389,43 @@ class RefundService:
         if order is None:
             raise NotFound("no such order", field=("orderId",))
         return order
+
+
+def _planned(order: Order, entry: TallyEntry) -> tuple[PaymentSplit, ...]:
+    """The shares a refund will pay back, before the provider has them (MANUAL without payments)."""
+    currency = order.totals.total.currency
+    planned: list[PaymentSplit] = []
+    for index, cents in entry.payments:
+        payment = order.payments[index] if index >= 0 else None
+        provider = payment.provider if payment else MANUAL_PROVIDER
+        planned.append(PaymentSplit(index, provider, payment.reference if payment else None, Money(cents, currency)))
+    return tuple(planned)
+
+
+def _refund_event(kind: str, refund: Refund, actor: Actor, at: datetime, extra: dict[str, object]) -> DomainEvent:
+    return DomainEvent(
+        id=new_id(),
+        type=kind,
+        aggregate_type="Refund",
+        aggregate_id=refund.id,
+        at=at,
+        actor=actor,
+        # `refundStatus`, not `status`: order subscriptions read `status` as the order's status.
+        payload={
+            "kind": refund.kind.value,
+            "amountCents": refund.amount.cents,
+            "currency": refund.amount.currency,
+            "refundStatus": refund.status.value,
+            "returnId": refund.return_id,
+            "exchangeId": refund.exchange_id,
+            "splits": [
+                {"provider": s.provider, "amountCents": s.amount.cents, "providerRefundId": s.provider_refund_id}
+                for s in refund.splits
+            ],
+            **extra,
+        },
+        reason=refund.reason,
+        order_id=refund.order_id,
+        customer_id=refund.customer_id,
+        channel_id=refund.channel_id,
+    )

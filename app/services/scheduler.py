@@ -1,9 +1,12 @@
-"""In-process jobs: release scheduled orders when due, and sweep backorders the stock can now fill.
+"""In-process jobs: release scheduled orders when due, sweep backorders the stock can now fill, and
+complete refunds left PENDING (the provider was asked, but the refund was never settled).
 
 Every instance runs one. Nothing lives in memory between ticks: due orders are found in MongoDB on
 every tick, so a restart loses nothing. Several instances may tick at once: an order is leased
 before it is worked on (saves duplicate work) and the release itself is a transaction guarded by
 status and version, so an order is released exactly once even if a lease expires mid-work.
+Refunds are leased the same way; settling one is guarded on PENDING, and the provider is asked
+again with the same idempotency key, so a refund is paid and recorded once.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from datetime import timedelta
 from app.domain.clock import utcnow
 from app.domain.events import Actor
 from app.repositories.orders import OrderRepository
+from app.repositories.refunds import RefundRepository
 from app.services.backorders import BackorderService
 from app.services.order_lifecycle import OrderLifecycleService
+from app.services.refunds import PENDING_GRACE, RefundService
 
 log = logging.getLogger("oms.scheduler")
 
@@ -31,6 +36,7 @@ SCHEDULER = Actor.system("scheduler")
 class TickReport:
     released: int
     filled: int
+    refunds_completed: int = 0
 
 
 class Scheduler:
@@ -40,6 +46,8 @@ class Scheduler:
         orders: OrderRepository,
         lifecycle: OrderLifecycleService,
         backorders: BackorderService,
+        refunds: RefundService | None = None,
+        refund_records: RefundRepository | None = None,
         interval_seconds: float = 5.0,
         lease_seconds: float = 60.0,
         sweep_every: int = 12,
@@ -48,6 +56,8 @@ class Scheduler:
         self._orders = orders
         self._lifecycle = lifecycle
         self._backorders = backorders
+        self._refunds = refunds
+        self._refund_records = refund_records
         self._interval = interval_seconds
         self._lease = timedelta(seconds=lease_seconds)
         self._sweep_every = max(1, sweep_every)
@@ -71,10 +81,28 @@ class Scheduler:
                 log.exception("releasing a scheduled order failed", extra={"order_id": claimed.id})
         return released
 
+    async def complete_refunds(self) -> int:
+        """Completes refunds PENDING for longer than PENDING_GRACE (up to a bound per tick)."""
+        if self._refunds is None or self._refund_records is None:
+            return 0
+        completed = 0
+        for _ in range(self._max_releases):
+            now = utcnow()
+            claimed = await self._refund_records.claim_pending(now - PENDING_GRACE, now, now + self._lease, self._owner)
+            if claimed is None:
+                break
+            try:
+                if await self._refunds.complete_pending(claimed.id, actor=SCHEDULER) is not None:
+                    completed += 1
+            except Exception:  # noqa: BLE001 - one refund must not stop the others; its lease expires
+                log.exception("completing a pending refund failed", extra={"refund_id": claimed.id})
+        return completed
+
     async def tick(self, *, sweep: bool = True) -> TickReport:
         released = await self.release_due()
+        refunds_completed = await self.complete_refunds()
         filled = await self._backorders.sweep(actor=SCHEDULER) if sweep else 0
-        return TickReport(released=released, filled=filled)
+        return TickReport(released=released, filled=filled, refunds_completed=refunds_completed)
 
     def start(self) -> None:
         if self._interval > 0 and self._task is None:
@@ -96,8 +124,11 @@ class Scheduler:
             self._ticks += 1
             try:
                 report = await self.tick(sweep=self._ticks % self._sweep_every == 0)
-                if report.released or report.filled:
-                    log.info("scheduler tick", extra={"released": report.released, "filled": report.filled})
+                if report.released or report.filled or report.refunds_completed:
+                    log.info(
+                        "scheduler tick",
+                        extra={"released": report.released, "filled": report.filled, "refunds_completed": report.refunds_completed},
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep ticking; MongoDB may be failing over
