@@ -1,5 +1,5 @@
-"""Newest-first keyset pages on (created_at, _id): stable under inserts, no skip. Orders and
-shipments page this way; one cursor format for both."""
+"""Newest-first keyset pages on (created_at, _id): stable under inserts, no skip. Orders,
+shipments and returns page this way; one cursor format for all."""
 
 from __future__ import annotations
 
@@ -21,6 +21,16 @@ class _Dated(Protocol):
 T = TypeVar("T", bound=_Dated)
 
 NEWEST_FIRST = [("created_at", -1), ("_id", -1)]
+
+
+def created_between(created_from: datetime | None, created_to: datetime | None) -> dict[str, Any]:
+    """The `created_at` condition of a list filter's date range [from, to); empty when open."""
+    created: dict[str, Any] = {}
+    if created_from:
+        created["$gte"] = created_from
+    if created_to:
+        created["$lt"] = created_to
+    return {"created_at": created} if created else {}
 
 
 def after_cursor(after: str) -> dict[str, Any]:

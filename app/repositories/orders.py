@@ -29,7 +29,7 @@ from app.domain.orders import (
 from app.domain.pagination import Page, PageRequest
 from app.domain.payments import Payment, PaymentMethod, RefundTally
 from app.repositories.database import Session
-from app.repositories.keyset import after_cursor, newest_first_page, page_of
+from app.repositories.keyset import after_cursor, created_between, newest_first_page, page_of
 from app.repositories.mapping import (
     address_from_doc,
     address_to_doc,
@@ -244,13 +244,7 @@ def filter_query(selection: OrderFilter) -> dict[str, Any]:
         query["customer_id"] = selection.customer_id
     if selection.location_ids:
         query["location_ids"] = {"$in": list(selection.location_ids)}
-    created: dict[str, Any] = {}
-    if selection.created_from:
-        created["$gte"] = selection.created_from
-    if selection.created_to:
-        created["$lt"] = selection.created_to
-    if created:
-        query["created_at"] = created
+    query.update(created_between(selection.created_from, selection.created_to))
     return query
 
 

@@ -27,7 +27,7 @@ from app.domain.returns import (
 from app.domain.shipments import Label, TrackingEvent
 from app.domain.tracking import MAX_EVENTS_PER_SHIPMENT
 from app.repositories.database import Session
-from app.repositories.keyset import after_cursor, newest_first_page, page_of
+from app.repositories.keyset import after_cursor, created_between, newest_first_page, page_of
 from app.repositories.mapping import day_from_doc, day_to_doc
 from app.repositories.shipments import tracking_to_doc
 
@@ -218,13 +218,7 @@ def filter_query(selection: ReturnFilter) -> dict[str, Any]:
         query["order_id"] = selection.order_id
     if selection.customer_id is not None:
         query["customer_id"] = selection.customer_id
-    created: dict[str, Any] = {}
-    if selection.created_from:
-        created["$gte"] = selection.created_from
-    if selection.created_to:
-        created["$lt"] = selection.created_to
-    if created:
-        query["created_at"] = created
+    query.update(created_between(selection.created_from, selection.created_to))
     return query
 
 
