@@ -106,3 +106,54 @@ async def test_the_receipt_hook_run_many_times_at_once_places_one_replacement(
     assert len(live) == 1
     assert (await fw.level("SKU-RARE", DC.id))["reserved"] == 1
     assert [e["type"] for e in await fw.events(type="ExchangePlaced")] == ["ExchangePlaced"]
+
+
+async def placed_exchange(fw: FulfilmentWorld, gql: GraphQLClient) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """An EXCHANGE_ON_REQUEST exchange: the replacement is ordered (and reserved) before the goods come back."""
+    await add_sizes(fw)
+    await set_policy(gql, exchangeMode="EXCHANGE_ON_REQUEST")
+    order = await paid_order(fw, [("SKU-SHOE", 1, DC.id)])
+    ret = (await gql.data(REQUEST, request_input(order, [line("1", 1, "SIZE_FIT")])))["requestReturn"]["return"]
+    exchange = (await ask(gql, ret["id"], [{"returnLineId": "1", "sku": "SKU-SHOE-11"}]))["exchange"]
+    assert exchange["status"] == "PLACED" and (await fw.level("SKU-SHOE-11", DC.id))["reserved"] == 1
+    return order, ret, exchange
+
+
+async def test_withdrawing_a_return_cancels_its_placed_replacement_and_gives_the_credit_back(fw: FulfilmentWorld, gql: GraphQLClient) -> None:
+    order, ret, _ = await placed_exchange(fw, gql)
+    assert (await order_money(gql, order))["refundSummary"]["exchangeCredit"] == {"cents": 2500}
+
+    cancelled = await gql.data(decision("cancelReturn", "CancelReturnInput"), {"input": {"returnId": ret["id"], "reason": "kept the first pair"}})
+    assert cancelled["cancelReturn"]["return"]["status"] == "CANCELLED", cancelled
+
+    [replacement] = await replacements(fw)
+    assert replacement["status"] == "CANCELLED"
+    assert (await fw.level("SKU-SHOE-11", DC.id))["reserved"] == 0  # its stock is free again
+    shown = (await gql.data(RETURN_EXCHANGE, {"id": ret["id"]}))["return"]["exchange"]
+    assert shown["status"] == "CANCELLED"
+    money = (await order_money(gql, order))["refundSummary"]
+    assert money["exchangeCredit"] == {"cents": 0} and money["refundable"] == money["paid"]
+    credit = await fw.mongo.db.refunds.find_one({"kind": "EXCHANGE_CREDIT"})
+    assert credit["status"] == "REVERSED"
+    [order_cancelled] = await fw.events(type="OrderCancelled")
+    assert order_cancelled["aggregate_id"] == replacement["_id"] and order_cancelled["reason"] == f"return {ret['number']} withdrawn"
+    [reversed_credit] = await fw.events(type="ExchangeCreditReversed")
+    assert reversed_credit["order_id"] == order.id and reversed_credit["payload"]["kind"] == "EXCHANGE_CREDIT"
+    assert len(await fw.events(type="ExchangeCancelled")) == 1
+
+
+async def test_a_return_whose_replacement_has_shipped_cannot_be_withdrawn(fw: FulfilmentWorld, gql: GraphQLClient) -> None:
+    order, ret, exchange = await placed_exchange(fw, gql)
+    [replacement] = await replacements(fw)
+    await fw.mongo.db.orders.update_one({"_id": replacement["_id"]}, {"$set": {"status": "SHIPPED"}, "$inc": {"version": 1}})
+    events_before = await fw.mongo.db.events.count_documents({})
+
+    refused = (await gql.data(decision("cancelReturn", "CancelReturnInput"), {"input": {"returnId": ret["id"], "reason": "kept it"}}))["cancelReturn"]
+
+    assert refused["__typename"] != "CancelReturnPayload" and refused["code"] == "ILLEGAL_TRANSITION", refused
+    assert "receive it instead" in refused["message"]
+    assert (await gql.data(RETURN_EXCHANGE, {"id": ret["id"]}))["return"]["exchange"]["status"] == exchange["status"] == "PLACED"
+    assert (await fw.mongo.db.returns.find_one({}))["status"] == "AUTHORIZED"
+    assert (await fw.mongo.db.orders.find_one({"_id": replacement["_id"]}))["status"] == "SHIPPED"
+    assert (await fw.mongo.db.refunds.find_one({"kind": "EXCHANGE_CREDIT"}))["status"] == "ISSUED"
+    assert await fw.mongo.db.events.count_documents({}) == events_before

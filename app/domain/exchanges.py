@@ -33,7 +33,9 @@ ENDS_PENDING = frozenset({ReturnStatus.REJECTED, ReturnStatus.CANCELLED})
 class ExchangeStatus(StrEnum):
     PENDING = "PENDING"  # EXCHANGE_ON_RECEIPT: waiting for the return to arrive
     PLACED = "PLACED"  # the replacement order exists
-    CANCELLED = "CANCELLED"  # its return was cancelled or rejected before the goods arrived: nothing is placed
+    # Its return was cancelled or rejected: nothing was placed, or the replacement order was
+    # cancelled with it (before it shipped) and its credit given back to the original order.
+    CANCELLED = "CANCELLED"
 
 
 class Settlement(StrEnum):
@@ -232,9 +234,9 @@ def places_now(mode: ExchangeMode, ret: Return) -> bool:
 
 
 def ended_with_return(exchange: Exchange, ret: Return, at: datetime) -> Exchange | None:
-    """A PENDING exchange whose return will never arrive (cancelled or rejected) is CANCELLED; None when
-    nothing changes. It held no credit: credit is recorded against the order only when it is placed."""
-    if exchange.status is not ExchangeStatus.PENDING or ret.status not in ENDS_PENDING:
+    """An exchange whose return will never arrive (cancelled or rejected) is CANCELLED; None when nothing
+    changes. A PENDING one held no credit; a PLACED one's replacement and credit are undone by the caller."""
+    if exchange.status is ExchangeStatus.CANCELLED or ret.status not in ENDS_PENDING:
         return None
     return replace(exchange, status=ExchangeStatus.CANCELLED, updated_at=at, version=exchange.version + 1)
 

@@ -202,8 +202,9 @@ def add(tally: RefundTally, entry: TallyEntry, ceilings: Ceilings) -> RefundTall
     )
 
 
-def release(tally: RefundTally, entry: TallyEntry) -> RefundTally:
-    """The tally without `entry` (a refund the provider refused): the inverse of `add`."""
+def release(tally: RefundTally, entry: TallyEntry, *, whole: bool = True) -> RefundTally:
+    """The tally without `entry` (a refund the provider refused): the inverse of `add`. With
+    `whole=False` only a refused part of a refund goes (`refused_part`): the refund still counts."""
     lines = _minus(tally.lines, entry.lines)
     return replace(
         tally,
@@ -212,8 +213,32 @@ def release(tally: RefundTally, entry: TallyEntry) -> RefundTally:
         shipping_cents=max(0, tally.shipping_cents - entry.shipping_cents),
         lines=tuple(sorted(lines.items(), key=lambda kv: (len(kv[0]), kv[0]))),
         payments=tuple(sorted(_minus(tally.payments, entry.payments).items())),
-        count=max(0, tally.count - 1),
+        count=max(0, tally.count - 1) if whole else tally.count,
     )
+
+
+def refused_part(entry: TallyEntry, accepted: frozenset[int]) -> TallyEntry:
+    """The part of `entry` paid through payments the provider refused (those not in `accepted`),
+    spread over shipping and the lines in proportion, so releasing it leaves what went back."""
+    refused = tuple((index, cents) for index, cents in entry.payments if index not in accepted)
+    cents = sum(c for _, c in refused)
+    if entry.total_cents <= 0 or cents >= entry.total_cents:
+        return replace(entry, payments=refused)
+    shipping = entry.shipping_cents * cents // entry.total_cents
+    return TallyEntry(total_cents=cents, lines=_prorated(entry.lines, cents - shipping), shipping_cents=shipping, payments=refused, credit=entry.credit)
+
+
+def _prorated(weights: tuple[tuple[str, int], ...], cents: int) -> tuple[tuple[str, int], ...]:
+    """`cents` over the keys in proportion to their weights, each at most its weight (largest remainder)."""
+    total = sum(w for _, w in weights)
+    if total <= 0 or cents <= 0:
+        return ()
+    cents = min(cents, total)
+    shares = {key: w * cents // total for key, w in weights}
+    by_remainder = sorted(weights, key=lambda kv: (-(kv[1] * cents % total), kv[0]))
+    for key, _ in by_remainder[: cents - sum(shares.values())]:
+        shares[key] += 1
+    return tuple((key, c) for key, c in shares.items() if c > 0)
 
 
 def _minus(have: tuple[tuple[_K, int], ...], take: tuple[tuple[_K, int], ...]) -> dict[_K, int]:

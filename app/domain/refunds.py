@@ -39,6 +39,11 @@ class RefundStatus(StrEnum):
     PENDING = "PENDING"  # recorded (and counted in the tally); the provider is being asked
     ISSUED = "ISSUED"  # the provider accepted it
     FAILED = "FAILED"  # the provider refused it; its amount is back in what may be refunded
+    # Paid back through some payments, refused by another: `amount` is what went back and
+    # `refused` the part released (given back another way, e.g. an appeasement, if at all).
+    PARTIALLY_ISSUED = "PARTIALLY_ISSUED"
+    # Exchange credit given back to the original order: the exchange was withdrawn with its return.
+    REVERSED = "REVERSED"
 
 
 class PaymentFailed(Conflict):
@@ -131,6 +136,7 @@ class Refund:
     reason: str | None = None
     location_id: str | None = None  # where the return was received (its staff see the refund)
     tally_entry: TallyEntry | None = None  # what it added to the order's tally (released if it FAILED)
+    refused: Money | None = None  # PARTIALLY_ISSUED: the part the provider refused
 
 
 @dataclass(frozen=True, slots=True)

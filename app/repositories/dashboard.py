@@ -56,7 +56,7 @@ class DashboardRepository:
         """Refunds with money back since `since` (index "created" on refunds): how many, and cents per currency."""
         rows = await self._refunds.aggregate(
             [
-                {"$match": {"created_at": {"$gte": since}, "kind": {"$ne": "EXCHANGE_CREDIT"}, "status": "ISSUED"}},
+                {"$match": {"created_at": {"$gte": since}, "kind": {"$ne": "EXCHANGE_CREDIT"}, "status": {"$in": ["ISSUED", "PARTIALLY_ISSUED"]}}},
                 {"$group": {"_id": "$currency", "count": {"$sum": 1}, "cents": {"$sum": "$amount_cents"}}},
                 {"$sort": {"_id": 1}},
             ]

@@ -137,6 +137,7 @@ def from_doc(doc: dict[str, Any]) -> Refund:
         created_by_role=doc.get("created_by_role", ""),
         location_id=doc.get("location_id"),
         tally_entry=_entry_from_doc(doc.get("tally_entry")),
+        refused=Money(int(doc["refused_cents"]), currency) if doc.get("refused_cents") else None,
     )
 
 
@@ -163,11 +164,14 @@ class RefundRepository:
         return await self.collection.find_one({"return_id": return_id}, {"_id": 1}, session=session) is not None
 
     async def settle(self, refund: Refund, *, at: datetime, session: Session) -> bool:
-        """PENDING → ISSUED or FAILED (with the provider's references), once: False if it was not PENDING."""
+        """PENDING → ISSUED, PARTIALLY_ISSUED or FAILED (with the provider's references), once: False
+        if it was not PENDING."""
         update: dict[str, Any] = {
             "$set": {"status": refund.status.value, "splits": _splits_to_doc(refund.splits), "settled_at": at},
             "$unset": {"lease": ""},
         }
+        if refund.status is RefundStatus.PARTIALLY_ISSUED and refund.refused is not None:
+            update["$set"] |= {"amount_cents": refund.amount.cents, "refused_cents": refund.refused.cents}
         if refund.status is RefundStatus.FAILED and refund.return_id:
             update["$set"]["failed_return_id"] = refund.return_id
             update["$unset"]["return_id"] = ""  # out of the unique index: the return may be refunded again
@@ -199,6 +203,17 @@ class RefundRepository:
             session=session,
         )
         return result.matched_count == 1
+
+    async def exchange_credit(self, exchange_id: str, *, session: Session) -> Refund | None:
+        doc = await self.collection.find_one({"exchange_id": exchange_id, "kind": "EXCHANGE_CREDIT", "status": "ISSUED"}, session=session)
+        return from_doc(doc) if doc else None
+
+    async def reverse(self, refund_id: str, *, at: datetime, session: Session) -> bool:
+        """ISSUED exchange credit → REVERSED, once."""
+        result = await self.collection.update_one(
+            {"_id": refund_id, "status": "ISSUED"}, {"$set": {"status": "REVERSED", "settled_at": at}}, session=session
+        )
+        return result.modified_count == 1
 
     async def by_ids(self, ids: list[str]) -> list[Refund]:
         return [from_doc(doc) async for doc in self.collection.find({"_id": {"$in": ids}})]

@@ -244,6 +244,7 @@ def build_services(
         receiving=return_receiving,
         events=events,
         queue=queue,
+        refunds=RefundRepository(db),
     )
     providers = payment_providers or PaymentProviders()
     exchanges = ExchangeRepository(db)

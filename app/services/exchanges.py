@@ -39,7 +39,7 @@ from app.domain.exchanges import (
 )
 from app.domain.ids import new_id
 from app.domain.order_capture import CaptureRequest, CustomerDetails, DeliveryRequest, LineRequest, Replacement
-from app.domain.orders import Order, bump
+from app.domain.orders import IllegalTransition, Order, OrderStatus, bump
 from app.domain.payment_providers import PaymentProviders, ProviderRequest
 from app.domain.payments import (
     EXCHANGE_CREDIT_PROVIDER,
@@ -182,17 +182,39 @@ class ExchangeService:
         return await self._place(principal, exchange, ret, await self._original(ret), new=False)
 
     async def end_with_return(self, session: Session, ret: Return, actor: Actor, at: datetime, reason: str | None) -> list[DomainEvent]:
-        """Inside the transaction that cancels or rejects `ret`: its PENDING exchange is CANCELLED
-        (guarded on its version) and its ExchangeCancelled event returned for that transaction to
-        append. A pending exchange held no credit on the order's tally, so no ceiling moves."""
+        """Inside the transaction that cancels or rejects `ret`: its exchange is CANCELLED (guarded on
+        its version) and the events returned for that transaction to append. A PENDING exchange held
+        no credit. A PLACED one is withdrawn: its replacement order is cancelled in the same
+        transaction (refused with ILLEGAL_TRANSITION once it has shipped: the shopper has the goods, so
+        the return must come back) and its credit leaves the original order's tally. A difference
+        charged for the replacement stays on its payments (a cancellation never moves money)."""
         exchange = await self._exchanges.for_return(ret.id, session=session)
         ended = ended_with_return(exchange, ret, at) if exchange is not None else None
         if exchange is None or ended is None:
             return []
+        events: list[DomainEvent] = []
+        if exchange.status is ExchangeStatus.PLACED and exchange.replacement_order_id is not None:
+            events += await self._withdraw_replacement(session, exchange, exchange.replacement_order_id, ret, actor, at)
         if not await self._exchanges.replace(ended, expected_version=exchange.version, session=session):
             raise Conflict("the exchange changed meanwhile; try again", field=("returnId",))
         event = _event(ended, "ExchangeCancelled", actor, at)
-        return [replace(event, reason=reason, payload={**event.payload, "returnStatus": ret.status.value})]
+        return [*events, replace(event, reason=reason, payload={**event.payload, "returnStatus": ret.status.value})]
+
+    async def _withdraw_replacement(
+        self, session: Session, exchange: Exchange, replacement_id: str, ret: Return, actor: Actor, at: datetime
+    ) -> list[DomainEvent]:
+        replacement = await self._order_by_id(replacement_id, session=session)
+        if replacement.status is not OrderStatus.CANCELLED:
+            try:
+                await self._lifecycle.cancel_in(session, SYSTEM, replacement.id, f"return {ret.number} withdrawn")
+            except IllegalTransition as shipped:
+                raise IllegalTransition(
+                    f"the replacement order {replacement.external_id} is {replacement.status}: the shopper has the "
+                    f"replacement, so return {ret.number} can no longer be withdrawn; receive it instead",
+                    field=("returnId",),
+                ) from shipped
+        reversed_credit = await self._refunds.reverse_exchange_credit(session, exchange, actor=actor, at=at)
+        return [reversed_credit] if reversed_credit is not None else []
 
     # --- placing ---------------------------------------------------------------------------------------
 

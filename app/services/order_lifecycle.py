@@ -88,21 +88,12 @@ class OrderLifecycleService:
     async def cancel(self, principal: Principal, order_id: str, reason: str | None) -> Order:
         """Cancels and gives back every reservation; the freed stock goes to backorders in the same transaction."""
         text = check_reason(reason, required=True)
-        actor = actor_of(principal)
+        return await self._change(principal, order_id, _cancellation(principal, text), roles=CANCELLERS, reason=text, refill=True)
 
-        def change(order: Order, at: datetime) -> tuple[Order, list[DomainEvent]]:
-            if principal.role is Role.CUSTOMER and order.status not in EDITABLE_STATUSES:
-                raise IllegalTransition(f"an order that is {order.status} can no longer be cancelled online; contact us", field=("orderId",))
-            cancelled = cancel(order, at)
-            # The same allocations, as they are now: RELEASED.
-            open_ids = {a.id for a in order.open_allocations}
-            released = [a for a in cancelled.allocations if a.id in open_ids]
-            payload = {"from": order.status.value, "released": allocation_payload(released)}
-            events = [order_event(cancelled, "OrderCancelled", actor, at, payload, text)]
-            return cancelled, events + status_changed(order.status, cancelled, actor, at, text)
-
-        roles = (Role.ADMIN, Role.CSR, Role.CHANNEL, Role.CUSTOMER)
-        return await self._change(principal, order_id, change, roles=roles, reason=text, refill=True)
+    async def cancel_in(self, session: Session, principal: Principal, order_id: str, reason: str) -> Order:
+        """`cancel` inside the caller's transaction (the replacement order of a withdrawn exchange)."""
+        change = _cancellation(principal, reason)
+        return await self._work(session, principal, order_id, change, roles=CANCELLERS, reason=reason, refill=True)
 
     async def release_scheduled(self, order_id: str, *, actor: Actor) -> Order | None:
         """The scheduler's move: SCHEDULED → ALLOCATED / PARTIALLY_ALLOCATED / BACKORDERED once due.
@@ -134,18 +125,40 @@ class OrderLifecycleService:
         reason: str | None,
         refill: bool = False,
     ) -> Order:
+        return await self._mongo.transaction(
+            lambda session: self._work(session, principal, order_id, change, roles=roles, reason=reason, refill=refill)
+        )
+
+    async def _work(
+        self, session: Session, principal: Principal, order_id: str, change: Change, *, roles: tuple[Role, ...], reason: str | None, refill: bool
+    ) -> Order:
         actor = actor_of(principal)
+        before = require_order_access(principal, await self._orders.by_id(order_id, session=session), roles)
+        at = utcnow()
+        after, events = change(before, at)
+        stored = await self._writer.write(session, before, after, events, actor=actor, at=at, reason=reason)
+        if refill:
+            freed = sorted({(a.sku, a.location_id) for a in before.open_allocations})
+            if freed:
+                await self._backorders.fill(session, freed, actor=actor, at=at, skip=frozenset({order_id}))
+        return stored
 
-        async def work(session: Session) -> Order:
-            before = require_order_access(principal, await self._orders.by_id(order_id, session=session), roles)
-            at = utcnow()
-            after, events = change(before, at)
-            stored = await self._writer.write(session, before, after, events, actor=actor, at=at, reason=reason)
-            if refill:
-                freed = sorted({(a.sku, a.location_id) for a in before.open_allocations})
-                if freed:
-                    await self._backorders.fill(session, freed, actor=actor, at=at, skip=frozenset({order_id}))
-            return stored
 
-        return await self._mongo.transaction(work)
+CANCELLERS = (Role.ADMIN, Role.CSR, Role.CHANNEL, Role.CUSTOMER)
 
+
+def _cancellation(principal: Principal, reason: str) -> Change:
+    actor = actor_of(principal)
+
+    def change(order: Order, at: datetime) -> tuple[Order, list[DomainEvent]]:
+        if principal.role is Role.CUSTOMER and order.status not in EDITABLE_STATUSES:
+            raise IllegalTransition(f"an order that is {order.status} can no longer be cancelled online; contact us", field=("orderId",))
+        cancelled = cancel(order, at)
+        # The same allocations, as they are now: RELEASED.
+        open_ids = {a.id for a in order.open_allocations}
+        released = [a for a in cancelled.allocations if a.id in open_ids]
+        payload = {"from": order.status.value, "released": allocation_payload(released)}
+        events = [order_event(cancelled, "OrderCancelled", actor, at, payload, reason)]
+        return cancelled, events + status_changed(order.status, cancelled, actor, at, reason)
+
+    return change

@@ -33,7 +33,7 @@ from app.domain.ids import new_id
 from app.domain.money import Money
 from app.domain.orders import Order
 from app.domain.payment_providers import PaymentProviders, ProviderRequest
-from app.domain.payments import MANUAL_PROVIDER, TallyEntry, add, release, split_over_payments
+from app.domain.payments import MANUAL_PROVIDER, TallyEntry, add, refused_part, release, split_over_payments
 from app.domain.principals import Principal, Role, actor_of
 from app.domain.refunds import (
     DEFAULT_APPEASEMENT_LIMITS,
@@ -80,11 +80,11 @@ _Work = Callable[[Session, str], Awaitable[Refund]]  # (session, refund id) → 
 
 
 class _OrderMoved(Exception):
-    """The order's version moved between the read and the tally write: compute again."""
+    """The order's (or the return's) version moved between the read and the write: compute again."""
 
 
 class _Refused(Exception):
-    """The provider refused a share; the shares it accepted before are kept on the FAILED record."""
+    """The provider refused a share; the shares it accepted before it (if any) stay refunded."""
 
     def __init__(self, message: str, accepted: tuple[PaymentSplit, ...]):
         super().__init__(message)
@@ -191,12 +191,25 @@ class RefundService:
         try:
             splits = await self._pay_back(pending)
         except _Refused as refused:
-            failed = replace(pending, status=RefundStatus.FAILED, splits=refused.accepted or pending.splits)
+            if refused.accepted:  # money went back through those payments: it stays refunded
+                paid = sum(split.amount.cents for split in refused.accepted)
+                currency = pending.amount.currency
+                partly = replace(
+                    pending,
+                    status=RefundStatus.PARTIALLY_ISSUED,
+                    splits=refused.accepted,
+                    amount=Money(paid, currency),
+                    refused=Money(pending.amount.cents - paid, currency),
+                )
+                return await self._mongo.transaction(lambda session: self._settle_issued(session, partly, actor, refused.message))
+            failed = replace(pending, status=RefundStatus.FAILED)
             return await self._mongo.transaction(lambda session: self._settle_failed(session, failed, actor, refused.message))
         issued = replace(pending, status=RefundStatus.ISSUED, splits=splits)
         return await self._mongo.transaction(lambda session: self._settle_issued(session, issued, actor))
 
-    async def _settle_issued(self, session: Session, refund: Refund, actor: Actor) -> Refund:
+    async def _settle_issued(self, session: Session, refund: Refund, actor: Actor, refused_message: str | None = None) -> Refund:
+        """ISSUED, or PARTIALLY_ISSUED with the refused part released from the order's tally. Either
+        way money went back, so the return is REFUNDED (the rest is settled another way, if at all)."""
         at = utcnow()
         current = await self._refunds.get(refund.id, session=session)
         if current is None or current.status is not RefundStatus.PENDING:
@@ -207,10 +220,21 @@ class RefundService:
             extra = {"returnNumber": ret.number}
         else:
             extra = {"limitCents": self.limits.for_role(refund.created_by_role)}
+        if refund.status is RefundStatus.PARTIALLY_ISSUED and refund.tally_entry is not None and refund.refused is not None:
+            accepted = frozenset(split.payment_index for split in refund.splits)
+            await self._release(session, refund.order_id, refused_part(refund.tally_entry, accepted), at, whole=False)
+            extra |= {"refusedCents": refund.refused.cents, "message": refused_message or ""}
         if not await self._refunds.settle(refund, at=at, session=session):
             raise Conflict("the refund was settled meanwhile; try again")
-        await self._events.append([_refund_event("RefundIssued", refund, actor, at, extra)], session=session)
+        event = "RefundPartiallyIssued" if refund.status is RefundStatus.PARTIALLY_ISSUED else "RefundIssued"
+        await self._events.append([_refund_event(event, refund, actor, at, extra)], session=session)
         return refund
+
+    async def _release(self, session: Session, order_id: str, entry: TallyEntry, at: datetime, *, whole: bool) -> None:
+        order = await self._order(order_id, session=session)
+        tally = release(order.refund_tally, entry, whole=whole)
+        if not await self._refunds.record_tally(order.id, tally, expected_version=order.version, at=at, session=session):
+            raise Conflict(f"order {order.external_id} changed meanwhile; try again")
 
     async def _settle_failed(self, session: Session, refund: Refund, actor: Actor, message: str) -> Refund:
         at = utcnow()
@@ -218,10 +242,7 @@ class RefundService:
         if current is None or current.status is not RefundStatus.PENDING:
             return current or refund
         if refund.tally_entry is not None:
-            order = await self._order(refund.order_id, session=session)
-            tally = release(order.refund_tally, refund.tally_entry)
-            if not await self._refunds.record_tally(order.id, tally, expected_version=order.version, at=at, session=session):
-                raise Conflict(f"order {order.external_id} changed meanwhile; try again")
+            await self._release(session, refund.order_id, refund.tally_entry, at, whole=True)
         if not await self._refunds.settle(refund, at=at, session=session):
             raise Conflict("the refund was settled meanwhile; try again")
         await self._events.append([_refund_event("RefundFailed", refund, actor, at, {"message": message})], session=session)
@@ -273,6 +294,8 @@ class RefundService:
             tally_entry=entry,
         )
         await self._refunds.insert(refund, session=session)
+        if not await self._return_service.hold_for_refund(session, ret, at):
+            raise _OrderMoved(ret.id)
         return refund
 
     async def _appeasement_in(self, session: Session, principal: Principal, request: RefundRequest, refund_id: str) -> Refund:
@@ -328,10 +351,24 @@ class RefundService:
             exchange_id=exchange.id,
             reason=f"exchange for return {ret.number}",
             location_id=ret.location_id,
+            tally_entry=entry,
         )
         # Not `return_id`: the return's own refund (the difference, or the rest) may still follow.
         await self._store(session, refund, actor, extra={"returnId": ret.id, "replacementOrderId": exchange.replacement_order_id})
         return refund
+
+    async def reverse_exchange_credit(self, session: Session, exchange: Exchange, *, actor: Actor, at: datetime) -> DomainEvent | None:
+        """Inside the transaction that withdraws a placed exchange: its credit leaves the original
+        order's tally (it may be refunded again) and its record is REVERSED. The event, or None."""
+        credit = await self._refunds.exchange_credit(exchange.id, session=session)
+        if credit is None:
+            return None
+        by_line = exchange.credit_by_order_line()
+        entry = credit.tally_entry or TallyEntry(total_cents=credit.amount.cents, lines=tuple(sorted(by_line.items())), credit=True)
+        await self._release(session, credit.order_id, replace(entry, credit=True), at, whole=True)
+        if not await self._refunds.reverse(credit.id, at=at, session=session):
+            raise Conflict("the exchange credit changed meanwhile; try again")
+        return _refund_event("ExchangeCreditReversed", replace(credit, status=RefundStatus.REVERSED), actor, at, {"exchangeId": exchange.id})
 
     # --- helpers -------------------------------------------------------------------------------------------
 

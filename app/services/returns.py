@@ -48,6 +48,7 @@ from app.domain.shipments import Label
 from app.repositories.database import Mongo, Session
 from app.repositories.events import EventRepository
 from app.repositories.orders import OrderRepository
+from app.repositories.refunds import RefundRepository
 from app.repositories.returns import ReturnRepository, routing_to_doc
 from app.repositories.shipments import ShipmentRepository
 from app.services.contention import KeyedLocks
@@ -95,8 +96,10 @@ class ReturnService:
         receiving: ReturnReceiving,
         events: EventRepository,
         queue: KeyedLocks,
+        refunds: RefundRepository,
     ):
         self._mongo = mongo
+        self._refunds = refunds
         self._returns = returns
         self._orders = orders
         self._shipments = shipments
@@ -268,6 +271,11 @@ class ReturnService:
 
     # --- for the refunds area ----------------------------------------------------------------------
 
+    async def hold_for_refund(self, session: Session, ret: Return, at: datetime) -> bool:
+        """Inside the transaction that records a refund PENDING: writes the return (a version bump) so
+        a concurrent close or cancel conflicts with it. False: the return moved since it was read."""
+        return await self._returns.replace(bump(ret, at), expected_version=ret.version, session=session)
+
     async def mark_refunded(self, session: Session, return_id: str, *, refund_id: str, actor: Actor, at: datetime) -> Return:
         """INSPECTED → REFUNDED inside the refund's own transaction (guarded on the version read in it),
         with its ReturnStatusChanged event. ILLEGAL_TRANSITION from any other status."""
@@ -291,6 +299,10 @@ class ReturnService:
             if current is None:
                 raise NotFound("no such return", field=("returnId",))
             after = bump(change(current, at), at)
+            # A refund being issued holds its return (it wrote the return in its first transaction,
+            # so a concurrent change collides there and comes back here to be refused).
+            if await self._refunds.refunded_return(current.id, session=session):
+                raise Conflict(f"a refund of return {current.number} is being issued; it ends the return", field=("returnId",))
             if not await self._returns.replace(after, expected_version=current.version, session=session):
                 raise Conflict(f"return {current.number} changed meanwhile; try again", field=("returnId",))
             details = _details(after) if after.status is ReturnStatus.AUTHORIZED else None

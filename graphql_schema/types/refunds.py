@@ -91,7 +91,8 @@ class Refund(relay.Node):
     id: relay.NodeID[str]
     kind: RefundKind
     status: RefundStatus
-    amount: Money
+    amount: Money = strawberry.field(description="What went back (PARTIALLY_ISSUED: only the payments the provider accepted).")
+    refused_amount: Money | None = strawberry.field(description="PARTIALLY_ISSUED: the part the provider refused, released from the order's tally.")
     lines: list[RefundLine] = strawberry.field(metadata=LINES_COST)
     payments: list[RefundPayment] = strawberry.field(
         description="How it went back, per payment of the order.", metadata={"cost_list_size": 10}
@@ -109,6 +110,7 @@ class Refund(relay.Node):
             kind=value.kind,
             status=value.status,
             amount=Money.from_domain(value.amount),
+            refused_amount=Money.from_domain(value.refused) if value.refused else None,
             lines=[RefundLine.from_domain(line) for line in value.lines],
             payments=[
                 RefundPayment(
