@@ -36,6 +36,7 @@ async def test_readyz_fails_fast_while_mongodb_hangs_and_recovers_after(tmp_path
                 # When mongod stops answering (frozen, as a hung host or a long GC pause would be)
                 os.kill(mongod.pid, signal.SIGSTOP)
                 try:
+                    await _until_stopped(mongod.pid)  # a stop reaches each thread in its own time
                     # Then /readyz says so within 2 s, every time: a timed-out ping leaves the pool usable
                     for _ in range(3):
                         started = time.monotonic()
@@ -59,3 +60,19 @@ async def _until_ready(http: httpx.AsyncClient, *, timeout: float) -> None:
     while (await http.get("/readyz")).status_code != 200:
         assert time.monotonic() < deadline, "/readyz did not recover"
         await asyncio.sleep(0.1)
+
+
+async def _until_stopped(pid: int, *, timeout: float = 10) -> None:
+    """Every thread of `pid` is stopped (state T in /proc), so no reply is on its way any more."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+            except FileNotFoundError:  # a thread that ended meanwhile
+                continue
+        if states and all(state in ("T", "t") for state in states):
+            return
+        assert time.monotonic() < deadline, f"mongod {pid} did not stop: {states}"
+        await asyncio.sleep(0.01)
