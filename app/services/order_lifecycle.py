@@ -27,6 +27,7 @@ from app.domain.principals import Principal, Role, actor_of
 from app.repositories.database import Mongo, Session
 from app.repositories.orders import OrderRepository
 from app.services.backorders import BackorderService
+from app.services.case_actions import CaseActions
 from app.services.reservations import OrderWriter
 
 # Decides the next version of an order and the events that say why; raises a DomainError to refuse.
@@ -60,8 +61,10 @@ class OrderLifecycleService:
         self._orders = orders
         self._writer = writer
         self._backorders = backorders
+        # Records actions taken from a customer service case (app/services/case_actions.py); set by the container.
+        self.case_actions: CaseActions | None = None
 
-    async def hold(self, principal: Principal, order_id: str, reason: str | None) -> Order:
+    async def hold(self, principal: Principal, order_id: str, reason: str | None, *, case_id: str | None = None) -> Order:
         text = check_reason(reason, required=True)
         assert text is not None
         actor = actor_of(principal)
@@ -71,9 +74,9 @@ class OrderLifecycleService:
             events = [order_event(held, "OrderHeld", actor, at, {"from": order.status.value}, text)]
             return held, events + status_changed(order.status, held, actor, at, text)
 
-        return await self._change(principal, order_id, change, roles=(Role.ADMIN, Role.CSR), reason=text)
+        return await self._change(principal, order_id, change, roles=(Role.ADMIN, Role.CSR), reason=text, case=(case_id, "holdOrder"))
 
-    async def release_hold(self, principal: Principal, order_id: str, reason: str | None) -> Order:
+    async def release_hold(self, principal: Principal, order_id: str, reason: str | None, *, case_id: str | None = None) -> Order:
         text = check_reason(reason, required=False)
         actor = actor_of(principal)
 
@@ -83,9 +86,11 @@ class OrderLifecycleService:
             events = [order_event(released, "OrderHoldReleased", actor, at, {"to": released.status.value, "heldFor": held_for}, text)]
             return released, events + status_changed(order.status, released, actor, at, text)
 
-        return await self._change(principal, order_id, change, roles=(Role.ADMIN, Role.CSR), reason=text)
+        return await self._change(
+            principal, order_id, change, roles=(Role.ADMIN, Role.CSR), reason=text, case=(case_id, "releaseOrderHold")
+        )
 
-    async def cancel(self, principal: Principal, order_id: str, reason: str | None) -> Order:
+    async def cancel(self, principal: Principal, order_id: str, reason: str | None, *, case_id: str | None = None) -> Order:
         """Cancels and gives back every reservation; the freed stock goes to backorders in the same transaction."""
         text = check_reason(reason, required=True)
         actor = actor_of(principal)
@@ -102,7 +107,7 @@ class OrderLifecycleService:
             return cancelled, events + status_changed(order.status, cancelled, actor, at, text)
 
         roles = (Role.ADMIN, Role.CSR, Role.CHANNEL, Role.CUSTOMER)
-        return await self._change(principal, order_id, change, roles=roles, reason=text, refill=True)
+        return await self._change(principal, order_id, change, roles=roles, reason=text, refill=True, case=(case_id, "cancelOrder"))
 
     async def release_scheduled(self, order_id: str, *, actor: Actor) -> Order | None:
         """The scheduler's move: SCHEDULED → ALLOCATED / PARTIALLY_ALLOCATED / BACKORDERED once due.
@@ -133,13 +138,18 @@ class OrderLifecycleService:
         roles: tuple[Role, ...],
         reason: str | None,
         refill: bool = False,
+        case: tuple[str | None, str] = (None, ""),
     ) -> Order:
         actor = actor_of(principal)
+        case_id, action = case
 
         async def work(session: Session) -> Order:
             before = require_order_access(principal, await self._orders.by_id(order_id, session=session), roles)
             at = utcnow()
             after, events = change(before, at)
+            if case_id is not None and self.case_actions is not None:
+                summary = f"{action}: {reason}" if reason else action
+                events = [*events, *await self.case_actions.record(session, principal, case_id, after, action=action, summary=summary, at=at)]
             stored = await self._writer.write(session, before, after, events, actor=actor, at=at, reason=reason)
             if refill:
                 freed = sorted({(a.sku, a.location_id) for a in before.open_allocations})
