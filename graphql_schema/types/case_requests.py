@@ -147,9 +147,9 @@ class SetCaseSlaPolicyPayload:
     policy: CaseSlaPolicy
 
 
-OpenCaseResult = Annotated[OpenCasePayload | _Errors, strawberry.union("OpenCaseResult")]
-AddCaseEntryResult = Annotated[CasePayload | _Errors, strawberry.union("AddCaseEntryResult")]
-SetCaseStatusResult = Annotated[CasePayload | _Errors, strawberry.union("SetCaseStatusResult")]
-AssignCaseResult = Annotated[CasePayload | _Errors, strawberry.union("AssignCaseResult")]
-ClaimNextCaseResult = Annotated[ClaimNextCasePayload | _Errors, strawberry.union("ClaimNextCaseResult")]
-SetCaseSlaPolicyResult = Annotated[SetCaseSlaPolicyPayload | _Errors, strawberry.union("SetCaseSlaPolicyResult")]
+OpenCaseResult = Annotated[OpenCasePayload | _Errors, strawberry.union("OpenCaseResult", description="The case opened (or replayed), or why not.")]
+AddCaseEntryResult = Annotated[CasePayload | _Errors, strawberry.union("AddCaseEntryResult", description="The case with the new entry, or why not.")]
+SetCaseStatusResult = Annotated[CasePayload | _Errors, strawberry.union("SetCaseStatusResult", description="The case in its new status, or why not.")]
+AssignCaseResult = Annotated[CasePayload | _Errors, strawberry.union("AssignCaseResult", description="The reassigned case, or why not.")]
+ClaimNextCaseResult = Annotated[ClaimNextCasePayload | _Errors, strawberry.union("ClaimNextCaseResult", description="The case now the caller's (null when the queue is empty), or why not.")]
+SetCaseSlaPolicyResult = Annotated[SetCaseSlaPolicyPayload | _Errors, strawberry.union("SetCaseSlaPolicyResult", description="The policy now in force, or why not.")]
