@@ -25,6 +25,8 @@ from app.domain.returns import Return
 from app.domain.exchanges import Exchange
 from app.domain.refunds import Refund
 from app.services.return_queries import CustomerReturnsKey
+from app.domain.cases import Case
+from app.services.case_queries import ContactFigures, CustomerCasesKey
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -141,3 +143,19 @@ class Loaders:
     @functools.cached_property
     def exchange_by_replacement_order(self) -> DataLoader[str, Exchange | None]:
         return DataLoader(_from_mapping(self._scoped(self._services.exchanges.for_replacement_orders), lambda: None))
+
+    @functools.cached_property
+    def case_by_id(self) -> DataLoader[str, Case | None]:
+        return DataLoader(_by_key(self._scoped(self._services.case_queries.by_ids), lambda c: c.id))
+
+    @functools.cached_property
+    def cases_by_order(self) -> DataLoader[str, list[Case]]:
+        return DataLoader(_from_mapping(self._scoped(self._services.case_queries.for_orders), list))
+
+    @functools.cached_property
+    def cases_page_by_customer(self) -> DataLoader[CustomerCasesKey, Page[Case]]:
+        return DataLoader(self._scoped(self._services.case_queries.pages_for_customers))
+
+    @functools.cached_property
+    def contact_figures_by_customer(self) -> DataLoader[str, ContactFigures]:
+        return DataLoader(_from_mapping(self._scoped(self._services.case_queries.contact_figures), lambda: ContactFigures(0, None)))

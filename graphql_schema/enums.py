@@ -6,6 +6,7 @@ import strawberry
 
 from app.domain import (
     carriers,
+    cases,
     channels,
     exchanges,
     geocoding,
@@ -71,3 +72,16 @@ ExchangeSettlement = strawberry.enum(
     name="ExchangeSettlement",
     description="How the price difference between the replacement and the returned goods is settled.",
 )
+CaseStatus = strawberry.enum(
+    cases.CaseStatus, description="Where a case stands: NEW, OPEN, PENDING_CUSTOMER (SLA clock paused), RESOLVED (reopenable for a while), CLOSED."
+)
+ContactChannel = strawberry.enum(cases.ContactChannel, description="How the customer got in touch.")
+CaseTopic = strawberry.enum(cases.CaseTopic, description="What the customer got in touch about.")
+CasePriority = strawberry.enum(cases.CasePriority, description="How urgent a case is; sets its SLA targets.")
+CaseEntryKind = strawberry.enum(
+    cases.EntryKind,
+    name="CaseEntryKind",
+    description="MESSAGE: customer-visible. NOTE: internal, never shown to customers or channels. ACTION: an order action taken from the case.",
+)
+SlaKind = strawberry.enum(cases.SlaKind, name="SlaKind", description="A case's SLA target.")
+CaseOrder = strawberry.enum(cases.CaseOrder, name="CaseOrder", description="How a case list is sorted.")

@@ -13,6 +13,7 @@ from graphql_schema.extensions import TypedErrors, log_errors
 from graphql_schema.limits import OperationGuard
 from graphql_schema.operation_cache import OperationCache
 from graphql_schema.permissions import IsAuthenticated
+from graphql_schema.roots.cases import CaseMutations, CaseQueries, CaseSubscriptions
 from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.channels import ChannelMutations
 from graphql_schema.roots.customers import CustomerMutations, CustomerQueries
@@ -50,6 +51,7 @@ Query = merge_types(
         EventQueries,
         ReturnQueries,
         RefundQueries,
+        CaseQueries,
     ),
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
@@ -59,14 +61,14 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
 Mutation = merge_types(
     "Mutation",
     (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations, ProductMutations, ChannelMutations,
-     CustomerMutations, LocationMutations, ReturnMutations, RefundMutations, ExchangeMutations),
+     CustomerMutations, LocationMutations, ReturnMutations, RefundMutations, ExchangeMutations, CaseMutations),
 )
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Change the OMS: capture and manage orders, move and count stock, configure routing, pick, pack and ship. "
     "Every mutation returns a union of its success payload and typed errors."
 )
 
-Subscription = merge_types("Subscription", (EventSubscriptions, ReturnSubscriptions))
+Subscription = merge_types("Subscription", (EventSubscriptions, ReturnSubscriptions, CaseSubscriptions))
 Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Live changes over graphql-transport-ws, resumable from a cursor without gaps or duplicates."
 )

@@ -18,12 +18,15 @@ from graphql_schema.types.order_lifecycle import (
     ReleaseOrderHoldResult,
 )
 from graphql_schema.types.orders import Order
+from resolvers.cases import case_id_of
 
 
 async def hold_order(info: Info, input: HoldOrderInput) -> HoldOrderResult:  # noqa: A002
     try:
         order_id = node_id_of(input.order_id, "Order", field="orderId")
-        order = await info.context.services.order_lifecycle.hold(info.context.actor, order_id, input.reason)
+        order = await info.context.services.order_lifecycle.hold(
+            info.context.actor, order_id, input.reason, case_id=case_id_of(input.case_id)
+        )
     except DomainError as exc:
         return error_from_domain(exc)
     return HoldOrderPayload(order=Order.from_domain(order))
@@ -32,7 +35,9 @@ async def hold_order(info: Info, input: HoldOrderInput) -> HoldOrderResult:  # n
 async def release_order_hold(info: Info, input: ReleaseOrderHoldInput) -> ReleaseOrderHoldResult:  # noqa: A002
     try:
         order_id = node_id_of(input.order_id, "Order", field="orderId")
-        order = await info.context.services.order_lifecycle.release_hold(info.context.actor, order_id, input.reason)
+        order = await info.context.services.order_lifecycle.release_hold(
+            info.context.actor, order_id, input.reason, case_id=case_id_of(input.case_id)
+        )
     except DomainError as exc:
         return error_from_domain(exc)
     return ReleaseOrderHoldPayload(order=Order.from_domain(order))
@@ -41,7 +46,9 @@ async def release_order_hold(info: Info, input: ReleaseOrderHoldInput) -> Releas
 async def cancel_order(info: Info, input: CancelOrderInput) -> CancelOrderResult:  # noqa: A002
     try:
         order_id = node_id_of(input.order_id, "Order", field="orderId")
-        order = await info.context.services.order_lifecycle.cancel(info.context.actor, order_id, input.reason)
+        order = await info.context.services.order_lifecycle.cancel(
+            info.context.actor, order_id, input.reason, case_id=case_id_of(input.case_id)
+        )
     except DomainError as exc:
         return error_from_domain(exc)
     return CancelOrderPayload(order=Order.from_domain(order))

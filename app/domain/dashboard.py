@@ -29,6 +29,8 @@ class DashboardFigures:
     returns_today: int = 0  # returns requested since midnight UTC
     refunds_today: int = 0  # refunds issued since midnight UTC (money back: exchange credit excluded)
     refunded_today: tuple[Money, ...] = ()  # their amount, per currency
+    open_cases_by_priority: dict[str, int] = field(default_factory=dict)  # NEW, OPEN, PENDING_CUSTOMER cases
+    sla_breaches_today: int = 0  # case SLA targets marked missed since midnight UTC
 
     @property
     def last_seq(self) -> int | None:
@@ -44,5 +46,7 @@ class DashboardFigures:
             and self.returns_today == other.returns_today
             and self.refunds_today == other.refunds_today
             and self.refunded_today == other.refunded_today
+            and self.open_cases_by_priority == other.open_cases_by_priority
+            and self.sla_breaches_today == other.sla_breaches_today
             and [e.id for e in self.recent_events] == [e.id for e in other.recent_events]
         )

@@ -19,6 +19,7 @@ class DashboardRepository:
         self._inventory = db["inventory"]
         self._returns = db["returns"]
         self._refunds = db["refunds"]
+        self._cases = db["cases"]
 
     async def orders_per_minute(self, since: datetime) -> list[ChannelMinute]:
         pipeline = [
@@ -70,3 +71,15 @@ class DashboardRepository:
     async def stock_outs(self) -> int:
         # Uses the partial index "stock_outs": only levels with nothing available are in it.
         return await self._inventory.count_documents({"available": {"$lte": 0}})
+
+    async def open_cases_by_priority(self) -> dict[str, int]:
+        rows = await self._cases.aggregate(
+            [{"$match": {"status": {"$in": ["NEW", "OPEN", "PENDING_CUSTOMER"]}}}, {"$group": {"_id": "$priority", "n": {"$sum": 1}}}]
+        )
+        return {row["_id"]: int(row["n"]) async for row in rows}
+
+    async def sla_breaches_since(self, since: datetime) -> int:
+        """Breaches marked since `since`, each target counted once (indexes "*_breached": breached cases only)."""
+        first = await self._cases.count_documents({"sla.first_response_breached_at": {"$gte": since}})
+        resolution = await self._cases.count_documents({"sla.resolution_breached_at": {"$gte": since}})
+        return first + resolution

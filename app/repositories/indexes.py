@@ -130,6 +130,29 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Exchanges waiting for their return to arrive (EXCHANGE_ON_RECEIPT).
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
     ],
+    "cases": [
+        # Idempotency: a client key per customer.
+        IndexModel([("customer_id", ASCENDING), ("client_key", ASCENDING)], name="customer_client_key", unique=True),
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
+        IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="customer_created"),
+        IndexModel([("order_ids", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="order_created"),
+        IndexModel([("channel_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="channel_created"),
+        IndexModel([("location_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="location_created"),
+        IndexModel([("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="status_created"),
+        IndexModel([("assignee", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="assignee_created"),
+        # Queues, most urgent first; claimNextCase walks the unassigned part of it.
+        IndexModel([("priority_rank", DESCENDING), ("next_due", ASCENDING), ("_id", ASCENDING)], name="most_urgent"),
+        IndexModel([("assignee", ASCENDING), ("status", ASCENDING), ("priority_rank", DESCENDING), ("next_due", ASCENDING), ("_id", ASCENDING)],
+                   name="queue"),
+        # The scheduler's breach scans: running targets by due time.
+        IndexModel([("sla.first_response_due", ASCENDING)], name="first_response_due"),
+        IndexModel([("sla.resolution_due", ASCENDING)], name="resolution_due"),
+        IndexModel([("sla.first_response_breached_at", ASCENDING)], name="first_response_breached",
+                   partialFilterExpression={"sla.first_response_breached_at": {"$type": "date"}}),
+        IndexModel([("sla.resolution_breached_at", ASCENDING)], name="resolution_breached",
+                   partialFilterExpression={"sla.resolution_breached_at": {"$type": "date"}}),
+    ],
+    "case_sla_policies": [],
 }
 
 DEFAULT_EVENT_RETENTION_DAYS = 30

@@ -15,6 +15,7 @@ from app.domain.rate_cards import built_in_carriers
 from app.domain.refunds import DEFAULT_APPEASEMENT_LIMITS, AppeasementLimits
 
 from app.repositories.api_keys import ApiKeyRepository
+from app.repositories.cases import CaseRepository
 from app.repositories.channels import ChannelRepository
 from app.repositories.customers import CustomerRepository
 from app.repositories.dashboard import DashboardRepository
@@ -36,6 +37,10 @@ from app.repositories.signatures import WebhookNonceRepository
 from app.services.auth import AuthService
 from app.services.backorders import BackorderService
 from app.services.jwt_tokens import JwtConfig
+from app.services.case_actions import CaseActions
+from app.services.case_queries import CaseQueryService
+from app.services.case_sla import CaseSla
+from app.services.cases import CaseService
 from app.services.catalog import CatalogService
 from app.services.channels import ChannelService
 from app.services.contention import KeyedLocks
@@ -115,6 +120,10 @@ class Services:
     # Bulk import (`oms import`, POST /imports/{kind}): one importer per ImportKind.
     imports: ImportService
     geocoder: Geocoder
+    # Customer service cases (app/services/cases.py and case_*.py).
+    cases: CaseService
+    case_queries: CaseQueryService
+    case_sla: CaseSla
 
     async def ready(self, *, wait_seconds: float = 1.0) -> bool:
         """Whether the primary answers within `wait_seconds`, so a hung database makes /readyz fail fast."""
@@ -276,6 +285,10 @@ def build_services(
     )
     return_receiving.after_receipt = exchange_service.place_for_return
     return_service.on_ended = exchange_service.end_with_return
+    case_records = CaseRepository(db)
+    case_sla = CaseSla(mongo=mongo, cases=case_records, events=events)
+    case_actions = CaseActions(cases=case_records, sla=case_sla)
+    lifecycle.case_actions = case_actions
     event_service = EventService(events=events, orders=orders, locations=locations, relay_state=RelayStateRepository(db))
     location_service = LocationService(
         mongo=mongo, locations=locations, inventory=inventory, events=events, geocoder=geocoder()
@@ -290,6 +303,18 @@ def build_services(
         api_keys=ApiKeyRepository(db),
         events=events,
     )
+    order_edits = OrderEditService(
+        mongo=mongo,
+        orders=orders,
+        products=products,
+        channels=channels,
+        locations=locations,
+        routing=routing,
+        writer=writer,
+        backorders=backorders,
+        geocoder=geocoder(),
+    )
+    order_edits.case_actions = case_actions
     return Services(
         mongo=mongo,
         auth=AuthService(
@@ -313,17 +338,7 @@ def build_services(
         inventory_changes=inventory_changes,
         order_capture=order_capture,
         order_lifecycle=lifecycle,
-        order_edits=OrderEditService(
-            mongo=mongo,
-            orders=orders,
-            products=products,
-            channels=channels,
-            locations=locations,
-            routing=routing,
-            writer=writer,
-            backorders=backorders,
-            geocoder=geocoder(),
-        ),
+        order_edits=order_edits,
         backorders=backorders,
         shipments=ShipmentQueryService(shipments=repos.shipments),
         fulfilment=fulfilment,
@@ -349,6 +364,8 @@ def build_services(
             backorders=backorders,
             refunds=refunds,
             refund_records=refund_records,
+            case_sla=case_sla,
+            case_records=case_records,
             interval_seconds=scheduler_interval_seconds,
         ),
         events=event_service,
@@ -377,4 +394,16 @@ def build_services(
             ]
         ),
         geocoder=geocoder(),
+        cases=CaseService(
+            mongo=mongo,
+            cases=case_records,
+            sla=case_sla,
+            customers=customers,
+            orders=orders,
+            shipments=repos.shipments,
+            returns=returns,
+            events=events,
+        ),
+        case_queries=CaseQueryService(cases=case_records),
+        case_sla=case_sla,
     )

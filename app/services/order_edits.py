@@ -52,6 +52,7 @@ from app.services.backorders import BackorderService
 from app.services.geocoding import Geocoder
 from app.services.order_lifecycle import check_reason, require_order_access
 from app.services.order_routing import LineNeed, OrderRouting, Placement, scheduled_release
+from app.services.case_actions import CaseActions
 from app.services.reservations import OrderWriter
 
 
@@ -78,8 +79,10 @@ class OrderEditService:
         self._writer = writer
         self._backorders = backorders
         self._geocoder = geocoder
+        # Records edits made from a customer service case (app/services/case_actions.py); set by the container.
+        self.case_actions: CaseActions | None = None
 
-    async def edit(self, principal: Principal, order_id: str, edit: OrderEdit) -> Order:
+    async def edit(self, principal: Principal, order_id: str, edit: OrderEdit, *, case_id: str | None = None) -> Order:
         reason = check_reason(edit.reason, required=True)
         assert reason is not None
         skus = sorted({line.sku.strip() for line in edit.add_lines})[:100]
@@ -101,6 +104,8 @@ class OrderEditService:
             if after.status is OrderStatus.CANCELLED:
                 events.append(order_event(after, "OrderCancelled", actor, at, {"from": before.status.value}, reason))
             events += status_changed(before.status, after, actor, at, reason)
+            if case_id is not None and self.case_actions is not None:
+                events += await self.case_actions.record(session, principal, case_id, after, action="editOrder", summary=f"editOrder: {reason}", at=at)
             stored = await self._writer.write(session, before, after, events, actor=actor, at=at, reason=reason)
             freed = sorted(
                 {(a.sku, a.location_id) for a in before.open_allocations if _held(stored, a.sku, a.location_id) < _held(before, a.sku, a.location_id)}

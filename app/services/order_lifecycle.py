@@ -27,6 +27,7 @@ from app.domain.principals import Principal, Role, actor_of
 from app.repositories.database import Mongo, Session
 from app.repositories.orders import OrderRepository
 from app.services.backorders import BackorderService
+from app.services.case_actions import CaseActions
 from app.services.reservations import OrderWriter
 
 # Decides the next version of an order and the events that say why; raises a DomainError to refuse.
@@ -60,8 +61,10 @@ class OrderLifecycleService:
         self._orders = orders
         self._writer = writer
         self._backorders = backorders
+        # Records actions taken from a customer service case (app/services/case_actions.py); set by the container.
+        self.case_actions: CaseActions | None = None
 
-    async def hold(self, principal: Principal, order_id: str, reason: str | None) -> Order:
+    async def hold(self, principal: Principal, order_id: str, reason: str | None, *, case_id: str | None = None) -> Order:
         text = check_reason(reason, required=True)
         assert text is not None
         actor = actor_of(principal)
@@ -71,9 +74,9 @@ class OrderLifecycleService:
             events = [order_event(held, "OrderHeld", actor, at, {"from": order.status.value}, text)]
             return held, events + status_changed(order.status, held, actor, at, text)
 
-        return await self._change(principal, order_id, change, roles=(Role.ADMIN, Role.CSR), reason=text)
+        return await self._change(principal, order_id, change, roles=(Role.ADMIN, Role.CSR), reason=text, case=(case_id, "holdOrder"))
 
-    async def release_hold(self, principal: Principal, order_id: str, reason: str | None) -> Order:
+    async def release_hold(self, principal: Principal, order_id: str, reason: str | None, *, case_id: str | None = None) -> Order:
         text = check_reason(reason, required=False)
         actor = actor_of(principal)
 
@@ -83,12 +86,15 @@ class OrderLifecycleService:
             events = [order_event(released, "OrderHoldReleased", actor, at, {"to": released.status.value, "heldFor": held_for}, text)]
             return released, events + status_changed(order.status, released, actor, at, text)
 
-        return await self._change(principal, order_id, change, roles=(Role.ADMIN, Role.CSR), reason=text)
+        return await self._change(
+            principal, order_id, change, roles=(Role.ADMIN, Role.CSR), reason=text, case=(case_id, "releaseOrderHold")
+        )
 
-    async def cancel(self, principal: Principal, order_id: str, reason: str | None) -> Order:
+    async def cancel(self, principal: Principal, order_id: str, reason: str | None, *, case_id: str | None = None) -> Order:
         """Cancels and gives back every reservation; the freed stock goes to backorders in the same transaction."""
         text = check_reason(reason, required=True)
-        return await self._change(principal, order_id, _cancellation(principal, text), roles=CANCELLERS, reason=text, refill=True)
+        change = _cancellation(principal, text)
+        return await self._change(principal, order_id, change, roles=CANCELLERS, reason=text, refill=True, case=(case_id, "cancelOrder"))
 
     async def cancel_in(self, session: Session, principal: Principal, order_id: str, reason: str) -> Order:
         """`cancel` inside the caller's transaction (the replacement order of a withdrawn exchange)."""
@@ -124,18 +130,32 @@ class OrderLifecycleService:
         roles: tuple[Role, ...],
         reason: str | None,
         refill: bool = False,
+        case: tuple[str | None, str] = (None, ""),
     ) -> Order:
         return await self._mongo.transaction(
-            lambda session: self._work(session, principal, order_id, change, roles=roles, reason=reason, refill=refill)
+            lambda session: self._work(session, principal, order_id, change, roles=roles, reason=reason, refill=refill, case=case)
         )
 
     async def _work(
-        self, session: Session, principal: Principal, order_id: str, change: Change, *, roles: tuple[Role, ...], reason: str | None, refill: bool
+        self,
+        session: Session,
+        principal: Principal,
+        order_id: str,
+        change: Change,
+        *,
+        roles: tuple[Role, ...],
+        reason: str | None,
+        refill: bool,
+        case: tuple[str | None, str] = (None, ""),
     ) -> Order:
         actor = actor_of(principal)
+        case_id, action = case
         before = require_order_access(principal, await self._orders.by_id(order_id, session=session), roles)
         at = utcnow()
         after, events = change(before, at)
+        if case_id is not None and self.case_actions is not None:
+            summary = f"{action}: {reason}" if reason else action
+            events = [*events, *await self.case_actions.record(session, principal, case_id, after, action=action, summary=summary, at=at)]
         stored = await self._writer.write(session, before, after, events, actor=actor, at=at, reason=reason)
         if refill:
             freed = sorted({(a.sku, a.location_id) for a in before.open_allocations})

@@ -16,6 +16,8 @@ from app.services.customer_merges import CustomersMerged
 from app.services.customers import CustomerUpsert
 from app.services.orders import CustomerOrdersKey
 from app.services.return_queries import CustomerReturnsKey
+from app.domain.cases import CaseFilter
+from app.services.case_queries import CustomerCasesKey
 from graphql_schema.context import Info
 from graphql_schema.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from graphql_schema.pagination import page_request
@@ -26,11 +28,14 @@ from graphql_schema.types.common import Address, AddressInput, Money
 if TYPE_CHECKING:
     from graphql_schema.types.orders import OrderConnection, OrderFilterInput
     from graphql_schema.types.returns import ReturnConnection, ReturnFilterInput
+    from graphql_schema.types.cases import CaseConnection, CaseFilterInput
 
 OrderConnectionRef = Annotated["OrderConnection", strawberry.lazy("graphql_schema.types.orders")]
 OrderFilterInputRef = Annotated["OrderFilterInput", strawberry.lazy("graphql_schema.types.orders")]
 ReturnConnectionRef = Annotated["ReturnConnection", strawberry.lazy("graphql_schema.types.returns")]
 ReturnFilterInputRef = Annotated["ReturnFilterInput", strawberry.lazy("graphql_schema.types.returns")]
+CaseConnectionRef = Annotated["CaseConnection", strawberry.lazy("graphql_schema.types.cases")]
+CaseFilterInputRef = Annotated["CaseFilterInput", strawberry.lazy("graphql_schema.types.cases")]
 
 
 @strawberry.type(description="How one channel knows this customer.")
@@ -157,6 +162,28 @@ class Customer(relay.Node):
         selection = filter.to_domain() if filter else ReturnFilter()
         key = CustomerReturnsKey(self.id, selection, page_request(first, after))
         return ReturnConnection.from_page(await info.context.loaders.returns_page_by_customer.load(key))
+
+    @strawberry.field(description="This customer's service cases, newest first (customers see customer-visible messages only).")
+    async def cases(
+        self,
+        info: Info,
+        filter: CaseFilterInputRef | None = None,  # noqa: A002 - GraphQL argument name
+        first: int | None = None,
+        after: str | None = None,
+    ) -> CaseConnectionRef:
+        from graphql_schema.types.cases import CaseConnection
+
+        selection = filter.to_domain() if filter else CaseFilter()
+        key = CustomerCasesKey(self.id, selection, page_request(first, after))
+        return CaseConnection.from_page(await info.context.loaders.cases_page_by_customer.load(key))
+
+    @strawberry.field(description="Cases not yet resolved: NEW, OPEN or PENDING_CUSTOMER (0 if the caller may not see the customer).")
+    def open_case_count(self, info: Info) -> int:
+        return now_or_later(info.context.loaders.contact_figures_by_customer, self.id, lambda f: f.open_cases)  # type: ignore[return-value]
+
+    @strawberry.field(description="When the customer last got in touch on any case (opening or message); null if never.")
+    def last_contact_at(self, info: Info) -> datetime | None:
+        return now_or_later(info.context.loaders.contact_figures_by_customer, self.id, lambda f: f.last_contact_at)  # type: ignore[return-value]
 
 
 @strawberry.type

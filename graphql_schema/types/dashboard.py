@@ -24,6 +24,12 @@ class StatusCount:
     orders: int = strawberry.field(description="Open orders in it.")
 
 
+@strawberry.type(description="How many unresolved customer service cases have one priority.")
+class PriorityCount:
+    priority: str = strawberry.field(description="Case priority.")
+    cases: int = strawberry.field(description="Cases not yet resolved.")
+
+
 @strawberry.type(description="Live operations figures, pushed at a steady cadence and when they change.")
 class Dashboard:
     at: datetime = strawberry.field(description="When these figures were computed.")
@@ -41,6 +47,11 @@ class Dashboard:
         description="What those refunds gave back, one amount per currency.", metadata={"cost_list_size": 3}
     )
 
+    open_cases_by_priority: list[PriorityCount] = strawberry.field(
+        description="Customer service cases not yet resolved, by priority.", metadata={"cost_list_size": 4}
+    )
+    sla_breaches_today: int = strawberry.field(description="Case SLA targets (first response, resolution) missed since midnight UTC.")
+
     @classmethod
     def from_domain(cls, value: dashboard.DashboardFigures) -> Dashboard:
         return cls(
@@ -56,4 +67,6 @@ class Dashboard:
             returns_today=value.returns_today,
             refunds_today=value.refunds_today,
             refunded_today=[Money.from_domain(m) for m in value.refunded_today],
+            open_cases_by_priority=[PriorityCount(priority=p, cases=n) for p, n in value.open_cases_by_priority.items()],
+            sla_breaches_today=value.sla_breaches_today,
         )

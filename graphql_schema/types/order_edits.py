@@ -39,6 +39,9 @@ class EditOrderInput:
     add_lines: list[OrderLineInput] | None = strawberry.field(default=None, description="Lines to add, one per new SKU.")
     cancel_lines: list[str] | None = strawberry.field(default=None, description="Line ids to cancel (kept on the order as cancelled).")
     remove_lines: list[str] | None = strawberry.field(default=None, description="Line ids to delete (entered by mistake; nothing fulfilled).")
+    case_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="The customer service case this is done from: recorded on its thread and in the order's timeline."
+    )
 
     def to_domain(self) -> order_edits.OrderEdit:
         return order_edits.OrderEdit(

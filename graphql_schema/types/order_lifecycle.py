@@ -17,18 +17,27 @@ _Errors = InvalidInputError | NotFoundError | ConflictError | PermissionDeniedEr
 class HoldOrderInput:
     order_id: relay.GlobalID = strawberry.field(description="The order's global id.")
     reason: str = strawberry.field(description="Why; shown on the order and kept in its timeline.")
+    case_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="The customer service case this is done from: recorded on its thread and in the order's timeline."
+    )
 
 
 @strawberry.input(description="Let a held order continue from where it was held.")
 class ReleaseOrderHoldInput:
     order_id: relay.GlobalID = strawberry.field(description="The order's global id.")
     reason: str | None = strawberry.field(default=None, description="Why it may continue.")
+    case_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="The customer service case this is done from: recorded on its thread and in the order's timeline."
+    )
 
 
 @strawberry.input(description="Cancel an order; every reservation is given back at once.")
 class CancelOrderInput:
     order_id: relay.GlobalID = strawberry.field(description="The order's global id.")
     reason: str = strawberry.field(description="Why; kept in the order's timeline.")
+    case_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="The customer service case this is done from: recorded on its thread and in the order's timeline."
+    )
 
 
 @strawberry.type(description="The held order.")

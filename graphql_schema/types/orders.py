@@ -27,6 +27,7 @@ from graphql_schema.types.payments import Payment, RefundSummary, payments_of, r
 from graphql_schema.types.routing import RoutingExplanation
 
 if TYPE_CHECKING:
+    from graphql_schema.types.cases import Case
     from graphql_schema.types.exchanges import Exchange
     from graphql_schema.types.refunds import Refund
     from graphql_schema.types.returns import Return
@@ -36,6 +37,7 @@ ShipmentRef = Annotated["Shipment", strawberry.lazy("graphql_schema.types.shipme
 ReturnRef = Annotated["Return", strawberry.lazy("graphql_schema.types.returns")]
 RefundRef = Annotated["Refund", strawberry.lazy("graphql_schema.types.refunds")]
 ExchangeRef = Annotated["Exchange", strawberry.lazy("graphql_schema.types.exchanges")]
+CaseRef = Annotated["Case", strawberry.lazy("graphql_schema.types.cases")]
 
 
 @strawberry.type(description="Quantity of one line reserved at one location.")
@@ -246,6 +248,16 @@ class Order(relay.Node):
 
         return now_or_later(  # type: ignore[return-value]
             info.context.loaders.returns_by_order, self.id, lambda found: [Return.from_domain(r) for r in found]
+        )
+
+    @strawberry.field(
+        description="Customer service cases about this order, newest first (those the caller may see).", metadata={"cost_list_size": 5}
+    )
+    def cases(self, info: Info) -> list[CaseRef]:
+        from graphql_schema.types.cases import Case
+
+        return now_or_later(  # type: ignore[return-value]
+            info.context.loaders.cases_by_order, self.id, lambda found: [Case.from_domain(c) for c in found]
         )
 
     @strawberry.field(description="The order's returns at a glance: none, requested, partially or fully returned.")
