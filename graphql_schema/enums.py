@@ -71,3 +71,11 @@ ExchangeSettlement = strawberry.enum(
     name="ExchangeSettlement",
     description="How the price difference between the replacement and the returned goods is settled.",
 )
+# Replenishment (issue 15).
+from app.domain import purchase_orders as _purchase_orders, replenishment as _replenishment  # noqa: E402
+
+PurchaseOrderStatus = strawberry.enum(_purchase_orders.PurchaseOrderStatus, description="Where a purchase order stands.")
+PurchaseOrderSource = strawberry.enum(_purchase_orders.PurchaseOrderSource, description="Who raised a purchase order.")
+ReplenishmentMode = strawberry.enum(_replenishment.ReplenishmentMode, description="What a reorder-point crossing does to its PO.")
+TransferMode = strawberry.enum(_replenishment.TransferMode, description="Whether replenishment looks for nearby surplus first.")
+CrossingOutcome = strawberry.enum(_replenishment.CrossingOutcome, description="What a reorder-point crossing led to.")

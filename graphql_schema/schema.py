@@ -24,6 +24,7 @@ from graphql_schema.roots.locations import LocationMutations
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
 from graphql_schema.roots.products import ProductMutations, ProductQueries
 from graphql_schema.roots.refunds import RefundMutations, RefundQueries
+from graphql_schema.roots.replenishment import ReplenishmentMutations, ReplenishmentQueries, ReplenishmentSubscriptions
 from graphql_schema.roots.returns import ReturnMutations, ReturnQueries, ReturnSubscriptions
 from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
 
@@ -50,6 +51,7 @@ Query = merge_types(
         EventQueries,
         ReturnQueries,
         RefundQueries,
+        ReplenishmentQueries,
     ),
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
@@ -59,14 +61,14 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
 Mutation = merge_types(
     "Mutation",
     (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations, ProductMutations, ChannelMutations,
-     CustomerMutations, LocationMutations, ReturnMutations, RefundMutations, ExchangeMutations),
+     CustomerMutations, LocationMutations, ReturnMutations, RefundMutations, ExchangeMutations, ReplenishmentMutations),
 )
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Change the OMS: capture and manage orders, move and count stock, configure routing, pick, pack and ship. "
     "Every mutation returns a union of its success payload and typed errors."
 )
 
-Subscription = merge_types("Subscription", (EventSubscriptions, ReturnSubscriptions))
+Subscription = merge_types("Subscription", (EventSubscriptions, ReturnSubscriptions, ReplenishmentSubscriptions))
 Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Live changes over graphql-transport-ws, resumable from a cursor without gaps or duplicates."
 )

@@ -359,6 +359,8 @@ def build_services(
             locations=locations,
             picking=picking,
             returns=returns,
+            purchase_orders=po_records,
+            suppliers=supplier_records,
         ),
         scheduler=Scheduler(
             orders=orders,

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from app.domain.clock import utcnow
 from app.domain.errors import Conflict, ErrorCode, NotFound, Validator
-from app.domain.events import Actor, DomainEvent
+from app.domain.events import Actor, DomainEvent, EventFilter
 from app.domain.ids import new_id
 from app.domain.inventory import StockChangeCause, stock_level_changed
 from app.domain.pagination import Page, PageRequest
@@ -92,6 +92,9 @@ class PurchaseOrderService:
                 if line.open_quantity > 0 and po.expected_at is not None and line.sku not in dates:
                     dates[line.sku] = po.expected_at
         return dates
+
+    def event_scope(self, principal: Principal, selection: EventFilter) -> EventFilter:
+        return purchase_order_event_scope(principal, selection)
 
     async def incoming_mismatches(self, principal: Principal) -> list[tuple[str, str, int, int]]:
         principal.require_role(Role.ADMIN)
@@ -243,3 +246,13 @@ def _may_see(principal: Principal, po: PurchaseOrder) -> bool:
     return principal.role is Role.ADMIN or (
         principal.role in (Role.WAREHOUSE, Role.STORE_STAFF) and po.location_id in principal.location_ids
     )
+
+
+def purchase_order_event_scope(principal: Principal, selection: EventFilter) -> EventFilter:
+    """What `purchaseOrderUpdated` may deliver: PO events; staff only at their locations."""
+    selection = replace(selection, aggregate_types=frozenset({"PurchaseOrder"}))
+    if principal.role is Role.ADMIN:
+        return selection
+    principal.require_role(Role.WAREHOUSE, Role.STORE_STAFF)
+    mine = principal.location_ids if not selection.location_ids else selection.location_ids & principal.location_ids
+    return replace(selection, location_ids=frozenset(mine) or frozenset({"\x00none"}))
