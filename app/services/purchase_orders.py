@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from app.domain.clock import utcnow
-from app.domain.errors import Conflict, ErrorCode, NotFound, Validator
+from app.domain.errors import Conflict, ErrorCode, Forbidden, NotFound, Validator
 from app.domain.events import Actor, DomainEvent, EventFilter
 from app.domain.ids import new_id
 from app.domain.inventory import StockChangeCause, stock_level_changed
@@ -254,5 +254,6 @@ def purchase_order_event_scope(principal: Principal, selection: EventFilter) -> 
     if principal.role is Role.ADMIN:
         return selection
     principal.require_role(Role.WAREHOUSE, Role.STORE_STAFF)
-    mine = principal.location_ids if not selection.location_ids else selection.location_ids & principal.location_ids
-    return replace(selection, location_ids=frozenset(mine) or frozenset({"\x00none"}))
+    if selection.location_ids - principal.location_ids:
+        raise Forbidden("not allowed to follow purchase orders of other locations", field=("location",))
+    return replace(selection, location_ids=selection.location_ids or principal.location_ids)
