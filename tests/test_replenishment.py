@@ -106,3 +106,14 @@ async def test_concurrent_orders_and_workers_raise_exactly_one_line_per_crossing
     lines = await _lines(services)
     assert sorted(line[0] for line in lines) == sorted(c["_id"] for c in crossings)
     assert {doc["outcome"] for doc in await services.mongo.db["reorder_crossings"].find({}).to_list()} == {"PO_LINE"}
+
+
+async def test_the_demo_data_has_suppliers_with_one_preferred_per_sku(mongo) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from app.services.demo_seed import SeedSize, seed_demo
+
+    await seed_demo(mongo, SeedSize(locations=6, skus=30, customers=5, orders=10), seed=3, as_of=date(2026, 11, 1))
+    assert await mongo.db["suppliers"].count_documents({}) == 4
+    preferred = [doc["sku"] for doc in await mongo.db["supplier_items"].find({"preferred": True}).to_list()]
+    assert len(preferred) == len(set(preferred)) == 30

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.suppliers import Supplier, SupplierItem
@@ -117,9 +117,12 @@ class SupplierRepository:
         )
         return item_from_doc(before) if before else None
 
-    async def insert_many(self, suppliers: list[Supplier], items: list[SupplierItem]) -> None:
-        """Demo data: plain inserts."""
+    async def upsert_many(self, suppliers: list[Supplier], items: list[SupplierItem]) -> None:
+        """Demo data: replaced by id, so seeding again leaves the same documents."""
         if suppliers:
-            await self.suppliers.insert_many([supplier_to_doc(s) for s in suppliers])
-        if items:
-            await self.items.insert_many([item_to_doc(i) for i in items])
+            await self.suppliers.bulk_write([ReplaceOne({"_id": s.code}, supplier_to_doc(s), upsert=True) for s in suppliers], ordered=False)
+        for start in range(0, len(items), 5_000):
+            batch = items[start : start + 5_000]
+            await self.items.bulk_write(
+                [ReplaceOne({"_id": item_id(i.supplier_code, i.sku)}, item_to_doc(i), upsert=True) for i in batch], ordered=False
+            )
