@@ -60,6 +60,8 @@ async def test_auto_submit_locations_get_a_submitted_po_and_incoming(world: Worl
     assert po.status is PurchaseOrderStatus.SUBMITTED and po.source is PurchaseOrderSource.REPLENISHMENT
     assert po.lines[0].quantity == 10 and po.expected_at is not None
     assert (await services.mongo.db["inventory"].find_one({"_id": "SKU-HOT@DC-CHI"}))["incoming"] == 10
+    figures = await services.dashboard.figures()
+    assert (figures.open_purchase_orders, figures.units_incoming, figures.stock_outs_avoided) == (1, 10, 1)
 
 
 async def test_without_a_supplier_the_crossing_is_recorded_and_nothing_is_bought(world: World, services: Services) -> None:

@@ -29,6 +29,9 @@ class DashboardFigures:
     returns_today: int = 0  # returns requested since midnight UTC
     refunds_today: int = 0  # refunds issued since midnight UTC (money back: exchange credit excluded)
     refunded_today: tuple[Money, ...] = ()  # their amount, per currency
+    open_purchase_orders: int = 0  # SUBMITTED or PARTIALLY_RECEIVED
+    units_incoming: int = 0  # their open units
+    stock_outs_avoided: int = 0  # reorder-point crossings replenished while the level still had stock
 
     @property
     def last_seq(self) -> int | None:
@@ -44,5 +47,7 @@ class DashboardFigures:
             and self.returns_today == other.returns_today
             and self.refunds_today == other.refunds_today
             and self.refunded_today == other.refunded_today
+            and (self.open_purchase_orders, self.units_incoming, self.stock_outs_avoided)
+            == (other.open_purchase_orders, other.units_incoming, other.stock_outs_avoided)
             and [e.id for e in self.recent_events] == [e.id for e in other.recent_events]
         )

@@ -9,6 +9,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.dashboard import ChannelMinute
 from app.domain.orders import OPEN_STATUSES, OrderStatus
+from app.domain.replenishment import CrossingOutcome
+from app.repositories.purchase_orders import PurchaseOrderRepository
 
 BACKORDER_STATUSES = (OrderStatus.BACKORDERED.value, OrderStatus.PARTIALLY_ALLOCATED.value)
 
@@ -19,6 +21,8 @@ class DashboardRepository:
         self._inventory = db["inventory"]
         self._returns = db["returns"]
         self._refunds = db["refunds"]
+        self._purchase_orders = PurchaseOrderRepository(db)
+        self._crossings = db["reorder_crossings"]
 
     async def orders_per_minute(self, since: datetime) -> list[ChannelMinute]:
         pipeline = [
@@ -70,3 +74,12 @@ class DashboardRepository:
     async def stock_outs(self) -> int:
         # Uses the partial index "stock_outs": only levels with nothing available are in it.
         return await self._inventory.count_documents({"available": {"$lte": 0}})
+
+    async def purchase_orders(self) -> tuple[int, int]:
+        """(open purchase orders, units incoming on them)."""
+        return await self._purchase_orders.figures()
+
+    async def stock_outs_avoided(self) -> int:
+        """Reorder-point crossings replenished (a PO line or a transfer) while the level still had stock."""
+        replenished = [CrossingOutcome.PO_LINE.value, CrossingOutcome.TRANSFER.value]
+        return await self._crossings.count_documents({"outcome": {"$in": replenished}, "available": {"$gt": 0}})

@@ -31,7 +31,7 @@ class DashboardService:
         """Not scoped: callers authorize first. Runs the aggregations concurrently."""
         now = utcnow()
         midnight = datetime.combine(now.date(), time.min, tzinfo=timezone.utc)
-        per_minute, by_status, backorders, stock_outs, recent, returns_today, refunds = await asyncio.gather(
+        per_minute, by_status, backorders, stock_outs, recent, returns_today, refunds, buying, avoided = await asyncio.gather(
             self._dashboard.orders_per_minute(now - WINDOW),
             self._dashboard.open_orders_by_status(),
             self._dashboard.backorders(),
@@ -39,6 +39,8 @@ class DashboardService:
             self._events.recent(RECENT_EVENTS),
             self._dashboard.returns_since(midnight),
             self._dashboard.refunds_since(midnight),
+            self._dashboard.purchase_orders(),
+            self._dashboard.stock_outs_avoided(),
         )
         return DashboardFigures(
             at=now,
@@ -50,4 +52,7 @@ class DashboardService:
             returns_today=returns_today,
             refunds_today=refunds[0],
             refunded_today=tuple(Money(cents, currency) for currency, cents in refunds[1].items()),
+            open_purchase_orders=buying[0],
+            units_incoming=buying[1],
+            stock_outs_avoided=avoided,
         )
