@@ -204,6 +204,7 @@ def create_app(
             watch = services.instance_watch()
             await watch.start()
             services.scheduler.start()
+            services.replenishment.start()
             if settings.env != "test":
                 # The geocoder's tables (1-4 s, ~70 MiB) are read now in a thread, not inside the first
                 # order that comes without coordinates; tests read them when one needs them.
@@ -222,6 +223,7 @@ def create_app(
                 await _stop_step("realtime", realtime.stop())
             if "services" in state:
                 await _stop_step("scheduler", state["services"].scheduler.stop())
+                await _stop_step("replenishment", state["services"].replenishment.stop())
                 await _stop_step("location copies", state["services"].locations.stop())
             if watch is not None:
                 await _stop_step("instance watch", watch.stop())

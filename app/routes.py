@@ -131,6 +131,15 @@ def routes(services: Callable[[], Services], *, db_timeout_seconds: float = 5.0)
             return _error(exc)
         return _pdf(document.filename, document.content)
 
+    async def purchase_order_document(request: Request) -> Response:
+        try:
+            document = await services().documents.purchase_order_document(
+                request.path_params["po_id"], request.query_params.get("token", "")
+            )
+        except DomainError as exc:
+            return _error(exc)
+        return _pdf(document.filename, document.content)
+
     async def carrier_webhook(request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_WEBHOOK_BYTES:
@@ -215,6 +224,7 @@ def routes(services: Callable[[], Services], *, db_timeout_seconds: float = 5.0)
         Route("/documents/shipments/{shipment_id}/{kind}.pdf", shipment_document, methods=["GET"]),
         Route("/documents/pick-lists/{location_id}.pdf", pick_list_document, methods=["GET"]),
         Route("/documents/returns/{return_id}/label.pdf", return_label_document, methods=["GET"]),
+        Route("/documents/purchase-orders/{po_id}.pdf", purchase_order_document, methods=["GET"]),
         Route("/webhooks/carriers/{carrier}", carrier_webhook, methods=["POST"]),
         Route(IMPORTS_PATH + "{kind}", bulk_import, methods=["POST"]),
     ]

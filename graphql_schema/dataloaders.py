@@ -4,6 +4,7 @@ applies the caller's scope through the services, so nested fields cannot leak wh
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from collections.abc import Hashable
 from typing import Awaitable, Callable, Sequence, TypeVar
 
@@ -18,6 +19,7 @@ from app.domain.orders import Order
 from app.domain.pagination import Page
 from app.domain.principals import Principal
 from app.domain.products import Product
+from app.domain.purchase_orders import PurchaseOrder
 from app.services.container import Services
 from app.domain.shipments import Shipment
 from app.services.orders import CustomerOrdersKey
@@ -159,3 +161,24 @@ class Loaders:
     @functools.cached_property
     def contact_figures_by_customer(self) -> DataLoader[str, ContactFigures]:
         return DataLoader(_from_mapping(self._scoped(self._services.case_queries.contact_figures), lambda: ContactFigures(0, None)))
+    # Replenishment (issue 15).
+
+    @functools.cached_property
+    def purchase_order_by_id(self) -> DataLoader[str, PurchaseOrder | None]:
+        return DataLoader(_by_key(self._scoped(self._services.purchase_orders.by_ids), lambda po: po.id))
+
+    @functools.cached_property
+    def open_purchase_orders_by_sku(self) -> DataLoader[str, list[PurchaseOrder]]:
+        async def load(skus: list[str]) -> list[list[PurchaseOrder]]:
+            found = await self._services.purchase_orders.open_for_skus(self._principal, list(dict.fromkeys(skus)))
+            return [[po for po in found if any(line.sku == sku and line.open_quantity > 0 for line in po.lines)] for sku in skus]
+
+        return DataLoader(load)
+
+    @functools.cached_property
+    def promise_date_by_sku(self) -> DataLoader[str, datetime | None]:
+        async def load(skus: list[str]) -> list[datetime | None]:
+            dates = await self._services.purchase_orders.promise_dates(list(dict.fromkeys(skus)))
+            return [dates.get(sku) for sku in skus]
+
+        return DataLoader(load)

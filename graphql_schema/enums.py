@@ -85,3 +85,11 @@ CaseEntryKind = strawberry.enum(
 )
 SlaKind = strawberry.enum(cases.SlaKind, name="SlaKind", description="A case's SLA target.")
 CaseOrder = strawberry.enum(cases.CaseOrder, name="CaseOrder", description="How a case list is sorted.")
+# Replenishment (issue 15).
+from app.domain import purchase_orders as _purchase_orders, replenishment as _replenishment  # noqa: E402
+
+PurchaseOrderStatus = strawberry.enum(_purchase_orders.PurchaseOrderStatus, description="Where a purchase order stands.")
+PurchaseOrderSource = strawberry.enum(_purchase_orders.PurchaseOrderSource, description="Who raised a purchase order.")
+ReplenishmentMode = strawberry.enum(_replenishment.ReplenishmentMode, description="What a reorder-point crossing does to its PO.")
+TransferMode = strawberry.enum(_replenishment.TransferMode, description="Whether replenishment looks for nearby surplus first.")
+CrossingOutcome = strawberry.enum(_replenishment.CrossingOutcome, description="What a reorder-point crossing led to.")

@@ -25,6 +25,7 @@ from graphql_schema.roots.locations import LocationMutations
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
 from graphql_schema.roots.products import ProductMutations, ProductQueries
 from graphql_schema.roots.refunds import RefundMutations, RefundQueries
+from graphql_schema.roots.replenishment import ReplenishmentMutations, ReplenishmentQueries, ReplenishmentSubscriptions
 from graphql_schema.roots.returns import ReturnMutations, ReturnQueries, ReturnSubscriptions
 from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
 
@@ -52,6 +53,7 @@ Query = merge_types(
         ReturnQueries,
         RefundQueries,
         CaseQueries,
+        ReplenishmentQueries,
     ),
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
@@ -61,14 +63,15 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
 Mutation = merge_types(
     "Mutation",
     (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations, ProductMutations, ChannelMutations,
-     CustomerMutations, LocationMutations, ReturnMutations, RefundMutations, ExchangeMutations, CaseMutations),
+     CustomerMutations, LocationMutations, ReturnMutations, RefundMutations, ExchangeMutations, CaseMutations,
+     ReplenishmentMutations),
 )
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Change the OMS: capture and manage orders, move and count stock, configure routing, pick, pack and ship. "
     "Every mutation returns a union of its success payload and typed errors."
 )
 
-Subscription = merge_types("Subscription", (EventSubscriptions, ReturnSubscriptions, CaseSubscriptions))
+Subscription = merge_types("Subscription", (EventSubscriptions, ReturnSubscriptions, CaseSubscriptions, ReplenishmentSubscriptions))
 Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Live changes over graphql-transport-ws, resumable from a cursor without gaps or duplicates."
 )

@@ -156,3 +156,14 @@ async def reservations_consistent(mongo: Mongo) -> AsyncIterator[None]:
 
     mismatches = await InventoryRepository(mongo.db).reservation_mismatches()
     assert mismatches == [], f"reserved != sum of open allocations: {mismatches}"
+
+
+@pytest.fixture
+async def incoming_consistent(mongo: Mongo) -> AsyncIterator[None]:
+    """After the test: inventory.incoming equals the open units on open purchase orders at every
+    (sku, location). Use it in every module that writes purchase orders (like `reservations_consistent`)."""
+    yield
+    from app.repositories.purchase_orders import PurchaseOrderRepository
+
+    mismatches = await PurchaseOrderRepository(mongo.db).incoming_mismatches()
+    assert mismatches == [], f"incoming != open units on submitted purchase orders: {mismatches}"

@@ -20,6 +20,7 @@ from graphql_schema.schema import schema
 from tests.authz_cases import CASE_ROWS, CASE_SUBSCRIPTION_ROWS
 from tests.authz_fulfilment import FULFILMENT_ROWS
 from tests.authz_refunds import REFUND_ROWS
+from tests.authz_replenishment import REPLENISHMENT_ROWS, REPLENISHMENT_SUBSCRIPTION_ROWS
 from tests.authz_returns import RETURN_ROWS, RETURN_SUBSCRIPTION_ROWS
 from tests.authz_table import CALLERS, DENY, HIDE, ROWS as CORE_ROWS, Row, Seed
 from tests.authz_world import Callers, callers, seed  # noqa: F401 - fixtures
@@ -27,13 +28,14 @@ from tests.conftest import GraphQLClient
 
 pytestmark = pytest.mark.usefixtures("reservations_consistent")
 
-ROWS = [*CORE_ROWS, *FULFILMENT_ROWS, *RETURN_ROWS, *REFUND_ROWS, *CASE_ROWS]
+ROWS = [*CORE_ROWS, *FULFILMENT_ROWS, *RETURN_ROWS, *REFUND_ROWS, *CASE_ROWS, *REPLENISHMENT_ROWS]
 DENIAL_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND"}
 # What a refused operation must leave untouched. Events lose their `seq` stamp from the
 # comparison: the sequencer stamps committed events in the background.
 _FINGERPRINTED = (
     "orders", "shipments", "customers", "inventory", "events", "channels", "locations", "products", "returns", "return_policies",
     "refunds", "exchanges", "cases", "case_sla_policies",
+    "suppliers", "supplier_items", "purchase_orders", "replenishment_policies",
 )
 
 
@@ -132,5 +134,6 @@ def test_docs_cite_every_authorization_row() -> None:
     from tests.authz_table import SUBSCRIPTION_ROWS
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "SECURITY.md").read_text()
-    missing = [row.name for row in [*ROWS, *SUBSCRIPTION_ROWS, *RETURN_SUBSCRIPTION_ROWS, *CASE_SUBSCRIPTION_ROWS] if f"`{row.name}`" not in text]
+    every = [*ROWS, *SUBSCRIPTION_ROWS, *RETURN_SUBSCRIPTION_ROWS, *CASE_SUBSCRIPTION_ROWS, *REPLENISHMENT_SUBSCRIPTION_ROWS]
+    missing = [row.name for row in every if f"`{row.name}`" not in text]
     assert missing == [], f"docs/SECURITY.md does not list: {missing}"

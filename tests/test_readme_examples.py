@@ -22,7 +22,7 @@ from bench.harness import server
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-SECTIONS = ("Examples", "Routing policy", "Capture → route → explain", "Returns", "Customer service", "Live subscriptions")
+SECTIONS = ("Examples", "Routing policy", "Capture → route → explain", "Returns", "Customer service", "Replenishment", "Live subscriptions")
 
 # Each curl answers on its own line; the key is added unless the example sends one itself.
 CURL = """curl() {

@@ -8,15 +8,16 @@ import pytest
 
 from app.settings import Settings
 from tests.authz_table import ALLOW, CALLERS, SUBSCRIPTION_ROWS, Seed, SubscriptionRow
-from tests.authz_returns import RETURN_SUBSCRIPTION_ROWS
 from tests.authz_cases import CASE_SUBSCRIPTION_ROWS
+from tests.authz_replenishment import REPLENISHMENT_SUBSCRIPTION_ROWS
+from tests.authz_returns import RETURN_SUBSCRIPTION_ROWS
 from tests.authz_world import Callers, callers, seed  # noqa: F401 - fixtures
 from tests.realtime import GraphQLWs, serve
 
 DENIAL_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND"}
 
 
-ROWS = [*SUBSCRIPTION_ROWS, *RETURN_SUBSCRIPTION_ROWS, *CASE_SUBSCRIPTION_ROWS]
+ROWS = [*SUBSCRIPTION_ROWS, *RETURN_SUBSCRIPTION_ROWS, *CASE_SUBSCRIPTION_ROWS, *REPLENISHMENT_SUBSCRIPTION_ROWS]
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])

@@ -31,6 +31,9 @@ class DashboardFigures:
     refunded_today: tuple[Money, ...] = ()  # their amount, per currency
     open_cases_by_priority: dict[str, int] = field(default_factory=dict)  # NEW, OPEN, PENDING_CUSTOMER cases
     sla_breaches_today: int = 0  # case SLA targets marked missed since midnight UTC
+    open_purchase_orders: int = 0  # SUBMITTED or PARTIALLY_RECEIVED
+    units_incoming: int = 0  # their open units
+    stock_outs_avoided: int = 0  # reorder-point crossings replenished while the level still had stock
 
     @property
     def last_seq(self) -> int | None:
@@ -48,5 +51,7 @@ class DashboardFigures:
             and self.refunded_today == other.refunded_today
             and self.open_cases_by_priority == other.open_cases_by_priority
             and self.sla_breaches_today == other.sla_breaches_today
+            and (self.open_purchase_orders, self.units_incoming, self.stock_outs_avoided)
+            == (other.open_purchase_orders, other.units_incoming, other.stock_outs_avoided)
             and [e.id for e in self.recent_events] == [e.id for e in other.recent_events]
         )

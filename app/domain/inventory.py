@@ -96,6 +96,8 @@ class StockChangeCause(StrEnum):
     SHORT_PICK = "SHORT_PICK"  # the bin had fewer units: written off on hand with the reservation
     RETURN = "RETURN"  # a shopper's return received: restocked (on hand up) or set aside / written off (no change)
     IMPORT = "IMPORT"  # set by a bulk import (`oms import stock`, POST /imports/stock): an absolute count
+    PO_RECEIPT = "PO_RECEIPT"  # received against a purchase order (payload names the PO): on hand up, incoming down
+    PO_INCOMING = "PO_INCOMING"  # a purchase order submitted or cancelled: incoming changes, nothing else
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from app.domain.dashboard import ChannelMinute
 from app.domain.orders import OPEN_STATUSES, OrderStatus
+from app.domain.replenishment import CrossingOutcome
+from app.repositories.purchase_orders import PurchaseOrderRepository
 
 BACKORDER_STATUSES = (OrderStatus.BACKORDERED.value, OrderStatus.PARTIALLY_ALLOCATED.value)
 
@@ -20,6 +22,8 @@ class DashboardRepository:
         self._returns = db["returns"]
         self._refunds = db["refunds"]
         self._cases = db["cases"]
+        self._purchase_orders = PurchaseOrderRepository(db)
+        self._crossings = db["reorder_crossings"]
 
     async def orders_per_minute(self, since: datetime) -> list[ChannelMinute]:
         pipeline = [
@@ -83,3 +87,11 @@ class DashboardRepository:
         first = await self._cases.count_documents({"sla.first_response_breached_at": {"$gte": since}})
         resolution = await self._cases.count_documents({"sla.resolution_breached_at": {"$gte": since}})
         return first + resolution
+    async def purchase_orders(self) -> tuple[int, int]:
+        """(open purchase orders, units incoming on them)."""
+        return await self._purchase_orders.figures()
+
+    async def stock_outs_avoided(self) -> int:
+        """Reorder-point crossings replenished (a PO line or a transfer) while the level still had stock."""
+        replenished = [CrossingOutcome.PO_LINE.value, CrossingOutcome.TRANSFER.value]
+        return await self._crossings.count_documents({"outcome": {"$in": replenished}, "available": {"$gt": 0}})

@@ -11,6 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from app.domain.events import KEY_FIELDS, Actor, DomainEvent, EventFilter
+from app.domain.replenishment import crossing_of
+from app.repositories.replenishment import crossing_to_doc
 from app.repositories.database import Session
 
 _KEYS = KEY_FIELDS
@@ -91,11 +93,17 @@ def from_doc(doc: dict[str, Any]) -> DomainEvent:
 class EventRepository:
     def __init__(self, db: AsyncDatabase):
         self.collection = db["events"]
+        self.crossings = db["reorder_crossings"]
 
     async def append(self, events: list[DomainEvent], *, session: Session | None) -> None:
-        """Callers pass the session of the transaction that made the change."""
+        """Callers pass the session of the transaction that made the change. A stock movement that
+        crosses a reorder point leaves its replenishment marker in that same transaction: every
+        writer of stock appends its movements here, so no path can cross without one."""
         if events:
             await self.collection.insert_many([to_doc(e) for e in events], ordered=True, session=session)
+            crossings = [c for c in map(crossing_of, events) if c is not None]
+            if crossings:
+                await self.crossings.insert_many([crossing_to_doc(c) for c in crossings], ordered=True, session=session)
 
     async def for_order(self, order_id: str, *, limit: int = 500) -> list[DomainEvent]:
         cursor = self.collection.find({"order_id": order_id}).sort("_id", 1).limit(limit)

@@ -153,6 +153,31 @@ INDEXES: dict[str, list[IndexModel]] = {
                    partialFilterExpression={"sla.resolution_breached_at": {"$type": "date"}}),
     ],
     "case_sla_policies": [],
+    "suppliers": [],
+    # One document per (supplier, SKU); at most one preferred supplier per SKU.
+    "supplier_items": [
+        IndexModel([("sku", ASCENDING), ("supplier_code", ASCENDING)], name="sku_supplier"),
+        IndexModel([("sku", ASCENDING)], name="preferred", unique=True, partialFilterExpression={"preferred": True}),
+    ],
+    "purchase_orders": [
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
+        IndexModel([("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="status_created"),
+        IndexModel([("location_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="location_created"),
+        # Open POs of a SKU (incoming by PO, promise dates): earliest expected first.
+        IndexModel([("open_skus", ASCENDING), ("expected_at", ASCENDING)], name="open_skus",
+                   partialFilterExpression={"open_skus": {"$type": "string"}}),
+        # The one open replenishment draft per (supplier, location) that crossings add lines to.
+        IndexModel([("draft_key", ASCENDING)], name="draft_key", unique=True,
+                   partialFilterExpression={"draft_key": {"$type": "string"}}),
+        # A crossing's line exists once across all POs (a second is refused by the database too).
+        IndexModel([("crossing_ids", ASCENDING)], name="crossing", unique=True,
+                   partialFilterExpression={"crossing_ids": {"$type": "string"}}),
+    ],
+    # Reorder-point crossings: written with the stock change that crossed, consumed once (replenishment).
+    "reorder_crossings": [
+        IndexModel([("at", ASCENDING)], name="pending", partialFilterExpression={"outcome": "PENDING"}),
+    ],
+    "replenishment_policies": [],
 }
 
 DEFAULT_EVENT_RETENTION_DAYS = 30

@@ -326,6 +326,16 @@ class InventoryRepository:
             return await self._update(sku, location_id, change, at=at, session=session, location=location)
         return await self._update(sku, location_id, change, guard={"on_hand": {"$gte": -delta}}, at=at, session=session)
 
+    async def add_incoming(
+        self, sku: str, location_id: str, delta: int, *, at: datetime, session: Session, location: Location | None = None
+    ) -> InventoryLevel | None:
+        """Units on the way (submitted purchase orders): up on submit, down on receipt or cancel.
+        Never below zero: None when the guard fails."""
+        change = {"incoming": {"$add": [_field("incoming"), delta]}}
+        if delta >= 0:
+            return await self._update(sku, location_id, change, at=at, session=session, location=location)
+        return await self._update(sku, location_id, change, guard={"incoming": {"$gte": -delta}}, at=at, session=session)
+
     async def remove_unreserved(self, sku: str, location_id: str, quantity: int, *, at: datetime, session: Session) -> InventoryLevel | None:
         """Take units that no order is promised: what a transfer may move."""
         return await self._update(

@@ -26,6 +26,9 @@ from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
+from app.repositories.purchase_orders import PurchaseOrderRepository
+from app.repositories.replenishment import CrossingRepository, ReplenishmentPolicyRepository
+from app.repositories.suppliers import SupplierRepository
 from app.repositories.exchanges import ExchangeRepository
 from app.repositories.refunds import RefundRepository
 from app.repositories.return_policies import ReturnPolicyRepository
@@ -74,6 +77,10 @@ from app.services.scheduler import Scheduler
 from app.services.sequencer import LEASE_SECONDS, OnSequenced, Sequencer, build_sequencer, instance_id
 from app.services.picking import PickingService
 from app.services.products import ProductService
+from app.services.purchase_order_receiving import PurchaseOrderReceiving
+from app.services.purchase_orders import PurchaseOrderService
+from app.services.replenishment import ReplenishmentService
+from app.services.suppliers import SupplierService
 from app.services.shipments import ShipmentQueryService
 from app.services.shipping import ShippingService
 from app.services.short_picks import ShortPickHandler
@@ -124,6 +131,11 @@ class Services:
     cases: CaseService
     case_queries: CaseQueryService
     case_sla: CaseSla
+    # Replenishment (issue 15): suppliers, purchase orders, receiving against them, reorder-point crossings.
+    suppliers: SupplierService
+    purchase_orders: PurchaseOrderService
+    purchase_order_receiving: PurchaseOrderReceiving
+    replenishment: ReplenishmentService
 
     async def ready(self, *, wait_seconds: float = 1.0) -> bool:
         """Whether the primary answers within `wait_seconds`, so a hung database makes /readyz fail fast."""
@@ -294,6 +306,12 @@ def build_services(
         mongo=mongo, locations=locations, inventory=inventory, events=events, geocoder=geocoder()
     )
     product_service = ProductService(mongo=mongo, products=products, events=events)
+    supplier_records = SupplierRepository(db)
+    po_records = PurchaseOrderRepository(db)
+    replenishment_policies = ReplenishmentPolicyRepository(db)
+    purchase_orders = PurchaseOrderService(
+        mongo=mongo, purchase_orders=po_records, suppliers=supplier_records, inventory=inventory, locations=locations, events=events
+    )
     customer_service = CustomerService(
         customers=customers,
         mongo=mongo,
@@ -357,6 +375,8 @@ def build_services(
             locations=locations,
             picking=picking,
             returns=returns,
+            purchase_orders=po_records,
+            suppliers=supplier_records,
         ),
         scheduler=Scheduler(
             orders=orders,
@@ -406,4 +426,27 @@ def build_services(
         ),
         case_queries=CaseQueryService(cases=case_records),
         case_sla=case_sla,
+        suppliers=SupplierService(mongo=mongo, suppliers=supplier_records, products=products, events=events),
+        purchase_orders=purchase_orders,
+        purchase_order_receiving=PurchaseOrderReceiving(
+            mongo=mongo,
+            purchase_orders=po_records,
+            service=purchase_orders,
+            policies=replenishment_policies,
+            locations=locations,
+            inventory_changes=inventory_changes,
+            queue=queue,
+        ),
+        replenishment=ReplenishmentService(
+            mongo=mongo,
+            crossings=CrossingRepository(db),
+            policies=replenishment_policies,
+            suppliers=supplier_records,
+            purchase_orders=po_records,
+            po_service=purchase_orders,
+            inventory=inventory,
+            locations=locations,
+            inventory_changes=inventory_changes,
+            events=events,
+        ),
     )

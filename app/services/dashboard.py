@@ -31,7 +31,7 @@ class DashboardService:
         """Not scoped: callers authorize first. Runs the aggregations concurrently."""
         now = utcnow()
         midnight = datetime.combine(now.date(), time.min, tzinfo=timezone.utc)
-        per_minute, by_status, backorders, stock_outs, recent, returns_today, refunds, cases_open, breaches = await asyncio.gather(
+        per_minute, by_status, backorders, stock_outs, recent, returns_today, refunds, cases_open, breaches, buying, avoided = await asyncio.gather(
             self._dashboard.orders_per_minute(now - WINDOW),
             self._dashboard.open_orders_by_status(),
             self._dashboard.backorders(),
@@ -41,6 +41,8 @@ class DashboardService:
             self._dashboard.refunds_since(midnight),
             self._dashboard.open_cases_by_priority(),
             self._dashboard.sla_breaches_since(midnight),
+            self._dashboard.purchase_orders(),
+            self._dashboard.stock_outs_avoided(),
         )
         return DashboardFigures(
             at=now,
@@ -54,4 +56,7 @@ class DashboardService:
             refunded_today=tuple(Money(cents, currency) for currency, cents in refunds[1].items()),
             open_cases_by_priority=dict(sorted(cases_open.items())),
             sla_breaches_today=breaches,
+            open_purchase_orders=buying[0],
+            units_incoming=buying[1],
+            stock_outs_avoided=avoided,
         )

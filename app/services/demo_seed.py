@@ -27,6 +27,7 @@ from app.domain.orders import (
     order_totals,
 )
 from app.domain.products import Dimensions, HandlingFlag, Product
+from app.domain.suppliers import Supplier, SupplierItem
 from app.repositories.channels import ChannelRepository
 from app.repositories.customers import CustomerRepository
 from app.repositories.database import Mongo
@@ -36,6 +37,7 @@ from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.repositories.shipments import ShipmentRepository
+from app.repositories.suppliers import SupplierRepository
 from app.services.demo_history import HOLDS_STOCK, History, OrderDraft
 
 Progress = Callable[[str, int, int], None]
@@ -205,6 +207,42 @@ def build_inventory(rng: random.Random, location: Location, products: list[Produ
             )
         )
     return levels
+
+
+# The demo's suppliers: (code, name, lead time days, order cut-off UTC, minimum order value cents).
+DEMO_SUPPLIERS = (
+    ("NORTHWIND", "Northwind Traders", 4, "16:00", 25_000),
+    ("ACME", "Acme Wholesale", 7, "23:59", 0),
+    ("GLOBEX", "Globex Supply Co.", 12, "12:00", 50_000),
+    ("INITECH", "Initech Imports", 21, "23:59", 100_000),
+)
+
+
+def build_suppliers(rng: random.Random, products: list[Product]) -> tuple[list[Supplier], list[SupplierItem]]:
+    """Four suppliers; every product in one or two catalogues (the first one preferred), bought at
+    45-65 % of its price in packs of 1, 4, 6 or 12 with a minimum order of one or two packs."""
+    suppliers = [
+        Supplier(code=code, name=name, contact_email=f"orders@{code.lower()}.example", contact_phone=None,
+                 lead_time_days=lead, order_cutoff=cutoff, min_order_value_cents=minimum, currency="USD")
+        for code, name, lead, cutoff, minimum in DEMO_SUPPLIERS
+    ]
+    items: list[SupplierItem] = []
+    for product in products:
+        chosen = rng.sample(suppliers, rng.choice((1, 1, 2)))
+        for rank, supplier in enumerate(chosen):
+            pack = rng.choice((1, 4, 6, 12))
+            items.append(
+                SupplierItem(
+                    supplier_code=supplier.code,
+                    sku=product.sku,
+                    supplier_sku=f"{supplier.code[:3]}-{product.sku[4:]}",
+                    unit_cost_cents=max(1, product.price.cents * rng.randint(45, 65) // 100),
+                    pack_size=pack,
+                    min_order_quantity=pack * rng.choice((1, 2)),
+                    preferred=rank == 0,
+                )
+            )
+    return suppliers, items
 
 
 def build_customers(rng: random.Random, count: int, created_before: datetime) -> list[Customer]:
@@ -382,6 +420,9 @@ async def seed_demo(
         report("orders", min(start + _BATCH, len(drafts)), len(drafts))
     if not await inventory_repo.reserve_many(dict(history.reserved), at=anchor):
         raise RuntimeError("seeded orders reserve more than the seeded stock has available")
+    # Suppliers come last, from their own generator, so they change none of the data above.
+    suppliers, items = build_suppliers(random.Random(f"{seed}-suppliers"), products)
+    await SupplierRepository(db).upsert_many(suppliers, items)
 
     return SeedReport(
         channels=len(CHANNELS),

@@ -19,6 +19,8 @@ from app.repositories.locations import LocationRepository
 from app.domain.locations import Address
 from app.domain.orders import Order
 from app.repositories.orders import OrderRepository
+from app.repositories.purchase_orders import PurchaseOrderRepository
+from app.repositories.suppliers import SupplierRepository
 from app.repositories.returns import ReturnRepository
 from app.repositories.shipments import ShipmentRepository
 from app.services import pdf_documents
@@ -34,6 +36,7 @@ class DocumentKind(StrEnum):
     LABEL = "label"
     PICK_LIST = "pick-list"
     RETURN_LABEL = "return-label"
+    PURCHASE_ORDER = "purchase-order"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +79,13 @@ class DocumentService:
         locations: LocationRepository,
         picking: PickingService,
         returns: ReturnRepository | None = None,
+        purchase_orders: PurchaseOrderRepository | None = None,
+        suppliers: SupplierRepository | None = None,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
     ):
         self._returns = returns
+        self._purchase_orders = purchase_orders
+        self._suppliers = suppliers
         self._key = signing_key
         self._shipments = shipments
         self._orders = orders
@@ -101,6 +108,22 @@ class DocumentService:
     def return_label_url(self, principal: Principal, return_id: str) -> str:
         token = self._token(principal, DocumentKind.RETURN_LABEL, return_id)
         return f"/documents/returns/{quote(return_id)}/label.pdf?token={token}"
+
+    def purchase_order_url(self, principal: Principal, po_id: str) -> str:
+        token = self._token(principal, DocumentKind.PURCHASE_ORDER, po_id)
+        return f"/documents/purchase-orders/{quote(po_id)}.pdf?token={token}"
+
+    async def purchase_order_document(self, po_id: str, token: str) -> Document:
+        """Admins, and staff of the receiving location (checked again now, as GraphQL would)."""
+        principal, _ = self._verify(token, DocumentKind.PURCHASE_ORDER, po_id)
+        po = await self._purchase_orders.get(po_id) if self._purchase_orders is not None else None
+        if po is None or not (principal.role is Role.ADMIN or principal.can_work_location(po.location_id)):
+            raise NotFound("no such document")
+        suppliers = await self._suppliers.by_codes([po.supplier_code]) if self._suppliers is not None else []
+        receiving = await self._locations.by_ids([po.location_id])
+        if not suppliers or not receiving:
+            raise NotFound("no such document")
+        return Document(f"{po.number}.pdf", pdf_documents.purchase_order_pdf(po, suppliers[0], receiving[0]))
 
     def _verify(self, token: str, kind: DocumentKind, subject: str) -> tuple[Principal, dict[str, object]]:
         claims = read_token(self._key, token, now=time.time())

@@ -3,7 +3,7 @@ movement events (StockLevelChanged, the movement log) and any backorders the new
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,17 @@ class ReturnedUnits:
     sellable: bool
     reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseOrderUnits:
+    """One SKU of a purchase-order receipt: `good` units go on hand, `damaged` are only recorded,
+    and incoming changes by `incoming_delta` (minus what the PO no longer expects)."""
+
+    sku: str
+    good: int
+    damaged: int
+    incoming_delta: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,27 +173,34 @@ class InventoryChangeService:
         actor = actor_of(principal)
 
         async def work(session: Session) -> StockChange:
-            at = utcnow()
-            transfer_id = new_id()
-            source = await self._inventory.remove_unreserved(sku, from_id, quantity, at=at, session=session)
-            if source is None:
-                current = await self._level(sku, from_id, session)
-                raise InsufficientStock(
-                    f"{from_id} has {max(0, current.on_hand - current.reserved)} unreserved units of {sku}; cannot move {quantity}",
-                    field=("quantity",),
-                )
-            target = await self._inventory.add_on_hand(sku, to_id, quantity, at=at, session=session, location=destination)
-            assert target is not None
-            changes = [(source, apply_delta(source, on_hand=-quantity)), (target, apply_delta(target, on_hand=quantity))]
-            details = {"transferId": transfer_id, "fromLocationId": from_id, "toLocationId": to_id}
-            events = [
-                stock_level_changed(before, after, cause=cause, actor=actor, at=at, reason=text, details=details)
-                for (before, after), cause in zip(changes, (StockChangeCause.TRANSFER_OUT, StockChangeCause.TRANSFER_IN))
-            ]
-            return await self._finish(session, changes, events, actor, at)
+            return await self.transfer_in(session, sku, from_id, destination, quantity, actor=actor, at=utcnow(), reason=text)
 
         async with self._queue.hold([sku]):
             return await self._mongo.transaction(work)
+
+    async def transfer_in(
+        self, session: Session, sku: str, from_id: str, destination: Location, quantity: int, *,
+        actor: Actor, at: datetime, reason: str | None, details: dict[str, Any] | None = None,
+    ) -> StockChange:
+        """`transfer` inside the caller's transaction (replenishment moves stock this way by policy)."""
+        to_id = destination.id
+        transfer_id = new_id()
+        source = await self._inventory.remove_unreserved(sku, from_id, quantity, at=at, session=session)
+        if source is None:
+            current = await self._level(sku, from_id, session)
+            raise InsufficientStock(
+                f"{from_id} has {max(0, current.on_hand - current.reserved)} unreserved units of {sku}; cannot move {quantity}",
+                field=("quantity",),
+            )
+        target = await self._inventory.add_on_hand(sku, to_id, quantity, at=at, session=session, location=destination)
+        assert target is not None
+        changes = [(source, apply_delta(source, on_hand=-quantity)), (target, apply_delta(target, on_hand=quantity))]
+        details = {"transferId": transfer_id, "fromLocationId": from_id, "toLocationId": to_id, **(details or {})}
+        events = [
+            stock_level_changed(before, after, cause=cause, actor=actor, at=at, reason=reason, details=details)
+            for (before, after), cause in zip(changes, (StockChangeCause.TRANSFER_OUT, StockChangeCause.TRANSFER_IN))
+        ]
+        return await self._finish(session, changes, events, actor, at)
 
     async def set_policy(self, principal: Principal, sku: str, location_id: str, policy: StockPolicy) -> StockChange:
         principal.require_location(location_id)
@@ -241,6 +259,38 @@ class InventoryChangeService:
                 stock_level_changed(
                     before, after, cause=StockChangeCause.RETURN, actor=actor, at=at, reason=unit.reason,
                     details=unit.details, **order_keys,
+                )
+            )
+        return await self._finish(session, changes, events, actor, at)
+
+    async def record_po_receipt(
+        self,
+        session: Session,
+        location: Location,
+        movements: list[PurchaseOrderUnits],
+        *,
+        actor: Actor,
+        at: datetime,
+        details: dict[str, Any],
+    ) -> StockChange:
+        """Inside the caller's transaction (the caller holds `queue` for the SKUs): goods received
+        against a purchase order. Good units raise on hand through the same write as `receive`,
+        incoming falls by what the PO no longer expects, and backorders take the new stock. One
+        `StockLevelChanged` per SKU with cause PO_RECEIPT and the PO in `details`."""
+        changes: list[tuple[InventoryLevel, InventoryLevel]] = []
+        events: list[DomainEvent] = []
+        for unit in movements:
+            before = await self._inventory.add_on_hand(unit.sku, location.id, unit.good, at=at, session=session, location=location)
+            assert before is not None
+            if unit.incoming_delta:
+                if await self._inventory.add_incoming(unit.sku, location.id, unit.incoming_delta, at=at, session=session) is None:
+                    raise RuntimeError(f"incoming of {unit.sku} at {location.id} is below what the receipt takes off")
+            after = replace(apply_delta(before, on_hand=unit.good), incoming=before.incoming + unit.incoming_delta)
+            changes.append((before, after))
+            events.append(
+                stock_level_changed(
+                    before, after, cause=StockChangeCause.PO_RECEIPT, actor=actor, at=at,
+                    details={**details, "damaged": unit.damaged, "incomingDelta": unit.incoming_delta},
                 )
             )
         return await self._finish(session, changes, events, actor, at)

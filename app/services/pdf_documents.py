@@ -1,4 +1,4 @@
-"""Real PDFs (reportlab): pick lists, packing slips, and 4x6 inch shipping and return labels with a Code 128 barcode."""
+"""Real PDFs (reportlab): pick lists, packing slips, purchase orders, and 4x6 inch shipping and return labels with a Code 128 barcode."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from app.domain.carriers import GRAMS_PER_LB
 from app.domain.locations import Address, Location
 from app.domain.orders import Order
 from app.domain.picking import PickList
+from app.domain.purchase_orders import PurchaseOrder
 from app.domain.returns import Return, ShippingPayer
 from app.domain.shipments import Label, Shipment
+from app.domain.suppliers import Supplier
 
 _STYLES = getSampleStyleSheet()
 _SMALL = ParagraphStyle("small", parent=_STYLES["Normal"], fontSize=8, leading=10)
@@ -199,3 +201,34 @@ def _label_pdf(
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+def purchase_order_pdf(po: PurchaseOrder, supplier: Supplier, receiving: Location) -> bytes:
+    """The PO sent to the supplier: supplier, receiving location, lines, totals, expected date, and
+    the PO number as a Code 128 barcode (scanned at the receiving dock to open the PO)."""
+    barcode = Code128(po.number, barHeight=0.6 * inch, barWidth=0.012 * inch, quiet=True)
+    expected = po.expected_at.strftime("%Y-%m-%d") if po.expected_at else "on submission"
+    story: list[object] = [
+        Paragraph(f"Purchase order {po.number}", _STYLES["Title"]),
+        barcode,
+        Spacer(1, 8),
+        Paragraph(f"Status {po.status.value}. Created {po.created_at:%Y-%m-%d}. Expected {expected}.", _STYLES["Normal"]),
+        Spacer(1, 8),
+    ]
+    contact = [c for c in (supplier.contact_email, supplier.contact_phone) if c]
+    parties = [
+        ["Supplier", "Deliver to"],
+        ["\n".join([f"{supplier.name} ({supplier.code})", *contact, f"Lead time {supplier.lead_time_days} days"]),
+         "\n".join([receiving.name, *_address_lines(receiving.address)])],
+    ]
+    story += [Table(parties, colWidths=[3.3 * inch, 3.3 * inch], style=_GRID), Spacer(1, 10)]
+    money = lambda cents: f"{cents / 100:,.2f} {po.currency}"  # noqa: E731
+    rows = [["Line", "SKU", "Supplier SKU", "Qty", "Unit cost", "Amount"]] + [
+        [line.id, line.sku, line.supplier_sku, str(line.quantity), money(line.unit_cost_cents), money(line.quantity * line.unit_cost_cents)]
+        for line in po.lines
+    ]
+    rows.append(["", "", "", str(sum(line.quantity for line in po.lines)), "Total", money(po.total_cents)])
+    story += [Table(rows, repeatRows=1, style=_GRID, colWidths=[0.5 * inch, 1.3 * inch, 1.3 * inch, 0.6 * inch, 1.3 * inch, 1.5 * inch])]
+    if po.note:
+        story += [Spacer(1, 8), Paragraph(po.note, _STYLES["Normal"])]
+    return _pdf(story, f"Purchase order {po.number}")

@@ -46,6 +46,11 @@ class Dashboard:
     refunded_today: list[Money] = strawberry.field(
         description="What those refunds gave back, one amount per currency.", metadata={"cost_list_size": 3}
     )
+    open_purchase_orders: int = strawberry.field(default=0, description="Purchase orders SUBMITTED or PARTIALLY_RECEIVED.")
+    units_incoming: int = strawberry.field(default=0, description="Units still expected on those purchase orders.")
+    stock_outs_avoided: int = strawberry.field(
+        default=0, description="Reorder-point crossings replenished (a PO line or a transfer) while the level still had stock."
+    )
 
     open_cases_by_priority: list[PriorityCount] = strawberry.field(
         description="Customer service cases not yet resolved, by priority.", metadata={"cost_list_size": 4}
@@ -69,4 +74,7 @@ class Dashboard:
             refunded_today=[Money.from_domain(m) for m in value.refunded_today],
             open_cases_by_priority=[PriorityCount(priority=p, cases=n) for p, n in value.open_cases_by_priority.items()],
             sla_breaches_today=value.sla_breaches_today,
+            open_purchase_orders=value.open_purchase_orders,
+            units_incoming=value.units_incoming,
+            stock_outs_avoided=value.stock_outs_avoided,
         )

@@ -19,6 +19,10 @@ from graphql_schema.types.events import Actor
 
 if TYPE_CHECKING:
     from graphql_schema.types.orders import Order
+    from graphql_schema.types.purchase_orders import IncomingPurchaseOrder, PurchaseOrder
+
+IncomingRef = Annotated["IncomingPurchaseOrder", strawberry.lazy("graphql_schema.types.purchase_orders")]
+PurchaseOrderRef = Annotated["PurchaseOrder", strawberry.lazy("graphql_schema.types.purchase_orders")]
 
 
 @strawberry.type(description="Where a SKU sits in a location.")
@@ -77,6 +81,24 @@ class InventoryLevel(relay.Node):
     @strawberry.field(description="The location.")
     def location(self, info: Info) -> Location | None:
         return now_or_later(info.context.loaders.location_by_id, self.location_code, Location.from_domain)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="`incoming` broken down by open purchase order, earliest expected first (POs the caller may see).",
+        metadata={"cost_list_size": 5},
+    )
+    async def incoming_purchase_orders(self, info: Info) -> list[IncomingRef]:
+        from graphql_schema.types.purchase_orders import IncomingPurchaseOrder, PurchaseOrder
+
+        found = await info.context.loaders.open_purchase_orders_by_sku.load(self.sku)
+        return [
+            IncomingPurchaseOrder(
+                quantity=sum(line.open_quantity for line in po.lines if line.sku == self.sku),
+                expected_at=po.expected_at,
+                purchase_order=PurchaseOrder.from_domain(po),
+            )
+            for po in found
+            if po.location_id == self.location_code
+        ]
 
     @strawberry.field(description="Every change to this level, newest first: the movement log (staff and integrations).")
     async def movements(
@@ -167,6 +189,16 @@ class SkuInventory:
     @strawberry.field(description="The product.")
     def product(self, info: Info) -> Product | None:
         return now_or_later(info.context.loaders.product_by_sku, self.sku, Product.from_domain)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Submitted or partially received purchase orders with units of this SKU still to come, earliest "
+        "expected first (admins all; location staff those to their locations).",
+        metadata={"cost_list_size": 5},
+    )
+    async def open_purchase_orders(self, info: Info) -> list[PurchaseOrderRef]:
+        from graphql_schema.types.purchase_orders import PurchaseOrder
+
+        return [PurchaseOrder.from_domain(po) for po in await info.context.loaders.open_purchase_orders_by_sku.load(self.sku)]
 
     @classmethod
     def from_domain(cls, sku: str, levels: list[inventory.InventoryLevel]) -> SkuInventory:

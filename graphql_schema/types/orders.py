@@ -82,6 +82,15 @@ class OrderLine:
     def product(self, info: Info) -> Product | None:
         return now_or_later(info.context.loaders.product_by_sku, self.sku, Product.from_domain)  # type: ignore[return-value]
 
+    @strawberry.field(
+        description="While units are backordered: when stock is expected, the earliest expected date of a submitted purchase "
+        "order with the SKU still to come (follows the PO's date). Null when nothing is backordered or nothing is on order."
+    )
+    def promise_date(self, info: Info) -> datetime | None:
+        if self.backordered_quantity <= 0:
+            return None
+        return now_or_later(info.context.loaders.promise_date_by_sku, self.sku, lambda found: found)  # type: ignore[return-value]
+
 
 @strawberry.type(description="How and where the order is delivered.")
 class Delivery:
