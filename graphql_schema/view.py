@@ -30,6 +30,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 from strawberry.utils.aio import aclosing
 
+from app import metrics
 from app.access_log import Access, access_var, note_error_code, write as write_access
 from app.domain.errors import AUTHENTICATION_CODES, ErrorCode, Unauthenticated
 from app.domain.principals import NOBODY, Principal
@@ -209,7 +210,14 @@ class OmsGraphQL(GraphQL[Context, None]):
         """Strawberry answers request errors as text/plain; here they are JSON GraphQL errors with a
         code (and methods are checked before anything else runs, authentication included)."""
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            if scope["type"] != "websocket":
+                await super().__call__(scope, receive, send)
+                return
+            metrics.WEBSOCKET_CONNECTIONS.inc()
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                metrics.WEBSOCKET_CONNECTIONS.dec()
             return
         request = Request(scope, receive=receive)
         allowed = "GET, POST" if self.allow_queries_via_get else "POST"

@@ -19,6 +19,7 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
+from app import metrics
 from app.domain.clock import utcnow
 from app.domain.events import Actor
 from app.repositories.orders import OrderRepository
@@ -102,6 +103,9 @@ class Scheduler:
         released = await self.release_due()
         refunds_completed = await self.complete_refunds()
         filled = await self._backorders.sweep(actor=SCHEDULER) if sweep else 0
+        for kind, count in (("scheduled_order", released), ("backorder", filled), ("refund", refunds_completed)):
+            if count:
+                metrics.SCHEDULER_RELEASES.labels(kind).inc(count)
         return TickReport(released=released, filled=filled, refunds_completed=refunds_completed)
 
     def start(self) -> None:
@@ -132,4 +136,5 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep ticking; MongoDB may be failing over
+                metrics.SCHEDULER_FAILURES.inc()
                 log.exception("scheduler tick failed")
