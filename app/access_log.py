@@ -34,6 +34,8 @@ class Access:
     principal: str | None = None
     cost: int | None = None
     code: str | None = None
+    # (trace id, span id) of the operation's span when tracing is on: the line names the trace.
+    trace: tuple[str, str] | None = None
 
 
 access_var: contextvars.ContextVar[Access | None] = contextvars.ContextVar("access", default=None)
@@ -76,6 +78,7 @@ def write(
             "code": access.code,
             "duration_ms": duration_ms,
             "request_id": request_id_var.get(),
+            **({"trace_id": access.trace[0], "span_id": access.trace[1]} if access.trace else {}),
         },
     )
 

@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import metrics
+from app.tracing import TraceContextMiddleware, Tracing
 from app.access_log import AccessLogMiddleware, note_error_code
 from app.domain.errors import ErrorCode, ServiceUnavailable, Unauthenticated
 from app.domain.principals import Role
@@ -173,11 +174,21 @@ def jwt_config(settings: Settings) -> JwtConfig | None:
 
 
 def create_app(
-    settings: Settings, *, mongodb_uri: str | None = None, mongo_listeners: Sequence[object] = ()
+    settings: Settings,
+    *,
+    mongodb_uri: str | None = None,
+    mongo_listeners: Sequence[object] = (),
+    tracing: Tracing | None = None,
 ) -> Starlette:
     """`mongodb_uri` overrides settings (the CLI passes the embedded mongod's address).
-    `mongo_listeners` are PyMongo monitoring listeners (tests count commands with them)."""
+    `mongo_listeners` are PyMongo monitoring listeners (tests count commands with them).
+    `tracing`: OpenTelemetry tracing; by default as the OTEL_* variables say (app/tracing.py: off
+    unless they configure it)."""
     uri = mongodb_uri or settings.mongodb_uri
+    if tracing is None:
+        tracing = Tracing.from_env()
+    if tracing is not None:
+        mongo_listeners = (*mongo_listeners, tracing.mongo_listener())
     if not uri:
         raise ValueError("create_app needs a MongoDB URI; `oms serve` starts an embedded mongod when none is set")
     jwt = jwt_config(settings)  # a bad JWT configuration fails here, at startup, not on the first request
@@ -246,6 +257,8 @@ def create_app(
             if watch is not None:
                 await _stop_step("instance watch", watch.stop())
             await _stop_step("mongo", mongo.close())
+            if tracing is not None:
+                tracing.shutdown()
 
     limits = settings.limits
     graphql = OmsGraphQL(
@@ -261,6 +274,7 @@ def create_app(
         allow_get=settings.http_get,
         legacy_ws=settings.legacy_graphql_ws,
     )
+    graphql.tracer = tracing.tracer if tracing is not None else None
 
     async def livez(request: Request) -> JSONResponse:
         """Liveness: the event loop answers, and the database client is not stuck (a ping through
@@ -309,6 +323,8 @@ def create_app(
 
     # SendBacklogMiddleware first: it needs the server's own `send` (subscriptions/backlog.py).
     middleware = [Middleware(SendBacklogMiddleware), Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)]
+    if tracing is not None:  # outside the access log, so its line is written inside the caller's trace
+        middleware.insert(1, Middleware(TraceContextMiddleware))
     if settings.cors_origins:
         middleware.append(
             Middleware(
