@@ -21,7 +21,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(BIN)/pip install --quiet --constraint $(CONSTRAINTS) -e '.[dev,redis]'
+	$(BIN)/pip install --quiet --constraint $(CONSTRAINTS) -e '.[dev,redis,otel]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,7 +38,7 @@ test-latest:
 	rm -rf .venv-latest
 	$(PYTHON) -m venv .venv-latest
 	.venv-latest/bin/python -m pip install --quiet --upgrade pip
-	.venv-latest/bin/pip install --quiet --upgrade -e '.[dev,redis]'
+	.venv-latest/bin/pip install --quiet --upgrade -e '.[dev,redis,otel]'
 	.venv-latest/bin/pip freeze --exclude-editable | grep -v '^oms' | diff $(CONSTRAINTS) - || true
 	.venv-latest/bin/lint-imports
 	.venv-latest/bin/python -m pytest -n $(TEST_WORKERS)
@@ -48,7 +48,7 @@ lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip
-	.venv-lock/bin/pip install --quiet -e '.[dev,redis]'
+	.venv-lock/bin/pip install --quiet -e '.[dev,redis,otel]'
 	{ echo "# Tested versions; made by \`make lock\` (see Makefile). Edit pyproject.toml, not this."; \
 	  .venv-lock/bin/pip freeze --exclude-editable | grep -v '^oms'; } > $(CONSTRAINTS)
 	rm -rf .venv-lock

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import metrics
 from app.logs import request_id_var
 
 log = logging.getLogger("oms.access")
@@ -33,6 +34,8 @@ class Access:
     principal: str | None = None
     cost: int | None = None
     code: str | None = None
+    # (trace id, span id) of the operation's span when tracing is on: the line names the trace.
+    trace: tuple[str, str] | None = None
 
 
 access_var: contextvars.ContextVar[Access | None] = contextvars.ContextVar("access", default=None)
@@ -48,9 +51,14 @@ def note_error_code(code: object) -> None:
 def write(
     access: Access, *, started: float, status: int | None, method: str | None = None, path: str | None = None
 ) -> None:
+    seconds = time.perf_counter() - started
+    if path is None or path == "/graphql":
+        metrics.record_operation(access.transport, access.type, access.operation, access.code, access.cost, seconds)
+    if path is not None:
+        metrics.record_http(path, status or 0, seconds)
     if not log.isEnabledFor(logging.INFO):
         return
-    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    duration_ms = round(seconds * 1000, 2)
     log.info(
         "%s %s %s %s %sms",
         method or access.transport,
@@ -70,6 +78,7 @@ def write(
             "code": access.code,
             "duration_ms": duration_ms,
             "request_id": request_id_var.get(),
+            **({"trace_id": access.trace[0], "span_id": access.trace[1]} if access.trace else {}),
         },
     )
 

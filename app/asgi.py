@@ -13,12 +13,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app import metrics
+from app.tracing import TraceContextMiddleware, Tracing
 from app.access_log import AccessLogMiddleware, note_error_code
-from app.domain.errors import ErrorCode, ServiceUnavailable
+from app.domain.errors import ErrorCode, ServiceUnavailable, Unauthenticated
+from app.domain.principals import Role
 from app.domain.rate_limits import LeakyBuckets
 from app.http_guard import HttpGuard
 from app.logs import new_request_id, request_id_var
@@ -31,7 +34,7 @@ from app.services.instances import InstanceWatch
 from app.services.jwt_tokens import JwtConfig
 from app.settings import Settings
 from graphql_schema.schema import schema
-from graphql_schema.view import OmsGraphQL
+from graphql_schema.view import OmsGraphQL, credential_from_headers
 from subscriptions.backlog import SendBacklogMiddleware
 from subscriptions.realtime import Realtime, RealtimeOptions
 
@@ -135,6 +138,15 @@ async def _stop_step(name: str, stop: Coroutine[Any, Any, None]) -> None:
     task.cancel()
 
 
+async def _sample_every(sampler: metrics.Sampler, seconds: float) -> None:
+    while True:
+        try:
+            sampler.sample()
+        except Exception:  # noqa: BLE001 - a failed sample must not end sampling
+            log.exception("sampling metrics failed")
+        await asyncio.sleep(seconds)
+
+
 def realtime_options(settings: Settings) -> RealtimeOptions:
     return RealtimeOptions(
         broadcast_url=settings.broadcast_url,
@@ -162,15 +174,27 @@ def jwt_config(settings: Settings) -> JwtConfig | None:
 
 
 def create_app(
-    settings: Settings, *, mongodb_uri: str | None = None, mongo_listeners: Sequence[object] = ()
+    settings: Settings,
+    *,
+    mongodb_uri: str | None = None,
+    mongo_listeners: Sequence[object] = (),
+    tracing: Tracing | None = None,
 ) -> Starlette:
     """`mongodb_uri` overrides settings (the CLI passes the embedded mongod's address).
-    `mongo_listeners` are PyMongo monitoring listeners (tests count commands with them)."""
+    `mongo_listeners` are PyMongo monitoring listeners (tests count commands with them).
+    `tracing`: OpenTelemetry tracing; by default as the OTEL_* variables say (app/tracing.py: off
+    unless they configure it)."""
     uri = mongodb_uri or settings.mongodb_uri
+    if tracing is None:
+        tracing = Tracing.from_env()
+    if tracing is not None:
+        mongo_listeners = (*mongo_listeners, tracing.mongo_listener())
     if not uri:
         raise ValueError("create_app needs a MongoDB URI; `oms serve` starts an embedded mongod when none is set")
     jwt = jwt_config(settings)  # a bad JWT configuration fails here, at startup, not on the first request
     state: dict[str, Services] = {}
+    sampler = metrics.Sampler()
+    metrics.watch_gc()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -178,6 +202,7 @@ def create_app(
         realtime: Realtime | None = None
         watch: InstanceWatch | None = None
         warming: list[asyncio.Task[None]] = []  # held so the task is not collected mid-read
+        sampling: asyncio.Task[None] | None = None
         try:
             await ensure_indexes(mongo.db, event_retention_days=settings.event_retention_days)
             services = build_services(
@@ -212,6 +237,9 @@ def create_app(
             realtime = Realtime(services, realtime_options(settings))
             await realtime.start()
             graphql.realtime = realtime
+            hub = realtime.hub
+            sampler.add(lambda: metrics.SUBSCRIBER_BACKLOG.set(hub.deepest_backlog()))
+            sampling = asyncio.create_task(_sample_every(sampler, metrics.Sampler.SECONDS), name="metrics-sampler")
             if settings.allow_anonymous_admin:
                 log.warning("development mode: callers without a credential act as an anonymous ADMIN")
             for warning in settings.production_warnings():
@@ -219,6 +247,9 @@ def create_app(
             log.info("ready", extra={"database": settings.database, "env": settings.env})
             yield
         finally:
+            if sampling is not None:
+                sampling.cancel()
+            metrics.process_exiting()
             if realtime is not None:
                 await _stop_step("realtime", realtime.stop())
             if "services" in state:
@@ -228,6 +259,8 @@ def create_app(
             if watch is not None:
                 await _stop_step("instance watch", watch.stop())
             await _stop_step("mongo", mongo.close())
+            if tracing is not None:
+                tracing.shutdown()
 
     limits = settings.limits
     graphql = OmsGraphQL(
@@ -243,6 +276,7 @@ def create_app(
         allow_get=settings.http_get,
         legacy_ws=settings.legacy_graphql_ws,
     )
+    graphql.tracer = tracing.tracer if tracing is not None else None
 
     async def livez(request: Request) -> JSONResponse:
         """Liveness: the event loop answers, and the database client is not stuck (a ping through
@@ -260,8 +294,39 @@ def create_app(
             ok = False
         return JSONResponse({"status": "ready" if ok else "unavailable"}, status_code=200 if ok else 503)
 
+    async def metrics_endpoint(request: Request) -> Response:
+        """The Prometheus scrape, for ADMIN credentials only (docs/OPERATIONS.md, "Metrics"): the
+        figures tell a competitor order volumes, and the scrape costs a walk of every metric."""
+        services = state.get("services")
+        if services is None:
+            return JSONResponse({"code": ErrorCode.SERVICE_UNAVAILABLE.value, "message": "Starting."}, status_code=503)
+        try:
+            principal = await services.auth.authenticate(credential_from_headers(request.headers))
+        except Unauthenticated as exc:
+            note_error_code(exc.code.value)
+            return JSONResponse(
+                {"code": exc.code.value, "message": exc.message}, status_code=401, headers={"www-authenticate": "Bearer"}
+            )
+        if principal is None:
+            note_error_code(ErrorCode.UNAUTHENTICATED.value)
+            return JSONResponse(
+                {"code": ErrorCode.UNAUTHENTICATED.value, "message": "Metrics need an ADMIN credential."},
+                status_code=401,
+                headers={"www-authenticate": "Bearer"},
+            )
+        if principal.role is not Role.ADMIN:
+            note_error_code(ErrorCode.FORBIDDEN.value)
+            return JSONResponse(
+                {"code": ErrorCode.FORBIDDEN.value, "message": "Metrics need an ADMIN credential."}, status_code=403
+            )
+        sampler.sample()
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
     # SendBacklogMiddleware first: it needs the server's own `send` (subscriptions/backlog.py).
     middleware = [Middleware(SendBacklogMiddleware), Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)]
+    if tracing is not None:  # outside the access log, so its line is written inside the caller's trace
+        middleware.insert(1, Middleware(TraceContextMiddleware))
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -290,6 +355,7 @@ def create_app(
             Route("/livez", livez),
             Route("/healthz", livez),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
             # GET serves queries (never mutations) and the GraphiQL page; off, only POST. The view
             # answers other methods itself (405 with a JSON GraphQL error and `Allow`).
             Route("/graphql", graphql),

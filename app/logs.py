@@ -10,6 +10,8 @@ import secrets
 import sys
 from datetime import datetime, timezone
 
+from app.tracing import current_ids
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 # A random process prefix and a counter: unique across instances without a urandom call per request.
@@ -35,6 +37,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        ids = current_ids()
+        if ids is not None:
+            entry["trace_id"], entry["span_id"] = ids
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

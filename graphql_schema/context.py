@@ -43,6 +43,8 @@ class Context:
     # Set when a credential came and was refused: the guard answers with its code (an invalid or
     # expired credential) rather than "authentication required", and never falls back to anonymous.
     credential_error: Unauthenticated | None = None
+    # The OpenTelemetry tracer when tracing is on (app/tracing.py), else None: root fields get spans.
+    tracer: Any = None
 
     @property
     def actor(self) -> Principal:

@@ -28,6 +28,8 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from app.tracing import traced_field
+
 _STANDARD = object()  # "take the standard path"
 
 
@@ -102,6 +104,8 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # A schema extension with a `resolve` hook must see every field: no fast path then.
         self._fast_path = not (self.middleware_manager and self.middleware_manager.middlewares)
+        # Root fields get a span each when tracing is on (app/tracing.py); None otherwise.
+        self._tracer = getattr(self.context_value, "tracer", None)
 
     def build_per_event_executor(self, payload: Any) -> OmsExecutionContext:
         """Each subscription event with a memo of its own. graphql-core 3.3.2 copies the executor
@@ -145,6 +149,24 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return _in_query_order(grouped_field_set, leaves, completed)
 
     def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        if self._tracer is not None and path.prev is None:
+            name = f"{parent_type.name}.{field_details_list[0].node.name.value}"
+            return traced_field(
+                self._tracer,
+                name,
+                lambda: self._execute_field(parent_type, source, field_details_list, path, position_context),
+                self.is_awaitable,
+            )
+        return self._execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _execute_field(
         self,
         parent_type: GraphQLObjectType,
         source: Any,

@@ -30,6 +30,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 from strawberry.utils.aio import aclosing
 
+from app import metrics, tracing
 from app.access_log import Access, access_var, note_error_code, write as write_access
 from app.domain.errors import AUTHENTICATION_CODES, ErrorCode, Unauthenticated
 from app.domain.principals import NOBODY, Principal
@@ -127,9 +128,16 @@ class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         access = Access(transport="ws")
         access_var.set(access)
         started = time.perf_counter()
+        tracer = self.context.tracer
+        span = token = None
+        if tracer is not None:
+            span, token = tracing.start_operation(tracer, "ws")
+            access.trace = tracing.ids_of(span)
         try:
             await super().run_operation(operation)
         finally:
+            if span is not None:
+                tracing.end_operation(span, token, op_type=access.type, name=access.operation, code=access.code)
             write_access(access, started=started, status=None)
 
     async def _send_result_stream(self, operation: Operation[Context, None], result_source: Any) -> None:
@@ -197,6 +205,8 @@ class OmsGraphQL(GraphQL[Context, None]):
         )
         self.services = services
         self.realtime = realtime
+        # The OpenTelemetry tracer when tracing is on (app/asgi.py sets it), else None.
+        self.tracer: Any = None
         self.budget = budget
         self.db_timeout_seconds = db_timeout_seconds
         self.graphql_transport_ws_handler_class = type(  # type: ignore[assignment]
@@ -209,7 +219,14 @@ class OmsGraphQL(GraphQL[Context, None]):
         """Strawberry answers request errors as text/plain; here they are JSON GraphQL errors with a
         code (and methods are checked before anything else runs, authentication included)."""
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            if scope["type"] != "websocket":
+                await super().__call__(scope, receive, send)
+                return
+            metrics.WEBSOCKET_CONNECTIONS.inc()
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                metrics.WEBSOCKET_CONNECTIONS.dec()
             return
         request = Request(scope, receive=receive)
         allowed = "GET, POST" if self.allow_queries_via_get else "POST"
@@ -276,6 +293,26 @@ class OmsGraphQL(GraphQL[Context, None]):
         GET; queries and mutations over POST; a mutation over GET is a 405 (GraphQL over HTTP), a
         subscription a 400 pointing at the WebSocket, an operation name not in the document a
         GraphQL request error. All decided before anything runs."""
+        tracer = context.tracer
+        if tracer is not None:
+            span, token = tracing.start_operation(tracer, "http")
+            access = access_var.get()
+            if access is not None:
+                access.trace = tracing.ids_of(span)
+            try:
+                return await self._execute(request_adapter, context, root_value, request_data)
+            finally:
+                access = access_var.get() or Access()
+                tracing.end_operation(span, token, op_type=access.type, name=access.operation, code=access.code)
+        return await self._execute(request_adapter, context, root_value, request_data)
+
+    async def _execute(
+        self,
+        request_adapter: AsyncHTTPRequestAdapter,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -384,6 +421,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         context.client = _client_key(principal, f"ip:{request.client.host if request.client else 'unknown'}")
         context.response = response if isinstance(response, Response) else None
         context.credential_error = refused
+        context.tracer = self.tracer
         if isinstance(request, WebSocket):
             context.send_backlog = send_backlog_of(request.scope)
         return context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app import metrics
 from app.domain.errors import DomainError
 from graphql_schema.context import Info
 from graphql_schema.errors import error_from_domain
@@ -14,7 +15,9 @@ async def capture_order(info: Info, input: CaptureOrderInput) -> CaptureOrderRes
     try:
         captured = await info.context.services.order_capture.capture(info.context.actor, input.to_domain())
     except DomainError as exc:
+        metrics.capture_outcome(replayed=None, code=exc.code.value)
         return error_from_domain(exc)
+    metrics.capture_outcome(replayed=captured.replayed)
     return CaptureOrderPayload(order=Order.from_domain(captured.order), replayed=captured.replayed)
 
 

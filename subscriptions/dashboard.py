@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator
 
+from app import metrics
 from app.domain.dashboard import DashboardFigures
 from app.domain.errors import DomainError, Unauthenticated
 from app.services.dashboard import DashboardService
@@ -91,11 +92,16 @@ async def dashboard(info: Info) -> AsyncGenerator[Dashboard, None]:
     if context.realtime is None:
         return
     send_limit = SendLimit.of(context)
-    async with context.realtime.dashboard.subscribe() as mailbox:
-        while True:
-            figures = await mailbox.get()
-            if send_limit is not None:
-                await send_limit.room()  # a client that stopped reading costs one mailbox
-            while not mailbox.empty():  # newer figures arrived while the client caught up
-                figures = mailbox.get_nowait()
-            yield Dashboard.from_domain(figures)
+    active = metrics.SUBSCRIPTIONS.labels(info.field_name)
+    active.inc()
+    try:
+        async with context.realtime.dashboard.subscribe() as mailbox:
+            while True:
+                figures = await mailbox.get()
+                if send_limit is not None:
+                    await send_limit.room()  # a client that stopped reading costs one mailbox
+                while not mailbox.empty():  # newer figures arrived while the client caught up
+                    figures = mailbox.get_nowait()
+                yield Dashboard.from_domain(figures)
+    finally:
+        active.dec()

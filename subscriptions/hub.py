@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from broadcaster import Broadcast
 
+from app import metrics
 from app.domain.errors import SubscriberTooSlow
 from app.domain.events import DomainEvent, decode_envelope, encode_envelope
 from app.services.events import EventService
@@ -47,9 +48,11 @@ class Feed:
 
     def offer(self, event: DomainEvent) -> None:
         if self.overflowed:
+            metrics.events_dropped_slow()
             return
         if len(self._buffer) >= self._limit:
             self.overflowed = True
+            metrics.events_dropped_slow(len(self._buffer) + 1)
             self._buffer.clear()  # free the memory now; the client resumes from the log
         else:
             self._buffer.append(event)
@@ -105,6 +108,10 @@ class EventHub:
     def subscribers(self) -> int:
         return len(self._feeds)
 
+    def deepest_backlog(self) -> int:
+        """Events waiting in the fullest feed (metrics sample it every few seconds, not per event)."""
+        return max((len(feed._buffer) for feed in self._feeds), default=0)
+
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._consume(), name="hub-consume"))
         await self._subscribed.wait()
@@ -158,6 +165,7 @@ class EventHub:
                 try:
                     events = decode_envelope(message.message)
                 except (ValueError, KeyError, TypeError):
+                    metrics.events_dropped_malformed()
                     log.exception("dropping a malformed event envelope")
                     continue
                 await self.accept(events)
@@ -183,6 +191,8 @@ class EventHub:
                     await self._fill_locked(seq - 1)
                 self._dispatch(event)
             if self._next_seq != before:
+                metrics.EVENTS_DISPATCHED.inc(self._next_seq - before)
+                metrics.HUB_POSITION.set(self._next_seq - 1)
                 self._notify()
 
     def _notify(self) -> None:
@@ -191,16 +201,23 @@ class EventHub:
 
     async def _fill_to(self, upto: int) -> None:
         async with self._lock:
+            before = self._next_seq
             await self._fill_locked(upto)
+            metrics.EVENTS_DISPATCHED.inc(self._next_seq - before)
+            metrics.HUB_POSITION.set(self._next_seq - 1)
             self._notify()
 
     async def _fill_locked(self, upto: int) -> None:
         while self._next_seq <= upto:
             chunk_end = min(upto, self._next_seq + 499)
+            start = self._next_seq
             missing = await self._events.seq_range(self._next_seq - 1, chunk_end)
+            found = 0
             for event in missing:
                 if event.seq is not None and event.seq >= self._next_seq:
                     self._dispatch(event)
+                    found += 1
+            metrics.events_missing(chunk_end + 1 - start - found)
             # Whatever is still missing is gone (expired); do not wait for it forever.
             self._next_seq = max(self._next_seq, chunk_end + 1)
 

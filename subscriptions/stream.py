@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from graphql import GraphQLError
 
+from app import metrics
 from app.domain.errors import Conflict, CursorExpired, DomainError, InvalidInput, SubscriberTooSlow, Unauthenticated
 from app.domain.events import DomainEvent, EventFilter, parse_cursor
 from app.domain.principals import Principal
@@ -70,6 +71,7 @@ async def events_after(
                         if send_limit is not None:
                             # A slow reader slows its replay; an overflowing feed is replaced above.
                             await send_limit.room()
+                        metrics.EVENTS_DELIVERED.inc()
                         yield event
         while True:
             event = await feed.next()
@@ -79,6 +81,8 @@ async def events_after(
                 raise feed.too_slow()
             last = event.seq
             feed.delivered(last or 0)
+            metrics.EVENTS_DELIVERED.inc()
+            metrics.observe_lag(event.at)
             yield event
     finally:
         feed.close()
@@ -141,6 +145,8 @@ async def live(
 ) -> AsyncIterator[DomainEvent]:
     """A subscription's events for the connection's principal: scoped, resumable, typed errors."""
     context = info.context
+    active = metrics.SUBSCRIPTIONS.labels(info.field_name)
+    active.inc()
     try:
         if context.principal is None:
             raise Unauthenticated("Authentication required: send a credential in connection_init.")
@@ -152,3 +158,5 @@ async def live(
             yield event
     except DomainError as exc:
         raise as_graphql_error(exc) from None
+    finally:
+        active.dec()

@@ -109,8 +109,8 @@ async def wait_stamped(mongo: Mongo, count: int, *, timeout: float = 10.0) -> li
 
 
 class InProcessServer:
-    def __init__(self, settings: Settings):
-        self.app = create_app(settings)
+    def __init__(self, settings: Settings, *, app: Any = None):
+        self.app = app or create_app(settings)
         self.server = uvicorn.Server(
             uvicorn.Config(self.app, host="127.0.0.1", port=0, ws="websockets-sansio", lifespan="on", log_config=None)
         )

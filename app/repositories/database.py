@@ -28,6 +28,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 
+from app import metrics
 from app.domain.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ PROBE_SECONDS = 5.0
 # Server errors that mean "no primary to talk to right now" (shutdown, step-down, election,
 # unreachable host), after the driver's own retry: a transient outage, not a fault of the request.
 _UNAVAILABLE_CODES = frozenset({6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436})
+_WRITE_CONFLICT = 112
 
 T = TypeVar("T")
 
@@ -149,8 +151,24 @@ class Mongo:
 
     @staticmethod
     async def _run_transaction(session: Session, work: Callable[[Session], Awaitable[T]]) -> T:
+        attempts = 0
+
+        async def counted(session: Session) -> T:
+            # The driver runs the body again after a transient error: every run past the first is a retry.
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                metrics.TRANSACTION_RETRIES.inc()
+            try:
+                return await work(session)
+            except OperationFailure as exc:
+                if exc.code == _WRITE_CONFLICT:
+                    metrics.TRANSACTION_CONFLICTS.inc()
+                raise
+
+        metrics.TRANSACTIONS.inc()
         return await session.with_transaction(
-            work,
+            counted,
             read_concern=ReadConcern("snapshot"),
             write_concern=WriteConcern("majority"),
             read_preference=ReadPreference.PRIMARY,

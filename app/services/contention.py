@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 
+from app import metrics
+
 
 class KeyedLocks:
     def __init__(self) -> None:
@@ -31,6 +33,8 @@ class KeyedLocks:
         try:
             for key in ordered:
                 lock = self._locks[key]
+                if lock.locked():
+                    metrics.CONTENTION_WAITS.inc()
                 await lock.acquire()
                 taken.append(lock)
             yield

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from app import metrics
 from app.domain.channels import BackorderPolicy, Channel
 from app.domain.clock import utcnow
 from app.domain.customers import CustomerKeyTaken
@@ -130,6 +131,7 @@ class OrderCaptureService:
                         lambda session: self._capture_in(session, principal, request, refs, lines, digest, replacement)
                     )
             except (StockMoved, OrderChanged, CustomerKeyTaken, ExternalIdTaken):
+                metrics.CAPTURE_RETRIES.inc()
                 await asyncio.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
                 continue
             # A replay shows the stored order, so it must be the caller's to see (a shopper reusing

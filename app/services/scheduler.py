@@ -21,6 +21,7 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
+from app import metrics
 from app.domain.clock import utcnow
 from app.domain.cases import SlaKind
 from app.domain.events import Actor
@@ -134,6 +135,9 @@ class Scheduler:
         refunds_completed = await self.complete_refunds()
         sla_breaches = await self.mark_sla_breaches()
         filled = await self._backorders.sweep(actor=SCHEDULER) if sweep else 0
+        for kind, count in (("scheduled_order", released), ("backorder", filled), ("refund", refunds_completed), ("case_sla_breach", sla_breaches)):
+            if count:
+                metrics.SCHEDULER_RELEASES.labels(kind).inc(count)
         return TickReport(released=released, filled=filled, refunds_completed=refunds_completed, sla_breaches=sla_breaches)
 
     def start(self) -> None:
@@ -165,4 +169,5 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep ticking; MongoDB may be failing over
+                metrics.SCHEDULER_FAILURES.inc()
                 log.exception("scheduler tick failed")

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from app import metrics
 from app.domain.events import DomainEvent
 from app.repositories.database import Mongo, Session
 from app.repositories.events import EventRepository, HistoryLost, InsertFeed, ResumeToken
@@ -105,6 +106,8 @@ class Sequencer:
                     log.exception("sequencer failed; stepping down")
                     await asyncio.sleep(retry)
                 finally:
+                    if self.leading.is_set():
+                        metrics.SEQUENCER_LEADER.set(0)
                     self.leading.clear()
                     with contextlib.suppress(Exception):
                         await asyncio.shield(self._leases.release(SEQUENCER, lease))
@@ -153,6 +156,8 @@ class Sequencer:
                 raise LostLeadership("lease taken over")
             term = _Term(lease, session)
             self.leading.set()
+            metrics.SEQUENCER_LEADER.set(1)
+            metrics.SEQUENCER_LEADERSHIPS.inc()
             log.info("sequencer leads", extra={"owner": self.owner, "epoch": lease.epoch, "next_seq": self._next_seq})
             keeper = asyncio.create_task(self._keep_lease(lease))
             stamper = asyncio.create_task(self._stamp_from(state.resume_token, term))
@@ -170,6 +175,7 @@ class Sequencer:
         session_id = await self._leases.predecessor_session(SEQUENCER, lease)
         if session_id is None:
             return
+        metrics.SEQUENCER_TAKEOVERS.inc()
         try:
             await self._mongo.kill_session(session_id)
         except Exception:  # noqa: BLE001 - e.g. not authorized: the server reaps it at its lifetime limit
@@ -246,6 +252,8 @@ class Sequencer:
         assigned = await self._mongo.transaction(work, session=term.session)
         self._next_seq += len(assigned)
         if assigned:
+            metrics.EVENTS_STAMPED.inc(len(assigned))
+            metrics.STAMPED_SEQ.set(self._next_seq - 1)
             await self._hand_on([replace(event, seq=seq) for event, seq in assigned])
 
     async def _hand_on(self, events: list[DomainEvent]) -> None:
