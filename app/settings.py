@@ -40,6 +40,7 @@ _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MODES = ("development", "production", "test")
+RATE_LIMIT_STORAGES = ("mongodb", "redis", "memory")
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -164,6 +165,10 @@ class Settings:
     # Webhook signing secrets per source (e.g. a carrier): several during a rotation.
     webhook_secrets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     webhook_tolerance_seconds: int = 300
+    # Where client budgets live (app/services/rate_limits.py): shared by every instance in MongoDB
+    # or Redis, or per process in memory. Redis: OMS_RATE_LIMIT_REDIS_URL, else a redis:// broadcast URL.
+    rate_limit_storage: str = "mongodb"
+    rate_limit_redis_url: str | None = None
     # Most one appeasement refund may give back, in minor units, per role (app/domain/refunds.py).
     appeasement_limit_csr_cents: int = 5_000
     appeasement_limit_admin_cents: int = 50_000
@@ -245,6 +250,8 @@ class Settings:
             scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
             appeasement_limit_csr_cents=_int(env, "OMS_APPEASEMENT_LIMIT_CSR_CENTS", 5_000),
             appeasement_limit_admin_cents=_int(env, "OMS_APPEASEMENT_LIMIT_ADMIN_CENTS", 50_000),
+            rate_limit_storage=_choice(env, "OMS_RATE_LIMIT_STORAGE", "mongodb", RATE_LIMIT_STORAGES),
+            rate_limit_redis_url=_rate_limit_redis_url(env),
         )
 
     def webhook_secrets_for(self, source: str) -> tuple[str, ...]:
@@ -285,6 +292,16 @@ class Settings:
         if not self.production:
             configured = {code: secrets or (DEV_WEBHOOK_SECRET,) for code, secrets in configured.items()}
         return {code: secrets for code, secrets in configured.items() if secrets}
+
+
+def _rate_limit_redis_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("OMS_RATE_LIMIT_REDIS_URL") or None
+    broadcast = env.get("OMS_BROADCAST_URL", "")
+    if url is None and broadcast.startswith(("redis://", "rediss://")):
+        url = broadcast
+    if env.get("OMS_RATE_LIMIT_STORAGE", "").strip().lower() == "redis" and not url:
+        raise SystemExit("OMS_RATE_LIMIT_STORAGE=redis needs OMS_RATE_LIMIT_REDIS_URL (or a redis:// OMS_BROADCAST_URL)")
+    return url
 
 
 def _jwt_key(env: Mapping[str, str]) -> str | None:

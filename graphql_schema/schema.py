@@ -23,6 +23,7 @@ from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
 from graphql_schema.roots.locations import LocationMutations
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
 from graphql_schema.roots.products import ProductMutations, ProductQueries
+from graphql_schema.roots.rate_limits import RateLimitQueries
 from graphql_schema.roots.refunds import RefundMutations, RefundQueries
 from graphql_schema.roots.returns import ReturnMutations, ReturnQueries, ReturnSubscriptions
 from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
@@ -50,6 +51,7 @@ Query = merge_types(
         EventQueries,
         ReturnQueries,
         RefundQueries,
+        RateLimitQueries,
     ),
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]

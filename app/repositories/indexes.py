@@ -130,6 +130,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Exchanges waiting for their return to arrive (EXCHANGE_ON_RECEIPT).
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
     ],
+    # Shared client budgets (app/repositories/rate_limits.py): a bucket goes once it has drained.
+    "rate_limit_buckets": [
+        IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
+    ],
 }
 
 DEFAULT_EVENT_RETENTION_DAYS = 30
