@@ -148,11 +148,14 @@ def realtime_options(settings: Settings) -> RealtimeOptions:
 
 
 def jwt_config(settings: Settings) -> JwtConfig | None:
-    """None when no key is configured: bearer JWTs are then refused (API keys still work)."""
-    if not settings.jwt_key:
+    """None when no key or JWKS is configured: bearer JWTs are then refused (API keys still work)."""
+    if not settings.jwt_key and not settings.jwt_jwks_url:
         return None
     return JwtConfig(
         key=settings.jwt_key,
+        jwks_url=settings.jwt_jwks_url,
+        jwks_refresh_seconds=settings.jwt_jwks_refresh_seconds,
+        jwks_max_age_seconds=settings.jwt_jwks_max_age_seconds,
         algorithms=settings.jwt_algorithms,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,

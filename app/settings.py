@@ -137,6 +137,10 @@ class Settings:
     jwt_audience: str | None = None
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_key: str | None = None
+    # The identity provider's key set (instead of jwt_key): app/services/jwks.py.
+    jwt_jwks_url: str | None = None
+    jwt_jwks_refresh_seconds: float = 30.0
+    jwt_jwks_max_age_seconds: float = 3600.0
     allow_anonymous_admin: bool = True
     # Real time (docs/ARCHITECTURE.md, "Event flow")
     event_retention_days: int = 30
@@ -220,8 +224,12 @@ class Settings:
             cors_origins=_list(env, "OMS_CORS_ORIGINS"),
             jwt_issuer=env.get("OMS_JWT_ISSUER") or None,
             jwt_audience=env.get("OMS_JWT_AUDIENCE") or None,
-            jwt_algorithms=_list(env, "OMS_JWT_ALGORITHMS") or ("HS256",),
+            # A JWKS holds public keys: RS256 unless told otherwise; a shared secret means HS256.
+            jwt_algorithms=_list(env, "OMS_JWT_ALGORITHMS") or (("RS256",) if env.get("OMS_JWT_JWKS_URL") else ("HS256",)),
             jwt_key=_jwt_key(env),
+            jwt_jwks_url=env.get("OMS_JWT_JWKS_URL") or None,
+            jwt_jwks_refresh_seconds=_float(env, "OMS_JWT_JWKS_REFRESH_SECONDS", 30.0),
+            jwt_jwks_max_age_seconds=_float(env, "OMS_JWT_JWKS_MAX_AGE_SECONDS", 3600.0),
             # The anonymous admin exists only for the local demo on the embedded database;
             # production never has one, and neither does a deployment on a real MongoDB.
             allow_anonymous_admin=(
@@ -277,6 +285,8 @@ class Settings:
                 f"MONGODB_URI is not set: production data is in the embedded single-node mongod in {self.data_dir} "
                 "(no redundancy, no backups)"
             )
+        if self.jwt_jwks_url and not self.jwt_jwks_url.startswith("https://"):
+            warnings.append("OMS_JWT_JWKS_URL is not https: whoever sits on the path can hand out signing keys")
         if "*" in self.cors_origins:
             warnings.append("OMS_CORS_ORIGINS is *: any web page may call the API from its visitors' browsers")
         if self.limits.rate_capacity <= 0 or self.limits.rate_per_second <= 0:
