@@ -22,7 +22,6 @@ from app.tracing import TraceContextMiddleware, Tracing
 from app.access_log import AccessLogMiddleware, note_error_code
 from app.domain.errors import ErrorCode, ServiceUnavailable, Unauthenticated
 from app.domain.principals import Role
-from app.domain.rate_limits import LeakyBuckets
 from app.http_guard import HttpGuard
 from app.logs import new_request_id, request_id_var
 from app.routes import IMPORTS_PATH, routes
@@ -32,6 +31,7 @@ from app.domain.refunds import AppeasementLimits
 from app.services.container import Services, build_services
 from app.services.instances import InstanceWatch
 from app.services.jwt_tokens import JwtConfig
+from app.services.rate_limits import ClientBudgets, client_budgets
 from app.settings import Settings
 from graphql_schema.schema import schema
 from graphql_schema.view import OmsGraphQL, credential_from_headers
@@ -160,11 +160,14 @@ def realtime_options(settings: Settings) -> RealtimeOptions:
 
 
 def jwt_config(settings: Settings) -> JwtConfig | None:
-    """None when no key is configured: bearer JWTs are then refused (API keys still work)."""
-    if not settings.jwt_key:
+    """None when no key or JWKS is configured: bearer JWTs are then refused (API keys still work)."""
+    if not settings.jwt_key and not settings.jwt_jwks_url:
         return None
     return JwtConfig(
         key=settings.jwt_key,
+        jwks_url=settings.jwt_jwks_url,
+        jwks_refresh_seconds=settings.jwt_jwks_refresh_seconds,
+        jwks_max_age_seconds=settings.jwt_jwks_max_age_seconds,
         algorithms=settings.jwt_algorithms,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
@@ -203,6 +206,7 @@ def create_app(
         watch: InstanceWatch | None = None
         warming: list[asyncio.Task[None]] = []  # held so the task is not collected mid-read
         sampling: asyncio.Task[None] | None = None
+        budgets: ClientBudgets | None = None
         try:
             await ensure_indexes(mongo.db, event_retention_days=settings.event_retention_days)
             services = build_services(
@@ -220,6 +224,14 @@ def create_app(
             )
             state["services"] = services
             graphql.services = services
+            budgets = client_budgets(
+                settings.rate_limit_storage,
+                capacity=limits.rate_capacity,
+                rate_per_second=limits.rate_per_second,
+                mongo=mongo,
+                redis_url=settings.rate_limit_redis_url,
+            )
+            graphql.budget = budgets
             # Inventory copies of a location changed just before a crash: refreshed in the background
             # (usually nothing to do; a big location takes seconds, which start-up need not wait for).
             services.locations.refresh_copies_soon()
@@ -258,6 +270,8 @@ def create_app(
                 await _stop_step("location copies", state["services"].locations.stop())
             if watch is not None:
                 await _stop_step("instance watch", watch.stop())
+            if budgets is not None:
+                await _stop_step("rate-limit store", budgets.close())
             await _stop_step("mongo", mongo.close())
             if tracing is not None:
                 tracing.shutdown()
@@ -271,8 +285,7 @@ def create_app(
         ws_heartbeat_seconds=settings.ws_heartbeat_seconds,
         db_timeout_seconds=settings.db_timeout_seconds,
         limits=limits,
-        # One set of budgets per process (per app): N instances give a client N times the budget.
-        budget=LeakyBuckets(capacity=limits.rate_capacity, rate_per_second=limits.rate_per_second),
+        budget=None,  # set in the lifespan: shared budgets need the database (or Redis)
         allow_get=settings.http_get,
         legacy_ws=settings.legacy_graphql_ws,
     )

@@ -40,6 +40,7 @@ _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MODES = ("development", "production", "test")
+RATE_LIMIT_STORAGES = ("mongodb", "redis", "memory")
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -136,6 +137,10 @@ class Settings:
     jwt_audience: str | None = None
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_key: str | None = None
+    # The identity provider's key set (instead of jwt_key): app/services/jwks.py.
+    jwt_jwks_url: str | None = None
+    jwt_jwks_refresh_seconds: float = 30.0
+    jwt_jwks_max_age_seconds: float = 3600.0
     allow_anonymous_admin: bool = True
     # Real time (docs/ARCHITECTURE.md, "Event flow")
     event_retention_days: int = 30
@@ -164,6 +169,10 @@ class Settings:
     # Webhook signing secrets per source (e.g. a carrier): several during a rotation.
     webhook_secrets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     webhook_tolerance_seconds: int = 300
+    # Where client budgets live (app/services/rate_limits.py): shared by every instance in MongoDB
+    # or Redis, or per process in memory. Redis: OMS_RATE_LIMIT_REDIS_URL, else a redis:// broadcast URL.
+    rate_limit_storage: str = "mongodb"
+    rate_limit_redis_url: str | None = None
     # Most one appeasement refund may give back, in minor units, per role (app/domain/refunds.py).
     appeasement_limit_csr_cents: int = 5_000
     appeasement_limit_admin_cents: int = 50_000
@@ -215,8 +224,12 @@ class Settings:
             cors_origins=_list(env, "OMS_CORS_ORIGINS"),
             jwt_issuer=env.get("OMS_JWT_ISSUER") or None,
             jwt_audience=env.get("OMS_JWT_AUDIENCE") or None,
-            jwt_algorithms=_list(env, "OMS_JWT_ALGORITHMS") or ("HS256",),
+            # A JWKS holds public keys: RS256 unless told otherwise; a shared secret means HS256.
+            jwt_algorithms=_list(env, "OMS_JWT_ALGORITHMS") or (("RS256",) if env.get("OMS_JWT_JWKS_URL") else ("HS256",)),
             jwt_key=_jwt_key(env),
+            jwt_jwks_url=env.get("OMS_JWT_JWKS_URL") or None,
+            jwt_jwks_refresh_seconds=_float(env, "OMS_JWT_JWKS_REFRESH_SECONDS", 30.0),
+            jwt_jwks_max_age_seconds=_float(env, "OMS_JWT_JWKS_MAX_AGE_SECONDS", 3600.0),
             # The anonymous admin exists only for the local demo on the embedded database;
             # production never has one, and neither does a deployment on a real MongoDB.
             allow_anonymous_admin=(
@@ -245,6 +258,8 @@ class Settings:
             scheduler_interval_seconds=_float(env, "OMS_SCHEDULER_INTERVAL", 5.0),
             appeasement_limit_csr_cents=_int(env, "OMS_APPEASEMENT_LIMIT_CSR_CENTS", 5_000),
             appeasement_limit_admin_cents=_int(env, "OMS_APPEASEMENT_LIMIT_ADMIN_CENTS", 50_000),
+            rate_limit_storage=_choice(env, "OMS_RATE_LIMIT_STORAGE", "mongodb", RATE_LIMIT_STORAGES),
+            rate_limit_redis_url=_rate_limit_redis_url(env),
         )
 
     def webhook_secrets_for(self, source: str) -> tuple[str, ...]:
@@ -270,6 +285,8 @@ class Settings:
                 f"MONGODB_URI is not set: production data is in the embedded single-node mongod in {self.data_dir} "
                 "(no redundancy, no backups)"
             )
+        if self.jwt_jwks_url and not self.jwt_jwks_url.startswith("https://"):
+            warnings.append("OMS_JWT_JWKS_URL is not https: whoever sits on the path can hand out signing keys")
         if "*" in self.cors_origins:
             warnings.append("OMS_CORS_ORIGINS is *: any web page may call the API from its visitors' browsers")
         if self.limits.rate_capacity <= 0 or self.limits.rate_per_second <= 0:
@@ -285,6 +302,16 @@ class Settings:
         if not self.production:
             configured = {code: secrets or (DEV_WEBHOOK_SECRET,) for code, secrets in configured.items()}
         return {code: secrets for code, secrets in configured.items() if secrets}
+
+
+def _rate_limit_redis_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("OMS_RATE_LIMIT_REDIS_URL") or None
+    broadcast = env.get("OMS_BROADCAST_URL", "")
+    if url is None and broadcast.startswith(("redis://", "rediss://")):
+        url = broadcast
+    if env.get("OMS_RATE_LIMIT_STORAGE", "").strip().lower() == "redis" and not url:
+        raise SystemExit("OMS_RATE_LIMIT_STORAGE=redis needs OMS_RATE_LIMIT_REDIS_URL (or a redis:// OMS_BROADCAST_URL)")
+    return url
 
 
 def _jwt_key(env: Mapping[str, str]) -> str | None:

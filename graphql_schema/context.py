@@ -9,7 +9,7 @@ import strawberry
 
 from app.domain.errors import Unauthenticated
 from app.domain.principals import NOBODY, Principal
-from app.domain.rate_limits import LeakyBuckets
+from app.services.rate_limits import ClientBudgets
 from app.settings import ApiLimits
 from app.services.container import Services
 from graphql_schema.dataloaders import Loaders
@@ -37,7 +37,7 @@ class Context:
     # Security (graphql_schema/limits.py): this deployment's limits, the process's budgets, the
     # caller's budget key, and the HTTP response being built (None on WebSocket).
     limits: ApiLimits = field(default_factory=ApiLimits)
-    budget: LeakyBuckets | None = None
+    budget: ClientBudgets | None = None
     client: str = "unknown"
     response: Any = None
     # Set when a credential came and was refused: the guard answers with its code (an invalid or

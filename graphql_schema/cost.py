@@ -188,3 +188,77 @@ def _hashable(value: Any) -> Any:
     """A `first` variable is an int; anything else (refused later by coercion) must not break the key.
     The type is part of it: True == 1, but `first: true` and `first: 1` cost differently."""
     return (type(value).__name__, value if isinstance(value, (int, str, float, type(None))) else repr(value))
+
+
+class _ActualCost(_Cost):
+    """The same rule applied to what the operation produced: list sizes are the items returned,
+    not the ones asked for; a null object costs nothing. Equal to the static cost for full pages."""
+
+    def selection_of(self, selection_set: SelectionSetNode | None, parent: Any, value: Any, nesting: int, item: int | None = None) -> int:
+        if selection_set is None or nesting > _MAX_NESTING or not isinstance(value, dict):
+            return 0
+        total = 0
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                total += self.field_of(node, parent, value, nesting, item)
+            elif isinstance(node, InlineFragmentNode):
+                condition = self.schema.get_type(node.type_condition.name.value) if node.type_condition else parent
+                total += self.selection_of(node.selection_set, condition or parent, value, nesting + 1, item)
+            elif isinstance(node, FragmentSpreadNode):
+                fragment = self.fragments.get(node.name.value)
+                if fragment is not None:
+                    condition = self.schema.get_type(fragment.type_condition.name.value)
+                    total += self.selection_of(fragment.selection_set, condition or parent, value, nesting + 1, item)
+        return total
+
+    def field_of(self, node: FieldNode, parent: Any, value: dict[str, Any], nesting: int, item: int | None) -> int:
+        name = node.name.value
+        child = value.get(node.alias.value if node.alias else name)
+        if child is None or name.startswith("__") or not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
+            return 0
+        field = parent.fields.get(name)
+        if field is None:
+            return 0
+        named = get_named_type(field.type)
+        if not is_composite_type(named):
+            return 0
+        sub = node.selection_set
+        if "first" in field.args and isinstance(child, dict):
+            # A connection: its selection counts once per item returned, each time with one edge.
+            edges = next((v for k, v in child.items() if isinstance(v, list)), [])
+            return 1 + sum(self.selection_of(sub, named, child, nesting + 1, index) for index in range(len(edges)))
+        if isinstance(child, list):
+            if item is not None and parent.name.endswith("Connection") and name == "edges":
+                child = child[item : item + 1]
+            return 1 + sum(self.selection_of(sub, named, element, nesting + 1) for element in _flatten(child))
+        return 1 + self.selection_of(sub, named, child, nesting + 1)
+
+
+def _flatten(values: list[Any]) -> list[Any]:
+    flat: list[Any] = []
+    for value in values:
+        flat.extend(_flatten(value) if isinstance(value, list) else [value])
+    return flat
+
+
+def actual_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    data: Mapping[str, Any] | None,
+) -> int:
+    """What an executed operation cost by the static rule, counting what it returned: the part of
+    the budget it keeps (graphql_schema/limits.py gives the rest back)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    operation = next((op for op in operations if op.name and op.name.value == operation_name), None)
+    if operation is None:
+        operation = operations[0] if operations else None
+    if operation is None or not isinstance(data, Mapping):
+        return 0
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    root = schema.get_root_type(operation.operation)
+    total = _ActualCost(schema, fragments, {}).selection_of(operation.selection_set, root, dict(data), 0)
+    extra = {OperationType.MUTATION: MUTATION_COST, OperationType.SUBSCRIPTION: SUBSCRIPTION_COST}.get(operation.operation, 0)
+    selections = operation.selection_set.selections
+    root_fields = sum(1 for s in selections if isinstance(s, FieldNode) and not s.name.value.startswith("__"))
+    return total + extra * root_fields

@@ -12,10 +12,8 @@ and the client's budget (RATE_LIMITED, HTTP 429 with Retry-After). Results carry
 from __future__ import annotations
 
 import functools
-import math
 import re
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -33,7 +31,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 
 from app.access_log import access_var
 from app.settings import ApiLimits
-from graphql_schema.cost import CostKey, cached_operation_cost, operation_cost
+from graphql_schema.cost import CostKey, actual_cost, cached_operation_cost, operation_cost
 
 DEFAULT_LIMITS = ApiLimits()
 _MAX_INPUT_NESTING = 20
@@ -110,8 +108,11 @@ def _selects_data(execution_context: Any) -> bool:
 
 
 class OperationGuard(SchemaExtension):
-    # This operation's cost (an instance per operation: on WebSocket, the context is the connection's).
+    # This operation's cost, what it used and its client's bucket level after it (an instance per
+    # operation: on WebSocket, the context is the connection's).
     _cost: int | None = None
+    _actual: int | None = None
+    _level: float | None = None
 
     def _limits(self) -> ApiLimits:
         return getattr(self.execution_context.context, "limits", None) or DEFAULT_LIMITS
@@ -155,7 +156,7 @@ class OperationGuard(SchemaExtension):
             for error in errors:
                 error.message = _SUGGESTION.sub("", error.message)
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
         context = execution.context
         limits = self._limits()
@@ -182,9 +183,11 @@ class OperationGuard(SchemaExtension):
                 extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "maximumCost": limits.max_cost},
             )
         budget = getattr(context, "budget", None)
+        client = getattr(context, "client", "unknown")
+        charged = 0
         if budget is not None and budget.enabled:
-            decision = budget.take(getattr(context, "client", "unknown"), cost, time.monotonic())
-            context.extras["budget_level"] = decision.level
+            decision = await budget.take(client, cost)
+            self._level = decision.level
             if not decision.allowed:
                 response = getattr(context, "response", None)
                 if response is not None:
@@ -194,6 +197,7 @@ class OperationGuard(SchemaExtension):
                     f"Rate limit: this client's query budget is spent; retry in {decision.retry_after_seconds} s.",
                     extensions={"code": "RATE_LIMITED", "retryAfterSeconds": decision.retry_after_seconds},
                 )
+            charged = min(cost, budget.capacity)
         # Anonymous callers reach nothing but introspection; refused after their address's budget
         # is charged, so a flood of guessed credentials runs into 429s too. A refused credential
         # says why (invalid, expired); none at all asks for one.
@@ -205,6 +209,20 @@ class OperationGuard(SchemaExtension):
                 "Authentication required: send an API key or a bearer token.", extensions={"code": "UNAUTHENTICATED"}
             )
         yield
+        await self._settle(budget, client, charged)
+
+    async def _settle(self, budget: Any, client: str, charged: int) -> None:
+        """Shopify's way: the static cost was charged up front (so no operation overspends); what the
+        result shows was not used goes back to the bucket. Subscriptions keep their charge."""
+        execution = self.execution_context
+        data = getattr(execution.result, "data", None)
+        if self._cost is None or data is None or execution.graphql_document is None:
+            return
+        actual = min(self._cost, actual_cost(execution.schema._schema, execution.graphql_document, execution.operation_name, data))
+        self._actual = actual
+        unused = charged - min(actual, charged)
+        if budget is not None and unused > 0:
+            self._level = (await budget.give_back(client, unused)).level
 
     def get_results(self) -> Mapping[str, Any]:
         context = self.execution_context.context
@@ -216,9 +234,16 @@ class OperationGuard(SchemaExtension):
         if cost:
             limits = self._limits()
             report: dict[str, Any] = {"requested": cost, "maximum": limits.max_cost}
+            if self._actual is not None:
+                report["actual"] = self._actual
             budget = getattr(context, "budget", None)
-            level = getattr(context, "extras", {}).get("budget_level")
-            if budget is not None and budget.enabled and level is not None:
-                report["budgetRemaining"] = max(0, math.floor(budget.capacity - level))
+            if budget is not None and budget.enabled and self._level is not None:
+                throttle = budget.status_at(self._level)
+                report["budgetRemaining"] = throttle.currently_available
+                report["throttleStatus"] = {
+                    "maximumAvailable": throttle.maximum_available,
+                    "currentlyAvailable": throttle.currently_available,
+                    "restoreRate": throttle.restore_rate,
+                }
             results["cost"] = report
         return results

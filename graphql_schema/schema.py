@@ -24,6 +24,7 @@ from graphql_schema.roots.inventory import InventoryMutations, InventoryQueries
 from graphql_schema.roots.locations import LocationMutations
 from graphql_schema.roots.orders import OrderMutations, OrderQueries
 from graphql_schema.roots.products import ProductMutations, ProductQueries
+from graphql_schema.roots.rate_limits import RateLimitQueries
 from graphql_schema.roots.refunds import RefundMutations, RefundQueries
 from graphql_schema.roots.replenishment import ReplenishmentMutations, ReplenishmentQueries, ReplenishmentSubscriptions
 from graphql_schema.roots.returns import ReturnMutations, ReturnQueries, ReturnSubscriptions
@@ -54,6 +55,7 @@ Query = merge_types(
         RefundQueries,
         CaseQueries,
         ReplenishmentQueries,
+        RateLimitQueries,
     ),
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ from app import metrics, tracing
 from app.access_log import Access, access_var, note_error_code, write as write_access
 from app.domain.errors import AUTHENTICATION_CODES, ErrorCode, Unauthenticated
 from app.domain.principals import NOBODY, Principal
-from app.domain.rate_limits import LeakyBuckets
+from app.services.rate_limits import ClientBudgets
 from app.logs import new_request_id, request_id_var
 from app.services.container import Services, database_unavailable
 from app.settings import ApiLimits
@@ -183,7 +183,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         ws_init_timeout_seconds: float = 10.0,
         ws_heartbeat_seconds: float = 15.0,
         limits: ApiLimits | None = None,
-        budget: LeakyBuckets | None = None,
+        budget: ClientBudgets | None = None,
         allow_get: bool = True,
         legacy_ws: bool = False,
         db_timeout_seconds: float = 5.0,

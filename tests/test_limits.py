@@ -105,15 +105,24 @@ async def test_a_spent_budget_answers_429_with_retry_after_per_client(
 ) -> None:
     _, one = await services.auth.create_api_key(name="one", role=Role.ADMIN)
     _, two = await services.auth.create_api_key(name="two", role=Role.ADMIN)
-    query = "{ orders(first: 50) { edges { node { id } } } }"  # cost 1 + 50 × 2 = 101
-    async with client_for(settings, limits=ApiLimits(rate_capacity=250, rate_per_second=5)) as client:
-        first = await post(client, query, token=one)
-        assert first.status_code == 200 and first.json()["extensions"]["cost"]["budgetRemaining"] == 149
+    page = "{ orders(first: 50) { edges { node { id } } } }"  # costs 1 + 50 × 2 = 101, uses 1: no orders
+    query = "{ channels { code } }"  # costs 1 and uses it
+    async with client_for(settings, limits=ApiLimits(rate_capacity=102, rate_per_second=0.01)) as client:
+        first = await post(client, page, token=one)
+        report = first.json()["extensions"]["cost"]
+        # Charged 101 up front, 100 given back once the empty page showed what it used.
+        assert first.status_code == 200 and report["requested"] == 101 and report["actual"] == 1
+        assert report["budgetRemaining"] == report["throttleStatus"]["currentlyAvailable"] == 101
+        assert report["throttleStatus"] == {"maximumAvailable": 102, "currentlyAvailable": 101, "restoreRate": 0.01}
         assert (await post(client, query, token=one)).status_code == 200
-        spent = await post(client, query, token=one)
+        refused_page = await post(client, page, token=one)  # 2 used: 101 more does not fit
+        assert refused_page.status_code == 429 and codes(refused_page.json()) == ["RATE_LIMITED"]
+        assert (await post(client, query, token=one)).status_code == 200
+        spent = [await post(client, query, token=one) for _ in range(100)][-1]
         assert spent.status_code == 429 and int(spent.headers["retry-after"]) >= 1
         assert codes(spent.json()) == ["RATE_LIMITED"] and spent.json()["data"] is None
         assert (await post(client, query, token=two)).status_code == 200  # another client's budget
+    async with client_for(settings, limits=ApiLimits(rate_capacity=2, rate_per_second=0.01)) as client:
         # Anonymous callers (and bad credentials) are refused before any resolver runs, and spend
         # their address's budget doing so: guessing keys runs into 429s too.
         anonymous = [await post(client, query, token=f"oms_guess{n}_x") for n in range(3)]

@@ -178,6 +178,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("at", ASCENDING)], name="pending", partialFilterExpression={"outcome": "PENDING"}),
     ],
     "replenishment_policies": [],
+    # Shared client budgets (app/repositories/rate_limits.py): a bucket goes once it has drained.
+    "rate_limit_buckets": [
+        IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
+    ],
 }
 
 DEFAULT_EVENT_RETENTION_DAYS = 30

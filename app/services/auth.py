@@ -70,7 +70,7 @@ class AuthService:
             if self._jwt is None:
                 log.info("bearer token refused", extra={"reason": "no JWT key is configured"})
                 raise Unauthenticated("Bearer tokens are not accepted here.", code=ErrorCode.INVALID_CREDENTIAL)
-            return self._jwt.verify(credential)
+            return await self._jwt.verify_async(credential)
         log.info("credential refused", extra={"reason": "neither an API key nor a bearer token"})
         raise Unauthenticated(
             "The credential is neither an API key nor a bearer token.", code=ErrorCode.INVALID_CREDENTIAL

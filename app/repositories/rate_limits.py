@@ -1,0 +1,131 @@
+"""Shared client budgets: the leaky bucket of app/domain/rate_limits.py kept in MongoDB or Redis,
+so every instance pours into the same bucket and together they allow a client exactly its budget.
+
+Each pour is one atomic round trip that drains the bucket by the time passed (on the store's
+clock, so instances with skewed clocks agree), adds the cost if it fits, and returns the new level:
+a findOneAndUpdate with an update pipeline in MongoDB, a Lua script in Redis. Nothing is read
+first, so concurrent requests on any number of processes cannot overspend. A bucket expires once it
+has drained (TTL index on `expires_at`; PEXPIRE in Redis): an idle client costs no storage.
+
+A pour is bounded (MONGODB_SECONDS, REDIS_SECONDS) and raises on any failure; the caller decides what an outage
+means (app/services/rate_limits.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pymongo
+from pymongo import ReturnDocument, WriteConcern
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+# Past this a pour has failed and the store counts as down. Not much shorter: a burst of requests
+# on a busy process waits that long for connections (0.5 s was hit on 2 cores with 30 at once).
+# MongoDB holds the request's own data, so its bound is the usual request deadline (OMS_DB_TIMEOUT's
+# default); Redis is an extra dependency a request should not wait long for.
+MONGODB_SECONDS = 5.0
+REDIS_SECONDS = 2.0
+COLLECTION = "rate_limit_buckets"
+_KEY_PREFIX = "oms:bucket:"
+
+
+class BucketStore(Protocol):
+    name: str
+
+    async def pour(self, client: str, cost: float, *, capacity: int, rate_per_second: float) -> tuple[bool, float]:
+        """Pour `cost` (≤ capacity) if it fits; a negative cost gives units back (never below empty).
+        Returns (poured, level after)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _bucket_pipeline(cost: float, capacity: int, rate_per_second: float) -> list[dict[str, Any]]:
+    elapsed_seconds = {"$divide": [{"$subtract": ["$$NOW", {"$ifNull": ["$at", "$$NOW"]}]}, 1000]}
+    drained = {"$max": [0, {"$subtract": [{"$ifNull": ["$level", 0]}, {"$multiply": [elapsed_seconds, rate_per_second]}]}]}
+    fits = {"$lte": [{"$add": ["$level", cost]}, capacity]} if cost > 0 else True
+    return [
+        {"$set": {"level": drained}},
+        {"$set": {"poured": fits}},
+        {"$set": {"level": {"$cond": ["$poured", {"$max": [0, {"$add": ["$level", cost]}]}, "$level"]}, "at": "$$NOW"}},
+        # Gone (TTL) once drained: an expired bucket and an empty one are the same thing.
+        {"$set": {"expires_at": {"$add": ["$$NOW", {"$ceil": {"$multiply": [{"$divide": ["$level", rate_per_second]}, 1000]}}]}}},
+    ]
+
+
+class MongoBuckets:
+    name = "mongodb"
+
+    def __init__(self, db: AsyncDatabase):
+        # w:1: a bucket lost in a failover only ever errs towards serving the client; waiting for a
+        # majority would add a replication round trip to every request.
+        self._buckets = db.get_collection(COLLECTION, write_concern=WriteConcern(w=1))
+
+    async def pour(self, client: str, cost: float, *, capacity: int, rate_per_second: float) -> tuple[bool, float]:
+        pipeline = _bucket_pipeline(cost, capacity, rate_per_second)
+        with pymongo.timeout(MONGODB_SECONDS):
+            for attempt in (1, 2):
+                try:
+                    after = await self._buckets.find_one_and_update(
+                        {"_id": client},
+                        pipeline,
+                        projection={"level": 1, "poured": 1},
+                        upsert=True,
+                        return_document=ReturnDocument.AFTER,
+                    )
+                    break
+                except DuplicateKeyError:  # two first pours of one client raced to insert: retry, then it exists
+                    if attempt == 2:
+                        raise
+        assert after is not None
+        return bool(after["poured"]), float(after["level"])
+
+    async def close(self) -> None:
+        return None
+
+
+# KEYS[1] bucket; ARGV cost, capacity, rate. The server's clock (TIME), like $$NOW above. Levels go
+# back as strings: Redis truncates Lua numbers to integers.
+_POUR = """
+local cost = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local rate = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'level', 'at')
+local level = tonumber(state[1]) or 0
+local at = tonumber(state[2]) or now
+level = math.max(0, level - math.max(0, now - at) * rate)
+local poured = 0
+if cost <= 0 or level + cost <= capacity then
+  level = math.max(0, level + cost)
+  poured = 1
+end
+redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(level / rate * 1000) + 1)
+return {poured, tostring(level)}
+"""
+
+
+class RedisBuckets:
+    name = "redis"
+
+    def __init__(self, url: str):
+        # Imported here: Redis is an optional extra (`pip install oms[redis]`).
+        from redis import asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        # No retries: an unreachable Redis must fail within REDIS_SECONDS, not after three tries.
+        self._redis = aioredis.Redis.from_url(
+            url, socket_timeout=REDIS_SECONDS, socket_connect_timeout=REDIS_SECONDS, retry=Retry(NoBackoff(), 0)
+        )
+        self._script = self._redis.register_script(_POUR)
+
+    async def pour(self, client: str, cost: float, *, capacity: int, rate_per_second: float) -> tuple[bool, float]:
+        poured, level = await self._script(keys=[_KEY_PREFIX + client], args=[cost, capacity, rate_per_second])
+        return bool(poured), float(level)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
