@@ -5,36 +5,34 @@ gen-1 or gen-2 collection walks every object of the process while every request 
 GC tuning in app/cli.py). The usual cycles: an exception kept with its traceback (a field error in
 the executor's collected errors, a DataLoader future's exception), whose frames hold the executor
 or the loader's batch that hold the exception again. Here, when an operation ends (and after each
-event a subscription sends), errors drop their tracebacks (logged by then: graphql_schema/
+result a WebSocket operation sends), errors drop their tracebacks (logged by then: graphql_schema/
 extensions.py) and the context's DataLoaders drop their futures. The executor's own cycle is broken
 where it is built (graphql_schema/execution.py). tests/test_request_cycles.py keeps it so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from graphql_schema.dataloaders import Loaders
 
 
-class ReleaseAtRequestEnd(SchemaExtension):
-    """First in the schema's extensions, so it runs after every other one has finished with the result."""
+def release_operation(execution: ExecutionContext) -> None:
+    """When an operation ends (TypedErrors.on_operation, after every other extension is done with
+    the result, since it is the first extension)."""
+    _forget_tracebacks(execution.pre_execution_errors or ())
+    _forget_tracebacks(getattr(execution.result, "errors", None) or ())
+    _release_loaders(execution.context)
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        execution = self.execution_context
-        _forget_tracebacks(execution.pre_execution_errors or ())
-        _forget_tracebacks(getattr(execution.result, "errors", None) or ())
-        _release_loaders(execution.context)
 
-    def on_stream_result(self, result: Any) -> Iterator[None]:
-        yield
-        _forget_tracebacks(getattr(result, "errors", None) or ())
-        _release_loaders(self.execution_context.context)
+def release_stream_result(execution: ExecutionContext, result: Any) -> None:
+    """After each result a WebSocket operation sends (TypedErrors.on_stream_result)."""
+    _forget_tracebacks(getattr(result, "errors", None) or ())
+    _release_loaders(execution.context)
 
 
 def _forget_tracebacks(errors: Iterable[GraphQLError]) -> None:

@@ -13,7 +13,6 @@ from graphql_schema.extensions import TypedErrors, log_errors
 from graphql_schema.limits import OperationGuard
 from graphql_schema.operation_cache import OperationCache
 from graphql_schema.permissions import IsAuthenticated
-from graphql_schema.request_end import ReleaseAtRequestEnd
 from graphql_schema.roots.catalog import CatalogQueries
 from graphql_schema.roots.channels import ChannelMutations
 from graphql_schema.roots.customers import CustomerMutations, CustomerQueries
@@ -84,14 +83,12 @@ class OmsSchema(strawberry.Schema):
 # Per-deployment limits (depth, aliases, tokens, cost, budgets, introspection) are read by
 # OperationGuard from the request context, not baked in here. Factories, not instances:
 # Strawberry builds fresh extensions per operation. The guard's validation rules are made once
-# per limit values, so the OperationCache keeps hitting. ReleaseAtRequestEnd comes first, so it
-# runs last, once the others are done with the result.
+# per limit values, so the OperationCache keeps hitting.
 schema = OmsSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
     extensions=[
-        ReleaseAtRequestEnd,
         TypedErrors,
         OperationGuard,
         OperationCache,
