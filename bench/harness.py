@@ -37,9 +37,18 @@ def mongodb() -> Iterator[str]:
 
 @contextlib.contextmanager
 def server(
-    mongodb_uri: str, database: str, *, env: dict[str, str] | None = None, seed_if_empty: bool = False
+    mongodb_uri: str,
+    database: str,
+    *,
+    env: dict[str, str] | None = None,
+    seed_if_empty: bool = False,
+    command: list[str] | None = None,
+    cwd: Path = ROOT,
+    label: str = "server",
 ) -> Iterator[tuple[str, int]]:
-    """`oms serve` on a free port against the given database; yields (base URL, pid)."""
+    """`oms serve` on a free port against the given database; yields (base URL, pid). `command`
+    replaces `python -m app.cli` (bench/gc_probe.py), `cwd` the source tree it runs. Its RSS (now
+    and at peak) is printed when the block ends, so every bench reports what it cost in memory."""
     port = free_port()
     process_env = {
         **os.environ,
@@ -49,8 +58,8 @@ def server(
         **(env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *(["--seed-if-empty"] if seed_if_empty else [])],
-        cwd=ROOT,
+        [*(command or [sys.executable, "-m", "app.cli"]), "serve", "--port", str(port), *(["--seed-if-empty"] if seed_if_empty else [])],
+        cwd=cwd,
         env=process_env,
         stdout=subprocess.DEVNULL,
     )
@@ -68,6 +77,9 @@ def server(
             raise RuntimeError("server did not become ready")
         yield base, process.pid
     finally:
+        if process.poll() is None:
+            print(f"{label} (pid {process.pid}) RSS after the run: {rss_mb(process.pid):.1f} MB, "
+                  f"peak {peak_rss_mb(process.pid):.1f} MB", file=sys.stderr)
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(20)
@@ -76,9 +88,20 @@ def server(
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    return _status_mb(pid, "VmRSS:")
+
+
+def peak_rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmHWM:")
+
+
+def _status_mb(pid: int, field: str) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
 
 

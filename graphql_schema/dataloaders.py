@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from asyncio import Future
 from collections.abc import Hashable
-from typing import Awaitable, Callable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -60,6 +61,16 @@ class Loaders:
     def __init__(self, services: Services, principal: Principal):
         self._services = services
         self._principal = principal
+
+    def release(self) -> None:
+        """Drops every loader made so far, with its cache (graphql_schema/request_end.py). A failed
+        load's exception loses its traceback, whose frames hold the loader's batch and so its future:
+        a cycle that would keep the batch's results alive until the cycle collector ran. An operation
+        still running (another one on the same WebSocket) loads afresh: the cache is per operation."""
+        for name, value in list(vars(self).items()):
+            if isinstance(value, DataLoader):
+                del self.__dict__[name]
+                _release(value)
 
     def _scoped(self, fetch: Callable[[Principal, list[K]], Awaitable[V]]) -> Callable[[list[K]], Awaitable[V]]:
         return functools.partial(fetch, self._principal)
@@ -161,6 +172,7 @@ class Loaders:
     @functools.cached_property
     def contact_figures_by_customer(self) -> DataLoader[str, ContactFigures]:
         return DataLoader(_from_mapping(self._scoped(self._services.case_queries.contact_figures), lambda: ContactFigures(0, None)))
+
     # Replenishment (issue 15).
 
     @functools.cached_property
@@ -182,3 +194,13 @@ class Loaders:
             return [dates.get(sku) for sku in skus]
 
         return DataLoader(load)
+
+
+def _release(loader: DataLoader[Any, Any]) -> None:
+    cached: dict[Any, Future[Any]] = getattr(loader.cache_map, "cache_map", {})
+    batch = loader.batch
+    for future in [*cached.values(), *(task.future for task in (batch.tasks if batch is not None else ()))]:
+        if future.done() and not future.cancelled() and future.exception() is not None:
+            future.exception().__traceback__ = None  # type: ignore[union-attr]
+    cached.clear()
+    loader.batch = None

@@ -12,6 +12,8 @@ same, in the same order.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Awaitable, Sequence
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -20,10 +22,12 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfoHelpers,
     Undefined,
     is_leaf_type,
     is_object_type,
 )
+from graphql.execution.executor import gather_with_cancel
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -102,6 +106,7 @@ def _plans_for(parent_type: GraphQLObjectType) -> _Plans:
 class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.async_helpers = _helpers_not_holding(self)
         # A schema extension with a `resolve` hook must see every field: no fast path then.
         self._fast_path = not (self.middleware_manager and self.middleware_manager.middlewares)
         # Root fields get a span each when tracing is on (app/tracing.py); None otherwise.
@@ -202,6 +207,25 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
 
         return await_completed()
+
+
+def _helpers_not_holding(executor: OmsExecutionContext) -> GraphQLResolveInfoHelpers:
+    """graphql-core's helpers are the executor's own bound methods, stored on the executor: a
+    reference cycle through the request's context, its DataLoaders and every result they hold, so
+    only the cycle collector could free a finished request (docs/ARCHITECTURE.md, "Memory").
+    These reach the executor weakly; it is alive whenever a resolver runs, since the executor's own
+    frames are running it."""
+    track = weakref.WeakMethod(executor.track_async_work)
+
+    def track_async_work(values: Sequence[Any]) -> None:
+        method = track()
+        if method is not None:
+            method(values)
+
+    def gather_async_work(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        return gather_with_cancel(*values)
+
+    return GraphQLResolveInfoHelpers(gather=gather_async_work, track=track_async_work)
 
 
 def _in_query_order(grouped_field_set: dict[str, Any], leaves: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:

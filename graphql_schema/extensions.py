@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 from app.domain.errors import DomainError
 from app.services.container import database_unavailable
 from graphql_schema.errors import graphql_error_from_domain
+from graphql_schema.request_end import release_operation, release_stream_result
 
 log = logging.getLogger("oms.graphql")
 
@@ -30,16 +31,20 @@ INTERNAL_MESSAGE = "Internal error. Quote the request id when reporting it."
 
 class TypedErrors(SchemaExtension):
     """Domain errors keep their code and field; anything unexpected is masked (and logged by
-    log_errors)."""
+    log_errors). First of the schema's extensions, so it finishes last: it also lets go of what the
+    operation held (graphql_schema/request_end.py)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if not result or not result.errors:
-            return
-        context = self.execution_context.context
-        request_id = getattr(context, "request_id", None)
-        result.errors = [client_error(error, request_id) for error in result.errors]
+        try:
+            result = self.execution_context.result
+            if not result or not result.errors:
+                return
+            context = self.execution_context.context
+            request_id = getattr(context, "request_id", None)
+            result.errors = [client_error(error, request_id) for error in result.errors]
+        finally:
+            release_operation(self.execution_context)
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         """Results streamed over WebSocket leave before on_operation ends: convert each one here."""
@@ -48,6 +53,7 @@ class TypedErrors(SchemaExtension):
             request_id = getattr(self.execution_context.context, "request_id", None)
             result.errors = [client_error(error, request_id) for error in errors]
         yield
+        release_stream_result(self.execution_context, result)
 
 
 def client_error(error: GraphQLError, request_id: str | None) -> GraphQLError:
