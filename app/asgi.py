@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.access_log import AccessLogMiddleware, note_error_code
+from app.dashboard_page import FrontEnd, dashboard_routes
 from app.domain.errors import ErrorCode, ServiceUnavailable
 from app.domain.rate_limits import LeakyBuckets
 from app.http_guard import HttpGuard
@@ -162,15 +163,21 @@ def jwt_config(settings: Settings) -> JwtConfig | None:
 
 
 def create_app(
-    settings: Settings, *, mongodb_uri: str | None = None, mongo_listeners: Sequence[object] = ()
+    settings: Settings,
+    *,
+    mongodb_uri: str | None = None,
+    mongo_listeners: Sequence[object] = (),
+    front_end: FrontEnd | None = None,
 ) -> Starlette:
     """`mongodb_uri` overrides settings (the CLI passes the embedded mongod's address).
-    `mongo_listeners` are PyMongo monitoring listeners (tests count commands with them)."""
+    `mongo_listeners` are PyMongo monitoring listeners (tests count commands with them).
+    `front_end`: where the dashboard's files are (default: the repository's `dashboard/`)."""
     uri = mongodb_uri or settings.mongodb_uri
     if not uri:
         raise ValueError("create_app needs a MongoDB URI; `oms serve` starts an embedded mongod when none is set")
     jwt = jwt_config(settings)  # a bad JWT configuration fails here, at startup, not on the first request
     state: dict[str, Services] = {}
+    front_end = front_end or FrontEnd()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -240,6 +247,7 @@ def create_app(
         budget=LeakyBuckets(capacity=limits.rate_capacity, rate_per_second=limits.rate_per_second),
         allow_get=settings.http_get,
         legacy_ws=settings.legacy_graphql_ws,
+        ide_page=front_end.graphiql,
     )
 
     async def livez(request: Request) -> JSONResponse:
@@ -293,6 +301,8 @@ def create_app(
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             *routes(lambda: state["services"], db_timeout_seconds=settings.db_timeout_seconds),
+            # The live operations page: a read-only API client, served in production too.
+            *dashboard_routes(front_end, redirect_root=not settings.production),
         ],
         middleware=middleware,
         lifespan=lifespan,

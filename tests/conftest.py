@@ -156,3 +156,10 @@ async def reservations_consistent(mongo: Mongo) -> AsyncIterator[None]:
 
     mismatches = await InventoryRepository(mongo.db).reservation_mismatches()
     assert mismatches == [], f"reserved != sum of open allocations: {mismatches}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say loudly when the browser tests (tests/browser.py) were skipped, and why."""
+    from tests.browser import summary_banner
+
+    summary_banner(terminalreporter)
