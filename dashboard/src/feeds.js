@@ -10,6 +10,7 @@ import { stats } from "./render.js";
 // The last items delivered, as "field:cursor" (the browser tests check that none repeats).
 const DELIVERED_KEPT = 1000;
 stats.delivered = [];
+stats.feeds = {};
 
 function newer(cursor, last) {
   if (last === null) return true;
@@ -41,6 +42,7 @@ export function follow(client, { query, variables = {}, field, onItem, onDenied,
           stats.delivered.push(`${field}:${last}`);
           if (stats.delivered.length > DELIVERED_KEPT) stats.delivered.splice(0, stats.delivered.length - DELIVERED_KEPT);
         }
+        stats.feeds[field] = (stats.feeds[field] || 0) + 1;
         onItem(item);
       },
       error(errors) {
