@@ -103,7 +103,7 @@ async def sample(page: Any, cdp: Any, started: float) -> dict[str, Any]:
     asked = time.perf_counter()
     stats = await page.evaluate(
         "() => { const s = window.__omsStats; const out = {events: s.events, frames: s.frames, maxLagMs: s.maxLagMs,"
-        " lastLagMs: s.lastLagMs, tickerRows: document.querySelectorAll('#ticker li').length}; s.maxLagMs = 0; return out; }"
+        " lastLagMs: s.lastLagMs, fed: (s.feeds.orderUpdated || 0) + (s.feeds.stockLevelChanged || 0), tickerRows: document.querySelectorAll('#ticker li').length}; s.maxLagMs = 0; return out; }"
     )
     return {
         "t_s": round(time.perf_counter() - started, 1),
@@ -113,6 +113,10 @@ async def sample(page: Any, cdp: Any, started: float) -> dict[str, Any]:
         "event_listeners": int(after["JSEventListeners"]),
         # A round trip into the page: how long its main thread takes to answer while under load.
         "evaluate_ms": round((time.perf_counter() - asked) * 1000, 1),
+        # Cumulative main-thread seconds (tasks, of which script, layout and style): busy = Δtask / Δt.
+        "task_s": round(before["TaskDuration"], 3),
+        "script_s": round(before["ScriptDuration"], 3),
+        "layout_s": round(before["LayoutDuration"] + before["RecalcStyleDuration"], 3),
         **stats,
     }
 
@@ -185,6 +189,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "max_lag_ms_per_sample_p50": round(statistics.median(lags), 1) if lags else None,
             "max_lag_ms_worst": round(max(lags), 1) if lags else None,
             "evaluate_ms_p50": round(statistics.median(s["evaluate_ms"] for s in loaded), 1) if loaded else None,
+            # Share of wall time the page's main thread was busy, and on what.
+            "main_thread_busy": round((loaded[-1]["task_s"] - samples[0]["task_s"]) / loaded[-1]["t_s"], 3) if loaded else None,
+            "script_share": round((loaded[-1]["script_s"] - samples[0]["script_s"]) / loaded[-1]["t_s"], 3) if loaded else None,
+            "layout_and_style_share": round((loaded[-1]["layout_s"] - samples[0]["layout_s"]) / loaded[-1]["t_s"], 3) if loaded else None,
+            "delivered_per_s_during_writes": round(loaded[-1]["fed"] / loaded[-1]["t_s"], 1) if loaded else None,
         },
         "memory": {
             "js_heap_after_gc_mb_first": loaded[0]["js_heap_after_gc_mb"] if loaded else None,

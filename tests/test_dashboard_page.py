@@ -195,8 +195,8 @@ async def test_production_serves_the_page_with_a_csp_of_its_own_origin_and_no_ro
     assert root.status_code == 404
 
 
-@pytest.mark.skipif(os.environ.get("OMS_SCREENSHOTS") != "1", reason="screenshots only with OMS_SCREENSHOTS=1 (make screenshots)")
 @requires_browser
+@pytest.mark.skipif(os.environ.get("OMS_SCREENSHOTS") != "1", reason="screenshots only with OMS_SCREENSHOTS=1 (make screenshots)")
 async def test_screenshots_of_the_dashboard_and_an_order_from_the_demo_data(
     mongo: Mongo, settings: Settings, admin_token: str
 ) -> None:

@@ -4,7 +4,7 @@
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 import { isDenied, query } from "./api.js";
 import { follow } from "./feeds.js";
-import { Recent, h, invalidate, orderLink, received, replace, time } from "./render.js";
+import { Recent, h, invalidate, orderLink, received, replace, syncList, time } from "./render.js";
 
 const DASHBOARD = `subscription {
   dashboard {
@@ -71,9 +71,10 @@ export function overview(client, root) {
   let chart = null;
 
   const drawTicker = () =>
-    replace(
+    syncList(
       ticker,
-      events.items.map((e) =>
+      events,
+      (e) =>
         h(
           "li",
           { "data-cursor": e.cursor || "", "data-type": e.type },
@@ -83,24 +84,23 @@ export function overview(client, root) {
           e.orderId ? orderLink(e.orderId, "order") : null,
           h("span", { class: "actor" }, e.actor ? e.actor.subject : ""),
         ),
-      ),
+      "Nothing yet: events appear here as they happen.",
     );
 
   const drawAlerts = () =>
-    replace(
+    syncList(
       alerts,
-      lowStock.items.length
-        ? lowStock.items.map((a) =>
-            h(
-              "li",
-              { "data-cursor": a.cursor },
-              h("time", {}, time(a.event.at)),
-              h("strong", {}, a.sku),
-              ` at ${a.locationId}: ${a.available} left (reorder at ${a.reorderPoint}) `,
-              a.event.orderId ? orderLink(a.event.orderId, "order") : null,
-            ),
-          )
-        : [h("li", { class: "quiet" }, "None since this page opened.")],
+      lowStock,
+      (a) =>
+        h(
+          "li",
+          { "data-cursor": a.cursor },
+          h("time", {}, time(a.event.at)),
+          h("strong", {}, a.sku),
+          ` at ${a.locationId}: ${a.available} left (reorder at ${a.reorderPoint}) `,
+          a.event.orderId ? orderLink(a.event.orderId, "order") : null,
+        ),
+      "None since this page opened.",
     );
 
   const drawFigures = () => {
@@ -202,6 +202,7 @@ export function overview(client, root) {
     }),
   ];
   drawAlerts();
+  drawTicker();
 
   // Shipments have no page-wide subscription: they are re-read at most every 10 s, when orders move.
   let shipmentTimer = null;

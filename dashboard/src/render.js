@@ -84,6 +84,34 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+/** Show `recent`'s items in `list`, newest first, touching only what changed: rows of new items
+ * are prepended, rows of items that fell off are removed, the rest stay (no per-frame rebuild).
+ * `empty` is shown while there is nothing. */
+export function syncList(list, recent, row, empty) {
+  const rendered = list.__rows || (list.__rows = new Map());
+  const wanted = new Set(recent.items.map(recent.keyOf));
+  for (const [key, node] of rendered) {
+    if (!wanted.has(key)) {
+      node.remove();
+      rendered.delete(key);
+    }
+  }
+  const fresh = [];
+  for (const item of recent.items) {
+    const key = recent.keyOf(item);
+    if (rendered.has(key)) break;
+    const node = row(item);
+    rendered.set(key, node);
+    fresh.push(node);
+  }
+  if (rendered.size === 0) {
+    list.replaceChildren(h("li", { class: "quiet" }, empty));
+    return;
+  }
+  if (list.firstElementChild && list.firstElementChild.classList.contains("quiet")) list.firstElementChild.remove();
+  list.prepend(...fresh);
+}
+
 export function replace(element, ...children) {
   element.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 }

@@ -1,7 +1,7 @@
 // Store view: pick a store; its stock-level changes and pick-up orders, live.
 import { isDenied, query } from "./api.js";
 import { follow } from "./feeds.js";
-import { Recent, h, invalidate, orderLink, received, replace, time } from "./render.js";
+import { Recent, h, invalidate, orderLink, received, replace, syncList, time } from "./render.js";
 
 const STORES = `{ locations(filter: {kinds: [STORE]}) { code name } }`;
 const PICKUPS = `query($code: String!) {
@@ -42,20 +42,19 @@ export function storeView(client, root, code) {
 
   const changes = new Recent(STOCK_ROWS, (c) => c.cursor);
   const drawStock = () =>
-    replace(
+    syncList(
       stock,
-      changes.items.length
-        ? changes.items.map((c) =>
-            h(
-              "li",
-              { "data-cursor": c.cursor },
-              h("time", {}, time(c.event.at)),
-              h("strong", {}, c.sku),
-              ` ${c.cause || ""}: available ${c.previousAvailable} → ${c.available} (on hand ${c.onHand}, reserved ${c.reserved}) `,
-              c.event.orderId ? orderLink(c.event.orderId, "order") : null,
-            ),
-          )
-        : [h("li", { class: "quiet" }, "No change since this page opened.")],
+      changes,
+      (c) =>
+        h(
+          "li",
+          { "data-cursor": c.cursor },
+          h("time", {}, time(c.event.at)),
+          h("strong", {}, c.sku),
+          ` ${c.cause || ""}: available ${c.previousAvailable} → ${c.available} (on hand ${c.onHand}, reserved ${c.reserved}) `,
+          c.event.orderId ? orderLink(c.event.orderId, "order") : null,
+        ),
+      "No change since this page opened.",
     );
   drawStock();
 
