@@ -13,7 +13,7 @@ CONSTRAINTS := constraints.txt
 # Test processes, each with its own mongod (tests/conftest.py). 2 cores: see README "Tests".
 TEST_WORKERS ?= 3
 
-.PHONY: run test test-latest lock install lint schema bench bench-capture bench-returns bench-cases bench-subscriptions bench-failover bench-import clean
+.PHONY: run test test-latest lock install lint schema bench bench-capture bench-returns bench-cases bench-subscriptions bench-failover bench-import bench-dashboard screenshots clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
@@ -24,12 +24,24 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(BIN)/pip install --quiet --constraint $(CONSTRAINTS) -e '.[dev,redis,otel]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The dashboard's and GraphiQL's browser libraries, from npm as package-lock.json pins them (served
+# from dashboard/node_modules; no build step). Without npm the API still runs and /dashboard says
+# what to install.
+DASHBOARD_STAMP := dashboard/node_modules/.installed
 
-run: $(STAMP)
+$(DASHBOARD_STAMP): dashboard/package-lock.json dashboard/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd dashboard && npm ci --no-audit --no-fund && touch node_modules/.installed; \
+	else \
+		echo "*** npm not found: skipping the dashboard's libraries. The API works; install Node.js >= 18 (with npm) and run 'make install' for /dashboard and an offline GraphiQL. ***"; \
+	fi
+
+install: $(STAMP) $(DASHBOARD_STAMP)
+
+run: install
 	$(BIN)/oms serve --seed-if-empty
 
-test: $(STAMP)
+test: install
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
@@ -74,9 +86,17 @@ bench-subscriptions: $(STAMP)
 bench-failover: $(STAMP)
 	$(BIN)/python -m bench.relay_failover | tee bench/results/relay_failover.json
 
+# 200 events/s at the dashboard in Chromium: render lag and JS heap over time (--minutes, default 10).
+bench-dashboard: install
+	$(BIN)/python -m bench.dashboard_page --json bench/results/dashboard_page.json
+
+# docs/img/dashboard.png and docs/img/order-detail.png, from the demo data, by the browser tests.
+screenshots: install
+	OMS_SCREENSHOTS=1 $(BIN)/python -m pytest -p no:xdist -q tests/test_dashboard_page.py -k screenshots
+
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_stock --rows 100000
 	$(BIN)/python -m bench.import_stock --rows 1000000
 
 clean:
-	rm -rf $(VENV) .venv-latest .venv-lock .oms .pytest_cache
+	rm -rf $(VENV) .venv-latest .venv-lock .oms .pytest_cache dashboard/node_modules

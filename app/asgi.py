@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import metrics
 from app.tracing import TraceContextMiddleware, Tracing
 from app.access_log import AccessLogMiddleware, note_error_code
+from app.dashboard_page import FrontEnd, dashboard_routes
 from app.domain.errors import ErrorCode, ServiceUnavailable, Unauthenticated
 from app.domain.principals import Role
 from app.http_guard import HttpGuard
@@ -182,11 +183,13 @@ def create_app(
     mongodb_uri: str | None = None,
     mongo_listeners: Sequence[object] = (),
     tracing: Tracing | None = None,
+    front_end: FrontEnd | None = None,
 ) -> Starlette:
     """`mongodb_uri` overrides settings (the CLI passes the embedded mongod's address).
     `mongo_listeners` are PyMongo monitoring listeners (tests count commands with them).
     `tracing`: OpenTelemetry tracing; by default as the OTEL_* variables say (app/tracing.py: off
-    unless they configure it)."""
+    unless they configure it). `front_end`: where the dashboard's files are (default: the
+    repository's `dashboard/`)."""
     uri = mongodb_uri or settings.mongodb_uri
     if tracing is None:
         tracing = Tracing.from_env()
@@ -198,6 +201,7 @@ def create_app(
     state: dict[str, Services] = {}
     sampler = metrics.Sampler()
     metrics.watch_gc()
+    front_end = front_end or FrontEnd()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -288,6 +292,7 @@ def create_app(
         budget=None,  # set in the lifespan: shared budgets need the database (or Redis)
         allow_get=settings.http_get,
         legacy_ws=settings.legacy_graphql_ws,
+        ide_page=front_end.graphiql,
     )
     graphql.tracer = tracing.tracer if tracing is not None else None
 
@@ -374,6 +379,8 @@ def create_app(
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             *routes(lambda: state["services"], db_timeout_seconds=settings.db_timeout_seconds),
+            # The live operations page: a read-only API client, served in production too.
+            *dashboard_routes(front_end, redirect_root=not settings.production),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -11,8 +11,8 @@
   the body is passed through as it arrives instead of being read first, so a 1 GiB upload is never
   held in memory. A declared length over the cap is refused with 413 before anything runs; a
   chunked body is counted as the application reads it, and `BodyTooLarge` is raised to it once past.
-- Every response gets nosniff, frame-deny, no-referrer and a CSP; the GraphiQL page (development
-  only) gets a CSP that lets it load its scripts and styles from its CDN.
+- Every response gets nosniff, frame-deny, no-referrer and a CSP: `default-src 'none'` unless the
+  response brings its own (the dashboard and GraphiQL pages, app/dashboard_page.py: this origin only).
 """
 
 from __future__ import annotations
@@ -24,14 +24,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 JSON_TYPES = frozenset({"application/json"})
 _API_CSP = b"default-src 'none'; frame-ancestors 'none'"
-# GraphiQL (strawberry's page) loads pinned, integrity-checked scripts and styles from unpkg and
-# runs one inline bootstrap script; it talks to this origin over HTTP and WebSocket.
-_GRAPHIQL_CSP = (
-    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; "
-    b"style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https://unpkg.com; "
-    b"font-src 'self' data: https://unpkg.com; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
-    b"frame-ancestors 'none'"
-)
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -133,12 +125,11 @@ class HttpGuard:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 names = {name.lower() for name, _ in headers}
-                html = any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers)
                 extra = [
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"content-security-policy", _GRAPHIQL_CSP if html and not production else _API_CSP),
+                    (b"content-security-policy", _API_CSP),
                 ]
                 if b"cache-control" not in names:
                     extra.append((b"cache-control", b"no-store"))

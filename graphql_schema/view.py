@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -187,6 +187,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         allow_get: bool = True,
         legacy_ws: bool = False,
         db_timeout_seconds: float = 5.0,
+        ide_page: Callable[[], Response] | None = None,
         **options: Any,
     ):
         self.limits = limits or ApiLimits()
@@ -209,11 +210,18 @@ class OmsGraphQL(GraphQL[Context, None]):
         self.tracer: Any = None
         self.budget = budget
         self.db_timeout_seconds = db_timeout_seconds
+        # GraphiQL from this app's own assets (app/dashboard_page.py) instead of Strawberry's CDN page.
+        self.ide_page = ide_page
         self.graphql_transport_ws_handler_class = type(  # type: ignore[assignment]
             "HeartbeatTransportWSHandler", (HeartbeatTransportWSHandler,), {"heartbeat_seconds": ws_heartbeat_seconds}
         )
 
     # --- HTTP ------------------------------------------------------------------------------------
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if self.ide_page is None:
+            return await super().render_graphql_ide(request)
+        return self.ide_page()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Strawberry answers request errors as text/plain; here they are JSON GraphQL errors with a

@@ -167,3 +167,10 @@ async def incoming_consistent(mongo: Mongo) -> AsyncIterator[None]:
 
     mismatches = await PurchaseOrderRepository(mongo.db).incoming_mismatches()
     assert mismatches == [], f"incoming != open units on submitted purchase orders: {mismatches}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say loudly when the browser tests (tests/browser.py) were skipped, and why."""
+    from tests.browser import summary_banner
+
+    summary_banner(terminalreporter)

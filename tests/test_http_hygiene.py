@@ -63,7 +63,7 @@ async def test_malformed_bodies_are_client_errors_not_server_faults(settings: Se
     assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
 
 
-async def test_security_headers_on_every_answer_and_a_graphiql_csp_only_in_development(
+async def test_security_headers_on_every_answer_and_a_graphiql_csp_of_this_origin_only(
     settings: Settings, admin_token: str
 ) -> None:
     async with client_for(settings) as client:
@@ -78,7 +78,9 @@ async def test_security_headers_on_every_answer_and_a_graphiql_csp_only_in_devel
         assert response.headers["x-request-id"]
     assert api.headers["content-security-policy"].startswith("default-src 'none'")
     assert api.headers["cache-control"] == "no-store"
-    assert "https://unpkg.com" in page.headers["content-security-policy"]
+    # GraphiQL loads its assets from this app (app/dashboard_page.py): no CDN, no other origin.
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    assert "http" not in page.headers["content-security-policy"]
     async with client_for(settings, env="production") as client:
         production = await post(client, "{ __typename }", token=admin_token)
     assert production.headers["strict-transport-security"].startswith("max-age=")
