@@ -173,7 +173,7 @@ async def test_what_a_role_may_not_see_is_not_shown(world: World, settings: Sett
 
 
 @requires_browser
-async def test_the_store_view_shows_the_stores_stock_changes_live(world: World, settings: Settings, admin_token: str) -> None:
+async def test_the_store_view_shows_the_stores_stock_changes_and_pickup_orders_live(world: World, settings: Settings, admin_token: str) -> None:
     await network(world)
     async with serve(realtime_settings(settings)) as server, chromium() as browser:
         base = f"http://127.0.0.1:{server.port}"
@@ -184,8 +184,14 @@ async def test_the_store_view_shows_the_stores_stock_changes_live(world: World, 
         await server.subscribed(2)
         async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": admin_token}) as http:
             await http.post("/graphql", json={"query": ADJUST, "variables": {"input": {"sku": "SKU-2", "location": "ST-BOS", "delta": 4, "reason": "delivery"}}})
+            pickup = await capture(
+                http, "W-PICKUP", lines=[{"sku": "SKU-2", "quantity": 1, "unitPriceCents": 2500}],
+                delivery={"method": "PICKUP_IN_STORE", "pickupLocation": "ST-BOS"},
+            )
         await page.wait_for_selector("#store-stock li[data-cursor]")
         assert "SKU-2" in await page.inner_text("#store-stock") and "2 → 6" in await page.inner_text("#store-stock")
+        # The pick-up order joins the store's list, linked to its detail.
+        await page.wait_for_selector(f'#store-pickups a[href="#/orders/{pickup["id"]}"]')
         assert problems == []
         await context.close()
 
