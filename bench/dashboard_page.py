@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -163,16 +164,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     samples.append({**await sample(page, cdp, started), "written": written[0], "server_rss_mb": round(rss_mb(pid), 1)})
                     print(json.dumps(samples[-1]), file=sys.stderr, flush=True)
                 writer.result()
-                # The tail: everything written reaches the page.
-                deadline = time.monotonic() + 30
-                received = 0
-                while time.monotonic() < deadline:
-                    received = await page.evaluate(
+                # The tail: everything written reaches the page (while it keeps coming), each once.
+                written_at = time.perf_counter()
+                received, progress_at = 0, time.monotonic()
+                while received < written[0] and time.monotonic() - progress_at < args.tail:
+                    now = await page.evaluate(
                         "(window.__omsStats.feeds.orderUpdated || 0) + (window.__omsStats.feeds.stockLevelChanged || 0)"
                     )
-                    if received >= written[0]:
-                        break
-                    await asyncio.sleep(0.2)
+                    if now > received:
+                        received, progress_at = now, time.monotonic()
+                    await asyncio.sleep(0.5)
+                catch_up_s = time.perf_counter() - written_at
+                settled = await sample(page, cdp, started)
+                repeated = await page.evaluate(
+                    "(() => { const d = window.__omsStats.delivered; return d.length - new Set(d).size; })()"
+                )
                 await browser.close()
         await mongo.client.drop_database(DATABASE)
         await mongo.close()
@@ -183,6 +189,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "events_written": written[0],
         # Order and stock events the page's feeds delivered (each once: dashboard/src/feeds.js).
         "events_received_by_page": received,
+        "seconds_to_catch_up_after_writes": round(catch_up_s, 1),
+        "repeated_in_last_1000": repeated,
+        "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
         "achieved_rate_per_s": round(written[0] / seconds, 1),
         "render": {
             "frames_per_s": round((loaded[-1]["frames"] - samples[0]["frames"]) / loaded[-1]["t_s"], 1) if loaded else None,
@@ -202,6 +211,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "js_heap_after_gc_slope_mb_per_min": round(slope_per_minute(loaded, "js_heap_after_gc_mb"), 3),
             "dom_nodes_first": loaded[0]["dom_nodes"] if loaded else None,
             "dom_nodes_last": loaded[-1]["dom_nodes"] if loaded else None,
+            "js_heap_after_gc_mb_after_catch_up": settled["js_heap_after_gc_mb"],
+            "dom_nodes_after_catch_up": settled["dom_nodes"],
         },
         "samples": samples,
     }
@@ -213,6 +224,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 minute (CI)")
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--tail", type=float, default=30.0, help="seconds without progress before giving up on the backlog")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--json", type=Path, help="write the result here too")
     args = parser.parse_args()

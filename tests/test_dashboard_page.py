@@ -50,6 +50,27 @@ async def events_after(http: httpx.AsyncClient, after: str) -> list[dict[str, An
     return [{"cursor": e["cursor"], **e["node"]} for e in body["data"]["events"]["edges"]]
 
 
+async def low_stock_alert(http: httpx.AsyncClient, sku: str) -> None:
+    """Availability of `sku` somewhere falls from above its reorder point to below it."""
+    query = "query($sku: String!) { inventory(sku: $sku) { levels { locationCode available } } }"
+    levels = (await http.post("/graphql", json={"query": query, "variables": {"sku": sku}})).json()["data"]["inventory"]["levels"]
+    level = max(levels, key=lambda lv: lv["available"])
+    assert level["available"] >= 3, level
+    policy = "mutation($input: SetStockPolicyInput!) { setStockPolicy(input: $input) { __typename } }"
+    point = {"sku": sku, "location": level["locationCode"], "reorderPoint": level["available"] - 1}
+    assert "errors" not in (await http.post("/graphql", json={"query": policy, "variables": {"input": point}})).json()
+    adjust = {"sku": sku, "location": level["locationCode"], "delta": -2, "reason": "damaged in store"}
+    assert "errors" not in (await http.post("/graphql", json={"query": ADJUST, "variables": {"input": adjust}})).json()
+
+
+async def pick_wave(http: httpx.AsyncClient, location: str) -> None:
+    query = 'query($l: String!) { shipments(first: 4, filter: {statuses: [PENDING], locations: [$l]}) { edges { node { id } } } }'
+    edges = (await http.post("/graphql", json={"query": query, "variables": {"l": location}})).json()["data"]["shipments"]["edges"]
+    start = "mutation($input: StartPickingInput!) { startPicking(input: $input) { __typename } }"
+    body = (await http.post("/graphql", json={"query": start, "variables": {"input": {"shipmentIds": [e["node"]["id"] for e in edges]}}})).json()
+    assert body["data"]["startPicking"]["__typename"] == "StartPickingPayload", body
+
+
 async def signed_in_page(browser: Any, base: str, key: str) -> tuple[Any, Any, list[str]]:
     context, page, problems = await offline_page(browser)
     await context.add_init_script(f"sessionStorage.setItem('oms.apiKey', {key!r})")
@@ -152,7 +173,7 @@ async def test_what_a_role_may_not_see_is_not_shown(world: World, settings: Sett
 
 
 @requires_browser
-async def test_the_store_view_shows_the_stores_stock_changes_live(world: World, settings: Settings, admin_token: str) -> None:
+async def test_the_store_view_shows_the_stores_stock_changes_and_pickup_orders_live(world: World, settings: Settings, admin_token: str) -> None:
     await network(world)
     async with serve(realtime_settings(settings)) as server, chromium() as browser:
         base = f"http://127.0.0.1:{server.port}"
@@ -163,8 +184,14 @@ async def test_the_store_view_shows_the_stores_stock_changes_live(world: World, 
         await server.subscribed(2)
         async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": admin_token}) as http:
             await http.post("/graphql", json={"query": ADJUST, "variables": {"input": {"sku": "SKU-2", "location": "ST-BOS", "delta": 4, "reason": "delivery"}}})
+            pickup = await capture(
+                http, "W-PICKUP", lines=[{"sku": "SKU-2", "quantity": 1, "unitPriceCents": 2500}],
+                delivery={"method": "PICKUP_IN_STORE", "pickupLocation": "ST-BOS"},
+            )
         await page.wait_for_selector("#store-stock li[data-cursor]")
         assert "SKU-2" in await page.inner_text("#store-stock") and "2 → 6" in await page.inner_text("#store-stock")
+        # The pick-up order joins the store's list, linked to its detail.
+        await page.wait_for_selector(f'#store-pickups a[href="#/orders/{pickup["id"]}"]')
         assert problems == []
         await context.close()
 
@@ -220,7 +247,11 @@ async def test_screenshots_of_the_dashboard_and_an_order_from_the_demo_data(
                 result = (await http.post("/graphql", json=body)).json()["data"]["captureOrder"]
                 if result["__typename"] == "CaptureOrderPayload":
                     orders.append(result["order"])
+            await low_stock_alert(http, skus[0])
+            await pick_wave(http, "DC-OH-COL")
         assert orders
+        await page.wait_for_selector("#low-stock li[data-cursor]")
+        await page.wait_for_selector("#pick-waves li:not(.quiet)", timeout=30_000)
         await page.wait_for_selector(f'#ticker a[href="#/orders/{orders[-1]["id"]}"]')
         await page.wait_for_function("document.querySelectorAll('#shipments-by-location tr').length > 2")
         await page.screenshot(path=str(images / "dashboard.png"), full_page=True)

@@ -12,7 +12,7 @@ const DELIVERED_KEPT = 1000;
 stats.delivered = [];
 stats.feeds = {};
 
-function newer(cursor, last) {
+export function newer(cursor, last) {
   if (last === null) return true;
   if (cursor.length !== last.length) return cursor.length > last.length; // decimal positions
   return cursor > last;

@@ -3,7 +3,7 @@
 // newest events. Each panel is hidden, with a note, when the caller's role may not see it.
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 import { isDenied, query } from "./api.js";
-import { follow } from "./feeds.js";
+import { follow, newer } from "./feeds.js";
 import { Recent, h, invalidate, orderLink, received, replace, syncList, time } from "./render.js";
 
 const DASHBOARD = `subscription {
@@ -152,8 +152,15 @@ export function overview(client, root) {
     }
   };
 
-  const addEvent = (event) => {
-    if (event && events.add(event)) invalidate(drawTicker);
+  // The highest cursor the ticker has shown: the dashboard's `recentEvents` repeat what the feeds
+  // already brought (and what already scrolled off), so from them only newer events are taken.
+  let shownUpTo = null;
+  const addEvent = (event, onlyNewer = false) => {
+    if (!event) return;
+    if (onlyNewer && shownUpTo !== null && !(event.cursor && newer(event.cursor, shownUpTo))) return;
+    if (!events.add(event)) return;
+    if (event.cursor && newer(event.cursor, shownUpTo)) shownUpTo = event.cursor;
+    invalidate(drawTicker);
   };
 
   const stops = [
@@ -164,7 +171,7 @@ export function overview(client, root) {
         received();
         figures = d;
         // Oldest first, so the newest ends on top of the ticker.
-        [...d.recentEvents].reverse().forEach(addEvent);
+        [...d.recentEvents].reverse().forEach((e) => addEvent(e, true));
         invalidate(drawFigures);
       },
       onDenied: () => {
