@@ -44,6 +44,7 @@ from app.repositories.indexes import ensure_indexes
 from app.services.container import build_services
 from app.services.demo_seed import SeedSize, seed_demo
 from bench.capture_order import order_input
+from bench.harness import peak_rss_mb, rss_mb
 
 DATABASE = "bench_stall"
 ORDERS = "{ orders(first: 5) { edges { node { id status } } } }"
@@ -296,6 +297,8 @@ async def main(args: argparse.Namespace) -> int:
                 "recovery_max_s": max((r["recovery_s"] or 0 for r in reports), default=None),
                 "fail_latency_max_s": max((r["fail_latency_max_s"] for r in reports), default=None),
                 "readyz_503_after_max_s": max((r["readyz_503_after_s"] or 99 for r in reports), default=None),
+                "server_rss_mb": round(rss_mb(server.pid), 1),
+                "server_peak_rss_mb": round(peak_rss_mb(server.pid), 1),
             }
             print(json.dumps({"summary": summary}), flush=True)
             (results / "db_stall.json").write_text(json.dumps({"summary": summary, "cycles": reports}, indent=2))

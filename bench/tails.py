@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -168,7 +169,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the result here too")
     args = parser.parse_args()
 
-    scratch = Path(tempfile.mkdtemp(prefix="oms-bench-tails-"))
+    scratch = Path(tempfile.mkdtemp(prefix="oms-bench-tails-"))  # the servers' GC reports
     variants = []
     if args.before:
         variants.append(Variant("before", _export(args.before), {}, scratch / "before.json"))
@@ -209,6 +210,9 @@ def main() -> None:
                     f"{v.tallies['customer_360'].summary()['p99_over_p50']} (p99/p50), {v.rss_mb[-1]} MB" for v in variants
                 ), file=sys.stderr)
         # The servers have exited: their collector pauses are written.
+    for variant in variants:
+        if variant.cwd != ROOT:
+            shutil.rmtree(variant.cwd, ignore_errors=True)
     result: dict[str, object] = {
         "machine": {"cores": os.cpu_count(), "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
         "setup": {"orders_in_db": args.orders, "clients": args.clients, "rounds": args.rounds, "requests_per_round": args.requests},
