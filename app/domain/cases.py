@@ -222,6 +222,16 @@ class CaseEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingClaim:
+    """A claim whose `CaseAssigned` event is not in the log yet: written with the claim itself (one
+    atomic update), moved to the log right after, or by the scheduler if the claimer died first."""
+
+    event_id: str
+    role: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CaseLinks:
     order_ids: tuple[str, ...] = ()
     shipment_ids: tuple[str, ...] = ()
@@ -253,6 +263,7 @@ class Case:
     last_contact_at: datetime | None = None  # the customer's latest message (or the opening)
     input_hash: str | None = None
     version: int = 1
+    pending_claim: PendingClaim | None = None
 
     def visible_entries(self, internal: bool) -> tuple[CaseEntry, ...]:
         return self.entries if internal else tuple(e for e in self.entries if e.customer_visible)
