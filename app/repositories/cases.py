@@ -221,6 +221,17 @@ class CaseRepository:
         result = await self.collection.replace_one({"_id": case.id, "version": expected_version}, to_doc(case), session=session)
         return result.matched_count == 1
 
+    async def append_entry(self, case: Case, *, expected_version: int, session: Session | None) -> bool:
+        """Writes `case`, whose last entry is new, guarded on the version: the entry is pushed rather than
+        the whole thread rewritten (a thread holds up to 500 entries)."""
+        doc = to_doc(case)
+        entries = doc.pop("entries")
+        doc.pop("_id")
+        result = await self.collection.update_one(
+            {"_id": case.id, "version": expected_version}, {"$set": doc, "$push": {"entries": entries[-1]}}, session=session
+        )
+        return result.matched_count == 1
+
     async def page(self, selection: CaseFilter, page: PageRequest, order: CaseOrder = CaseOrder.NEWEST) -> Page[Case]:
         query = filter_query(selection)
         if order is CaseOrder.NEWEST:

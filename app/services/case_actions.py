@@ -53,7 +53,7 @@ class CaseActions:
             links = replace(links, return_ids=(*links.return_ids, return_id))
         after = replace(after, links=links)
         after = bump(after, at)
-        if not await self._cases.replace(after, expected_version=case.version, session=session):
+        if not await self._cases.append_entry(after, expected_version=case.version, session=session):
             raise Conflict(f"case {case.number} changed meanwhile; try again", field=("caseId",))
         payload = {"entryId": entry.id, "kind": EntryKind.ACTION.value, "action": action, "orderId": order.id,
                    "summary": summary, "internal": True}

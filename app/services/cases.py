@@ -158,7 +158,7 @@ class CaseService:
                 events.append(case_event(after, "CaseStatusChanged", actor, at, {"from": case.status.value, "to": moved.value}))
             return after, events
 
-        return await self._change(principal, case_id, change, roles=(*STAFF, Role.CUSTOMER, Role.CHANNEL))
+        return await self._change(principal, case_id, change, roles=(*STAFF, Role.CUSTOMER, Role.CHANNEL), appends=True)
 
     async def set_status(self, principal: Principal, case_id: str, status: CaseStatus, reason: str | None) -> Case:
         """Staff move a case along its status machine (reopening within the window included)."""
@@ -224,7 +224,10 @@ class CaseService:
 
     # --- helpers -----------------------------------------------------------------------------------
 
-    async def _change(self, principal: Principal, case_id: str, change: _Change, *, roles: tuple[Role, ...]) -> Case:
+    async def _change(self, principal: Principal, case_id: str, change: _Change, *, roles: tuple[Role, ...], appends: bool = False) -> Case:
+        """`appends`: the change adds one entry to the thread, written as a push."""
+        write = self._cases.append_entry if appends else self._cases.replace
+
         async def work(session: Session) -> Case:
             case = await self._cases.get(case_id, session=session)
             if case is None or not can_see_case(principal, case):
@@ -234,7 +237,7 @@ class CaseService:
             at = utcnow()
             after, events = await change(case, at)
             after = bump(after, at)
-            if not await self._cases.replace(after, expected_version=case.version, session=session):
+            if not await write(after, expected_version=case.version, session=session):
                 raise Conflict(f"case {case.number} changed meanwhile; try again", field=("caseId",))
             await self._events.append(events, session=session)
             return after
