@@ -126,6 +126,9 @@ DEFAULT_SLA: dict[CasePriority, SlaTargets] = {
     CasePriority.LOW: SlaTargets(24 * 60, 120 * 60),
 }
 MAX_SLA_MINUTES = 60 * 24 * 90
+# Shorter targets cannot be worked to (or measured against a scheduler that ticks every few seconds)
+# and are most likely a unit mistake.
+MIN_SLA_MINUTES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,10 @@ def check_sla_targets(targets: dict[CasePriority, SlaTargets]) -> None:
     check = Validator()
     for priority, target in targets.items():
         for name, minutes in (("firstResponseMinutes", target.first_response_minutes), ("resolutionMinutes", target.resolution_minutes)):
-            check.check(0 < minutes <= MAX_SLA_MINUTES, f"{name} must be between 1 and {MAX_SLA_MINUTES}", "targets", priority.value, name)
+            check.check(
+                MIN_SLA_MINUTES <= minutes <= MAX_SLA_MINUTES, f"{name} must be between {MIN_SLA_MINUTES} and {MAX_SLA_MINUTES}",
+                "targets", priority.value, name,
+            )
         check.check(
             target.first_response_minutes <= target.resolution_minutes,
             "the first response cannot be due after the resolution",
