@@ -7,9 +7,10 @@ database work in the same run, and a check that no case was claimed twice.
     make bench-cases
 
 The server is `oms serve` in a subprocess (production mode); each client is a CSR with its own API
-key. The baseline makes the same writes per round trip with AsyncMongoClient and no layers: the
-case and its event in one transaction, each entry as a guarded `$push` with its event, the claim as
-one findOneAndUpdate on the most-urgent index with its event.
+key. The baseline makes the same reads and writes per round trip with AsyncMongoClient and no
+layers: the customer and client-key reads, the case and its event in one transaction, each entry as
+a read and a guarded `$push` with its event, the claim as one findOneAndUpdate on the most-urgent
+index carrying its event id, then the event logged in a transaction guarded on it.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class CasesBaseline:
     def __init__(self, uri: str, database: str):
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
         db = self.client.get_database(database, write_concern=WriteConcern("majority"), read_concern=ReadConcern("majority"))
-        self.cases, self.events = db["bench_raw_cases"], db["bench_raw_events"]
+        self.cases, self.events, self.customers = db["bench_raw_cases"], db["bench_raw_events"], db["customers"]
         self.claims: list[tuple[str, str]] = []
 
     async def setup(self) -> None:
@@ -111,6 +112,9 @@ class CasesBaseline:
             await self.cases.insert_one(doc, session=session)
             await self.events.insert_one(self._event(case_id, "CaseOpened", at, {"status": "NEW"}), session=session)
 
+        # The same reads openCase makes first: the customer, and whether the client key was used.
+        assert await self.customers.find_one({"_id": given["customer"]}, {"_id": 1}) is not None
+        assert await self.cases.find_one({"customer_id": given["customer"], "client_key": doc["client_key"]}) is None
         await self._in_transaction(opened)
         for kind, body in (("MESSAGE", "We are on it."), ("NOTE", "check the carrier")):
 
@@ -126,23 +130,27 @@ class CasesBaseline:
 
             await self._in_transaction(entry)
 
-        async def claim(session: Any) -> dict[str, Any] | None:
-            got = await self.cases.find_one_and_update(
-                {"assignee": None, "status": {"$in": ["NEW", "OPEN"]}}, {"$set": {"assignee": csr}, "$inc": {"version": 1}},
-                sort=[("priority_rank", -1), ("next_due", 1), ("_id", 1)], return_document=ReturnDocument.AFTER, session=session,
-            )
-            if got is not None:
-                await self.events.insert_one(self._event(got["_id"], "CaseAssigned", at, {"to": csr}), session=session)
-            return got
-
-        got = await self._in_transaction(claim)
+        # The claim as the service makes it: one atomic update carrying its event, then the event logged.
+        event_id = new_id()
+        got = await self.cases.find_one_and_update(
+            {"assignee": None, "status": {"$in": ["NEW", "OPEN"]}},
+            {"$set": {"assignee": csr, "pending_claim": {"event_id": event_id, "at": at}}, "$inc": {"version": 1}},
+            sort=[("priority_rank", -1), ("next_due", 1), ("_id", 1)], return_document=ReturnDocument.AFTER,
+        )
         if got is None:
             return "empty"
+
+        async def logged(session: Any) -> None:
+            settled = await self.cases.update_one({"_id": got["_id"], "pending_claim.event_id": event_id}, {"$set": {"pending_claim": None}}, session=session)
+            if settled.modified_count:
+                await self.events.insert_one({**self._event(got["_id"], "CaseAssigned", at, {"to": csr}), "_id": event_id}, session=session)
+
+        await self._in_transaction(logged)
         self.claims.append((got["_id"], csr))
         return "claimed"
 
     async def close(self) -> None:
-        self.client.close()
+        await self.client.close()
 
 
 def claimed_once(claims: list[tuple[str, str]]) -> dict[str, Any]:

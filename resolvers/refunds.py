@@ -9,6 +9,7 @@ from graphql_schema.context import Info
 from graphql_schema.errors import error_from_domain
 from graphql_schema.ids import node_id_of
 from graphql_schema.types.refunds import IssueRefundInput, IssueRefundPayload, IssueRefundResult, Refund, RefundPreview
+from resolvers.cases import case_id_of
 
 
 async def refund_preview(info: Info, return_id: relay.GlobalID) -> RefundPreview:
@@ -19,7 +20,7 @@ async def refund_preview(info: Info, return_id: relay.GlobalID) -> RefundPreview
 
 async def issue_refund(info: Info, input: IssueRefundInput) -> IssueRefundResult:  # noqa: A002
     try:
-        refund = await info.context.services.refunds.issue(info.context.actor, input.to_domain())
+        refund = await info.context.services.refunds.issue(info.context.actor, input.to_domain(), case_id=case_id_of(input.case_id))
     except DomainError as exc:
         return error_from_domain(exc)
     return IssueRefundPayload(refund=Refund.from_domain(refund))

@@ -32,6 +32,7 @@ from graphql_schema.types.return_requests import (
     RequestReturnResult,
 )
 from graphql_schema.types.returns import Return, ReturnConnection, ReturnFilterInput
+from resolvers.cases import case_id_of
 
 # --- reads ---------------------------------------------------------------------------------------
 
@@ -62,7 +63,9 @@ async def return_policy(info: Info, channel: str | None = None) -> ReturnPolicy:
 
 async def request_return(info: Info, input: RequestReturnInput) -> RequestReturnResult:  # noqa: A002
     try:
-        requested = await info.context.services.returns.request(info.context.actor, input.to_domain())
+        requested = await info.context.services.returns.request(
+            info.context.actor, input.to_domain(), case_id=case_id_of(input.case_id)
+        )
     except DomainError as exc:
         return error_from_domain(exc)
     return RequestReturnPayload(return_=Return.from_domain(requested.ret), replayed=requested.replayed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.cases import CaseStatus
+from app.domain.cases import CaseStatus, CaseTopic
 from app.domain.orders import OrderStatus
 from app.domain.principals import Role
 from app.services.container import Services
@@ -108,3 +108,38 @@ async def test_the_customer_360_shows_cases_open_count_and_last_contact(cw: Case
     shopper = gql.as_(await cw.token(Role.CUSTOMER, customer_id=cw.ada.id))
     assert (await shopper.data(query, {"id": gid("Customer", cw.ada.id)}))["customer"]["openCaseCount"] == 1
     assert (await shopper.data(query, {"id": gid("Customer", cw.bob.id)}))["customer"] is None
+
+
+async def test_a_goodwill_refund_from_a_case_is_recorded_on_the_case_and_the_order(cw: CaseWorld, gql: GraphQLClient) -> None:
+    delivered = order(cw.ada.id, status=OrderStatus.DELIVERED)
+    await cw.world.add_orders(delivered)
+    case = await cw.case(topic=CaseTopic.DAMAGED)
+    issue = f"""mutation($input: IssueRefundInput!) {{ issueRefund(input: $input) {{
+      __typename ... on IssueRefundPayload {{ refund {{ kind amount {{ cents }} }} }} {ERRORS} }} }}"""
+
+    refunded = (await gql.data(issue, {"input": {"orderId": gid("Order", delivered.id), "amountCents": 500,
+                                                 "reason": "box arrived crushed", "caseId": gid("Case", case.id)}}))["issueRefund"]
+
+    assert refunded["__typename"] == "IssueRefundPayload" and refunded["refund"] == {"kind": "APPEASEMENT", "amount": {"cents": 500}}
+    thread = (await gql.data(GET, {"id": gid("Case", case.id)}))["case"]
+    assert thread["entries"][-1]["action"] == "issueRefund" and "APPEASEMENT 5.00" in thread["entries"][-1]["body"]
+    assert [o["externalId"] for o in thread["orders"]] == [delivered.external_id]
+    [recorded] = await cw.world.mongo.db.events.find({"type": "CaseActionRecorded", "order_id": delivered.id}).to_list()
+    assert recorded["payload"]["caseId"] == case.id
+
+
+async def test_a_return_requested_from_a_case_is_linked_to_it(cw: CaseWorld, world: World, services: Services, gql: GraphQLClient) -> None:
+    from tests.fulfilment_world import DC, FulfilmentWorld
+    from tests.returns_world import REQUEST, delivered_order, line, request_input
+
+    fw = FulfilmentWorld(world, services)
+    await fw.setup()
+    bought = await delivered_order(fw, [("SKU-SHOE", 1, DC.id)], customer_id=cw.ada.id)
+    case = await cw.case(topic=CaseTopic.RETURN, orders=(bought.id,))
+
+    asked = (await gql.data(REQUEST, request_input(bought, [line("1", 1)], caseId=gid("Case", case.id))))["requestReturn"]
+
+    assert asked["__typename"] == "RequestReturnPayload", asked
+    stored = (await services.case_queries.by_ids(CSR, [case.id]))[0]
+    assert [gid("Return", r) for r in stored.links.return_ids] == [asked["return"]["id"]] and stored.entries[-1].action == "requestReturn"
+    assert asked["return"]["number"] in stored.entries[-1].body

@@ -9,7 +9,7 @@ import pytest
 from app.domain.clock import utcnow
 from app.domain.principals import Role
 from app.services.container import Services
-from tests.cases_world import CSR, ENTRY, GET, OPEN, STATUS, CaseWorld, case_world, gid, open_input
+from tests.cases_world import ENTRY, GET, OPEN, STATUS, CaseWorld, case_world, gid, open_input
 from tests.conftest import GraphQLClient
 from tests.factories import World
 

@@ -144,3 +144,26 @@ async def test_assign_case_moves_a_case_between_reps_and_back_to_the_queue(cw: C
     assert refused == {"__typename": "PermissionDeniedError", "code": "FORBIDDEN"}
     moves = [(e["payload"]["from"], e["payload"]["to"]) for e in await cw.events(type="CaseAssigned")]
     assert moves == [(None, "csr:sam"), ("csr:sam", None)]
+
+
+async def test_a_claim_whose_event_was_not_logged_is_logged_once_by_the_scheduler(cw: CaseWorld, services: Services) -> None:
+    from datetime import timedelta
+
+    from app.domain.cases import PendingClaim
+    from app.domain.clock import utcnow
+    from app.domain.ids import new_id
+    from app.repositories.cases import CaseRepository
+
+    case = await cw.case()
+    # As if the rep's process died between the claim (one atomic update) and logging its event.
+    claims = CaseRepository(cw.world.mongo.db)
+    claimed = await claims.claim_next(CaseFilter(), "csr:gone", PendingClaim(new_id(), "CSR", utcnow() - timedelta(minutes=1)))
+    assert claimed is not None and claimed.id == case.id and claimed.pending_claim is not None
+
+    await asyncio.gather(services.scheduler.tick(sweep=False), services.scheduler.tick(sweep=False))
+    await services.scheduler.tick(sweep=False)
+
+    [event] = await cw.events(type="CaseAssigned")
+    assert event["_id"] == claimed.pending_claim.event_id and event["actor"] == {"subject": "csr:gone", "role": "CSR"}
+    assert event["payload"]["to"] == "csr:gone" and event["payload"]["claimed"]
+    assert (await services.case_queries.by_ids(CSR, [case.id]))[0].pending_claim is None

@@ -126,6 +126,9 @@ DEFAULT_SLA: dict[CasePriority, SlaTargets] = {
     CasePriority.LOW: SlaTargets(24 * 60, 120 * 60),
 }
 MAX_SLA_MINUTES = 60 * 24 * 90
+# Shorter targets cannot be worked to (or measured against a scheduler that ticks every few seconds)
+# and are most likely a unit mistake.
+MIN_SLA_MINUTES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,10 @@ def check_sla_targets(targets: dict[CasePriority, SlaTargets]) -> None:
     check = Validator()
     for priority, target in targets.items():
         for name, minutes in (("firstResponseMinutes", target.first_response_minutes), ("resolutionMinutes", target.resolution_minutes)):
-            check.check(0 < minutes <= MAX_SLA_MINUTES, f"{name} must be between 1 and {MAX_SLA_MINUTES}", "targets", priority.value, name)
+            check.check(
+                MIN_SLA_MINUTES <= minutes <= MAX_SLA_MINUTES, f"{name} must be between {MIN_SLA_MINUTES} and {MAX_SLA_MINUTES}",
+                "targets", priority.value, name,
+            )
         check.check(
             target.first_response_minutes <= target.resolution_minutes,
             "the first response cannot be due after the resolution",
@@ -222,6 +228,16 @@ class CaseEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingClaim:
+    """A claim whose `CaseAssigned` event is not in the log yet: written with the claim itself (one
+    atomic update), moved to the log right after, or by the scheduler if the claimer died first."""
+
+    event_id: str
+    role: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CaseLinks:
     order_ids: tuple[str, ...] = ()
     shipment_ids: tuple[str, ...] = ()
@@ -253,6 +269,7 @@ class Case:
     last_contact_at: datetime | None = None  # the customer's latest message (or the opening)
     input_hash: str | None = None
     version: int = 1
+    pending_claim: PendingClaim | None = None
 
     def visible_entries(self, internal: bool) -> tuple[CaseEntry, ...]:
         return self.entries if internal else tuple(e for e in self.entries if e.customer_visible)

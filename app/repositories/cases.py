@@ -31,6 +31,7 @@ from app.domain.cases import (
     CaseTopic,
     ContactChannel,
     EntryKind,
+    PendingClaim,
     Sla,
     SlaKind,
     SlaPolicy,
@@ -96,6 +97,10 @@ def to_doc(case: Case) -> dict[str, Any]:
         "last_contact_at": case.last_contact_at,
         "opened_by": case.opened_by,
         "input_hash": case.input_hash,
+        "pending_claim": (
+            {"event_id": case.pending_claim.event_id, "role": case.pending_claim.role, "at": case.pending_claim.at}
+            if case.pending_claim else None
+        ),
         "created_at": case.created_at,
         "updated_at": case.updated_at,
         "version": case.version,
@@ -132,6 +137,7 @@ def from_doc(doc: dict[str, Any]) -> Case:
         last_contact_at=doc.get("last_contact_at"),
         opened_by=doc.get("opened_by", ""),
         input_hash=doc.get("input_hash"),
+        pending_claim=PendingClaim(**doc["pending_claim"]) if doc.get("pending_claim") else None,
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
         version=int(doc.get("version", 1)),
@@ -215,6 +221,17 @@ class CaseRepository:
         result = await self.collection.replace_one({"_id": case.id, "version": expected_version}, to_doc(case), session=session)
         return result.matched_count == 1
 
+    async def append_entry(self, case: Case, *, expected_version: int, session: Session | None) -> bool:
+        """Writes `case`, whose last entry is new, guarded on the version: the entry is pushed rather than
+        the whole thread rewritten (a thread holds up to 500 entries)."""
+        doc = to_doc(case)
+        entries = doc.pop("entries")
+        doc.pop("_id")
+        result = await self.collection.update_one(
+            {"_id": case.id, "version": expected_version}, {"$set": doc, "$push": {"entries": entries[-1]}}, session=session
+        )
+        return result.matched_count == 1
+
     async def page(self, selection: CaseFilter, page: PageRequest, order: CaseOrder = CaseOrder.NEWEST) -> Page[Case]:
         query = filter_query(selection)
         if order is CaseOrder.NEWEST:
@@ -276,25 +293,35 @@ class CaseRepository:
             figures[row["_id"]] = (int(row["open"]), row.get("last"))
         return figures
 
-    async def claim_next(
-        self, selection: CaseFilter, assignee: str, at: datetime, *, session: Session
-    ) -> tuple[Case, Case] | None:
-        """Atomically gives `assignee` the most urgent unassigned claimable case: (before, after), or None.
-        One findOneAndUpdate guarded on `assignee: null`, so two callers never get the same case."""
+    async def claim_next(self, selection: CaseFilter, assignee: str, claim: PendingClaim) -> Case | None:
+        """Atomically gives `assignee` the most urgent unassigned claimable case, or None. One
+        findOneAndUpdate guarded on `assignee: null`, outside any transaction: concurrent claimers
+        all reach for the same case, and the server settles that contention inside one update
+        (a transaction would abort and redo all its work on every write conflict). The claim's
+        event travels in the same update (`pending_claim`) and is moved to the log right after."""
         query = filter_query(selection)
         query["assignee"] = None
         query["status"] = {"$in": sorted(s.value for s in CLAIMABLE if not selection.statuses or s in selection.statuses)}
-        before = await self.collection.find_one_and_update(
+        pending = {"event_id": claim.event_id, "role": claim.role, "at": claim.at}
+        doc = await self.collection.find_one_and_update(
             query,
-            {"$set": {"assignee": assignee, "updated_at": at}, "$inc": {"version": 1}},
+            {"$set": {"assignee": assignee, "updated_at": claim.at, "pending_claim": pending}, "$inc": {"version": 1}},
             sort=MOST_URGENT,
-            return_document=ReturnDocument.BEFORE,
-            session=session,
+            return_document=ReturnDocument.AFTER,
         )
-        if before is None:
-            return None
-        after = {**before, "assignee": assignee, "updated_at": at, "version": int(before.get("version", 1)) + 1}
-        return from_doc(before), from_doc(after)
+        return from_doc(doc) if doc else None
+
+    async def settle_claim(self, case_id: str, event_id: str, *, session: Session) -> bool:
+        """Clears a pending claim; True when this call did (its event is then appended in the same transaction)."""
+        result = await self.collection.update_one(
+            {"_id": case_id, "pending_claim.event_id": event_id}, {"$set": {"pending_claim": None}}, session=session
+        )
+        return result.modified_count == 1
+
+    async def pending_claims(self, older_than: datetime, limit: int = 100) -> list[Case]:
+        """Claims whose event was not logged (the claimer died in between)."""
+        cursor = self.collection.find({"pending_claim.at": {"$lte": older_than}}).limit(limit)
+        return [from_doc(doc) async for doc in cursor]
 
     # --- SLA breaches (the scheduler) ----------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Order actions taken from a case (editOrder, cancelOrder, holdOrder with a `caseId`): recorded on the
+"""Order actions taken from a case (editOrder, cancelOrder, holdOrder, requestReturn, issueRefund with a `caseId`): recorded on the
 case's thread and on the order's timeline, inside the action's own transaction, so either both
 the action and its record commit or neither does.
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from app.domain.cases import MAX_LINKS, CaseLinks, CaseStatus, EntryKind, bump, case_event, new_entry, with_entry
+from app.domain.cases import MAX_LINKS, CaseStatus, EntryKind, bump, case_event, new_entry, with_entry
 from app.domain.errors import Conflict, NotFound
 from app.domain.events import DomainEvent
 from app.domain.orders import Order
@@ -30,7 +30,8 @@ class CaseActions:
         self._sla = sla
 
     async def record(
-        self, session: Session, principal: Principal, case_id: str, order: Order, *, action: str, summary: str, at: datetime
+        self, session: Session, principal: Principal, case_id: str, order: Order, *, action: str, summary: str, at: datetime,
+        return_id: str | None = None,
     ) -> list[DomainEvent]:
         """Appends the ACTION entry (linking the order to the case if it was not) and returns the event
         to append with the action's own events."""
@@ -45,12 +46,17 @@ class CaseActions:
         entry = new_entry(EntryKind.ACTION, summary, actor, at, from_customer=False, order_id=order.id, action=action)
         targets = await self._sla.targets(case.contact_channel, case.priority, session=session)
         after, _ = with_entry(case, entry, targets)
-        if order.id not in after.links.order_ids and len(after.links.order_ids) < MAX_LINKS:
-            links = after.links
-            after = replace(after, links=CaseLinks((*links.order_ids, order.id), links.shipment_ids, links.return_ids))
+        links = after.links
+        if order.id not in links.order_ids and len(links.order_ids) < MAX_LINKS:
+            links = replace(links, order_ids=(*links.order_ids, order.id))
+        if return_id is not None and return_id not in links.return_ids and len(links.return_ids) < MAX_LINKS:
+            links = replace(links, return_ids=(*links.return_ids, return_id))
+        after = replace(after, links=links)
         after = bump(after, at)
-        if not await self._cases.replace(after, expected_version=case.version, session=session):
+        if not await self._cases.append_entry(after, expected_version=case.version, session=session):
             raise Conflict(f"case {case.number} changed meanwhile; try again", field=("caseId",))
         payload = {"entryId": entry.id, "kind": EntryKind.ACTION.value, "action": action, "orderId": order.id,
                    "summary": summary, "internal": True}
+        if return_id is not None:
+            payload["returnId"] = return_id
         return [replace(case_event(after, "CaseActionRecorded", actor, at, payload), order_id=order.id, channel_id=order.channel_id)]

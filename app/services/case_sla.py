@@ -8,6 +8,7 @@ however many instances tick at the same time.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime
 
@@ -37,18 +38,31 @@ SLA_POLICY_AGGREGATE = "CaseSlaPolicy"
 
 
 class CaseSla:
-    def __init__(self, *, mongo: Mongo, cases: CaseRepository, events: EventRepository):
+    def __init__(self, *, mongo: Mongo, cases: CaseRepository, events: EventRepository, cache_seconds: float = 5.0):
         self._mongo = mongo
         self._cases = cases
         self._events = events
+        # Policies change rarely and every case operation needs them: kept for a few seconds, so another
+        # instance's change reaches this one's new cases within `cache_seconds` (this one's at once).
+        self._cache_seconds = cache_seconds
+        self._cached: dict[str, tuple[float, SlaPolicy | None]] = {}
 
     async def targets(self, contact_channel: ContactChannel, priority: CasePriority, *, session: Session | None = None) -> SlaTargets:
         """The contact channel's own policy, else the global one, else the built-in defaults."""
         for scope in (contact_channel.value, GLOBAL):
-            policy = await self._cases.sla_policy(scope, session=session)
+            policy = await self._policy_of(scope)
             if policy is not None and priority in policy.targets:
                 return policy.targets[priority]
         return DEFAULT_SLA[priority]
+
+    async def _policy_of(self, scope: str) -> SlaPolicy | None:
+        now = time.monotonic()
+        cached = self._cached.get(scope)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        policy = await self._cases.sla_policy(scope)
+        self._cached[scope] = (now + self._cache_seconds, policy)
+        return policy
 
     async def policy(self, contact_channel: ContactChannel | None) -> SlaPolicy:
         """The targets in force for a scope, every priority filled in from the global policy and the defaults."""
@@ -86,6 +100,7 @@ class CaseSla:
             return saved
 
         await self._mongo.transaction(work)
+        self._cached.clear()
         return await self.policy(contact_channel)
 
     async def mark_breach(self, case_id: str, kind: SlaKind, *, actor: Actor, now: datetime | None = None) -> bool:

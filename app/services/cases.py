@@ -5,8 +5,11 @@ customer's and visible to the caller), then one transaction stores the case and 
 Idempotent on (customer, clientKey): a replay returns the stored case, different content under the
 key is refused. Every later change re-reads the case in its transaction, lets the domain decide
 (app/domain/cases.py), writes it guarded on its version and appends its events in the same
-transaction. `claim_next` is one findOneAndUpdate guarded on "unassigned", so two CSRs never get
-the same case.
+transaction (changes of one case queue in the process first, `KeyedLocks`, rather than collide in
+MongoDB). `claim_next` is one findOneAndUpdate guarded on "unassigned", so two CSRs never get the
+same case; it runs outside a transaction because concurrent reps all reach for the same most urgent
+case, and carries its event in the same update until it is moved to the log (`log_claim`; the
+scheduler sweeps claims whose claimer died in between), so every claim is audited exactly once.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from app.domain.cases import (
     DuplicateCaseKey,
     EntryKind,
     OpenCase,
+    PendingClaim,
     bump,
     case_event,
     case_number,
@@ -38,7 +42,7 @@ from app.domain.cases import (
 )
 from app.domain.clock import utcnow
 from app.domain.errors import Conflict, Forbidden, NotFound
-from app.domain.events import DomainEvent
+from app.domain.events import Actor, DomainEvent
 from app.domain.ids import new_id
 from app.domain.principals import Principal, Role, actor_of
 from app.repositories.cases import CaseRepository
@@ -50,6 +54,7 @@ from app.repositories.returns import ReturnRepository
 from app.repositories.shipments import ShipmentRepository
 from app.services.case_access import QUEUE_WORKERS, STAFF, can_see_case, for_caller, scoped_filter
 from app.services.case_sla import CaseSla
+from app.services.contention import KeyedLocks
 
 # Decides the case's next version and its events; raises a DomainError to refuse.
 _Change = Callable[[Case, datetime], Awaitable[tuple[Case, list[DomainEvent]]]]
@@ -73,7 +78,9 @@ class CaseService:
         shipments: ShipmentRepository,
         returns: ReturnRepository,
         events: EventRepository,
+        queue: KeyedLocks | None = None,
     ):
+        self._queue = queue or KeyedLocks()
         self._mongo = mongo
         self._cases = cases
         self._sla = sla
@@ -151,7 +158,7 @@ class CaseService:
                 events.append(case_event(after, "CaseStatusChanged", actor, at, {"from": case.status.value, "to": moved.value}))
             return after, events
 
-        return await self._change(principal, case_id, change, roles=(*STAFF, Role.CUSTOMER, Role.CHANNEL))
+        return await self._change(principal, case_id, change, roles=(*STAFF, Role.CUSTOMER, Role.CHANNEL), appends=True)
 
     async def set_status(self, principal: Principal, case_id: str, status: CaseStatus, reason: str | None) -> Case:
         """Staff move a case along its status machine (reopening within the window included)."""
@@ -183,23 +190,44 @@ class CaseService:
         """The most urgent unassigned NEW or OPEN case matching `selection`, now the caller's; None when the queue is empty."""
         if principal.role not in QUEUE_WORKERS:
             raise Forbidden("only customer service claims cases from the queue")
-        actor = actor_of(principal)
+        claim = PendingClaim(event_id=new_id(), role=principal.role.value, at=utcnow())
+        claimed = await self._cases.claim_next(scoped_filter(principal, selection), principal.subject, claim)
+        if claimed is None:
+            return None
+        await self.log_claim(claimed)
+        return for_caller(principal, replace(claimed, pending_claim=None))
 
-        async def work(session: Session) -> Case | None:
-            at = utcnow()
-            claimed = await self._cases.claim_next(scoped_filter(principal, selection), principal.subject, at, session=session)
-            if claimed is None:
-                return None
-            before, after = claimed
-            event = case_event(after, "CaseAssigned", actor, at, {"from": None, "to": principal.subject, "claimed": True})
+    async def log_claim(self, case: Case) -> bool:
+        """Moves a claim's `CaseAssigned` event into the log, once (guarded on the pending claim)."""
+        pending = case.pending_claim
+        if pending is None or case.assignee is None:
+            return False
+        actor = Actor(subject=case.assignee, role=pending.role)
+        event = replace(
+            case_event(case, "CaseAssigned", actor, pending.at, {"from": None, "to": case.assignee, "claimed": True}), id=pending.event_id
+        )
+
+        async def work(session: Session) -> bool:
+            if not await self._cases.settle_claim(case.id, pending.event_id, session=session):
+                return False
             await self._events.append([event], session=session)
-            return after
+            return True
 
         return await self._mongo.transaction(work)
 
+    async def log_pending_claims(self, older_than: datetime) -> int:
+        """The scheduler's sweep: events of claims whose claimer died before logging them."""
+        logged = 0
+        for case in await self._cases.pending_claims(older_than):
+            logged += await self.log_claim(case)
+        return logged
+
     # --- helpers -----------------------------------------------------------------------------------
 
-    async def _change(self, principal: Principal, case_id: str, change: _Change, *, roles: tuple[Role, ...]) -> Case:
+    async def _change(self, principal: Principal, case_id: str, change: _Change, *, roles: tuple[Role, ...], appends: bool = False) -> Case:
+        """`appends`: the change adds one entry to the thread, written as a push."""
+        write = self._cases.append_entry if appends else self._cases.replace
+
         async def work(session: Session) -> Case:
             case = await self._cases.get(case_id, session=session)
             if case is None or not can_see_case(principal, case):
@@ -209,12 +237,13 @@ class CaseService:
             at = utcnow()
             after, events = await change(case, at)
             after = bump(after, at)
-            if not await self._cases.replace(after, expected_version=case.version, session=session):
+            if not await write(after, expected_version=case.version, session=session):
                 raise Conflict(f"case {case.number} changed meanwhile; try again", field=("caseId",))
             await self._events.append(events, session=session)
             return after
 
-        return for_caller(principal, await self._mongo.transaction(work))
+        async with self._queue.hold([f"case:{case_id}"]):
+            return for_caller(principal, await self._mongo.transaction(work))
 
     async def _customer_of(self, principal: Principal, request: OpenCase) -> str:
         """CUSTOMER: themself. Others name the customer, or a linked order implies them."""

@@ -301,6 +301,8 @@ def build_services(
     case_sla = CaseSla(mongo=mongo, cases=case_records, events=events)
     case_actions = CaseActions(cases=case_records, sla=case_sla)
     lifecycle.case_actions = case_actions
+    return_service.case_actions = case_actions
+    refunds.case_actions = case_actions
     event_service = EventService(events=events, orders=orders, locations=locations, relay_state=RelayStateRepository(db))
     location_service = LocationService(
         mongo=mongo, locations=locations, inventory=inventory, events=events, geocoder=geocoder()
@@ -333,6 +335,17 @@ def build_services(
         geocoder=geocoder(),
     )
     order_edits.case_actions = case_actions
+    case_service = CaseService(
+        mongo=mongo,
+        cases=case_records,
+        sla=case_sla,
+        customers=customers,
+        orders=orders,
+        shipments=repos.shipments,
+        returns=returns,
+        events=events,
+        queue=queue,
+    )
     return Services(
         mongo=mongo,
         auth=AuthService(
@@ -386,6 +399,7 @@ def build_services(
             refund_records=refund_records,
             case_sla=case_sla,
             case_records=case_records,
+            cases=case_service,
             interval_seconds=scheduler_interval_seconds,
         ),
         events=event_service,
@@ -414,16 +428,7 @@ def build_services(
             ]
         ),
         geocoder=geocoder(),
-        cases=CaseService(
-            mongo=mongo,
-            cases=case_records,
-            sla=case_sla,
-            customers=customers,
-            orders=orders,
-            shipments=repos.shipments,
-            returns=returns,
-            events=events,
-        ),
+        cases=case_service,
         case_queries=CaseQueryService(cases=case_records),
         case_sla=case_sla,
         suppliers=SupplierService(mongo=mongo, suppliers=supplier_records, products=products, events=events),

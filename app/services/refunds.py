@@ -63,6 +63,7 @@ from app.repositories.exchanges import ExchangeRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.refunds import RefundRepository
 from app.repositories.returns import ReturnRepository
+from app.services.case_actions import CaseActions
 from app.services.return_policies import ReturnPolicyService
 from app.services.return_queries import can_see_return
 from app.services.returns import ReturnService
@@ -117,6 +118,8 @@ class RefundService:
         self._events = events
         self._providers = providers
         self.limits = limits
+        # Set by the container: records refunds issued from a customer service case (app/services/case_actions.py).
+        self.case_actions: CaseActions | None = None
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -148,7 +151,7 @@ class RefundService:
 
     # --- issueRefund -----------------------------------------------------------------------------------
 
-    async def issue(self, principal: Principal, request: RefundRequest) -> Refund:
+    async def issue(self, principal: Principal, request: RefundRequest, *, case_id: str | None = None) -> Refund:
         check_request(request).raise_if_any()
         if request.return_id is not None:
             ret = await self._visible_return(principal, request.return_id)
@@ -157,14 +160,16 @@ class RefundService:
             if principal.role is Role.STORE_STAFF and not (ret.location_id and principal.can_work_location(ret.location_id)):
                 raise Forbidden("store staff refund returns received at their store", field=("returnId",))
             check_refundable(ret)
-            pending = await self._retrying(lambda session, refund_id: self._return_refund_in(session, principal, request, ret.id, refund_id))
+            pending = await self._retrying(
+                lambda session, refund_id: self._return_refund_in(session, principal, request, ret.id, refund_id, case_id=case_id)
+            )
             return await self._complete_issued(pending, actor_of(principal))
         if principal.role not in (Role.ADMIN, Role.CSR):
             raise Forbidden("appeasements are granted by customer service", field=("orderId",))
         assert request.order_id is not None and request.amount_cents is not None
         check_appeasement_limit(principal.role.value, request.amount_cents, self.limits)
         await self._order(request.order_id)
-        pending = await self._retrying(lambda session, refund_id: self._appeasement_in(session, principal, request, refund_id))
+        pending = await self._retrying(lambda session, refund_id: self._appeasement_in(session, principal, request, refund_id, case_id=case_id))
         return await self._complete_issued(pending, actor_of(principal))
 
     async def _complete_issued(self, pending: Refund, actor: Actor) -> Refund:
@@ -257,7 +262,9 @@ class RefundService:
                 await asyncio.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
         raise Conflict("the refund could not be recorded under contention; try again")
 
-    async def _return_refund_in(self, session: Session, principal: Principal, request: RefundRequest, return_id: str, refund_id: str) -> Refund:
+    async def _return_refund_in(
+        self, session: Session, principal: Principal, request: RefundRequest, return_id: str, refund_id: str, *, case_id: str | None = None
+    ) -> Refund:
         at = utcnow()
         ret = await self._returns.get(return_id, session=session)
         if ret is None:
@@ -296,9 +303,12 @@ class RefundService:
         await self._refunds.insert(refund, session=session)
         if not await self._return_service.hold_for_refund(session, ret, at):
             raise _OrderMoved(ret.id)
+        await self._record_case(session, principal, case_id, order, refund, at, return_id=ret.id)
         return refund
 
-    async def _appeasement_in(self, session: Session, principal: Principal, request: RefundRequest, refund_id: str) -> Refund:
+    async def _appeasement_in(
+        self, session: Session, principal: Principal, request: RefundRequest, refund_id: str, *, case_id: str | None = None
+    ) -> Refund:
         assert request.order_id is not None and request.amount_cents is not None
         at = utcnow()
         order = await self._order(request.order_id, session=session)
@@ -322,7 +332,19 @@ class RefundService:
             tally_entry=entry,
         )
         await self._refunds.insert(refund, session=session)
+        await self._record_case(session, principal, case_id, order, refund, at)
         return refund
+
+    async def _record_case(
+        self, session: Session, principal: Principal, case_id: str | None, order: Order, refund: Refund, at: datetime,
+        *, return_id: str | None = None,
+    ) -> None:
+        """A refund issued from a customer service case: its record on the case and the order's timeline."""
+        if case_id is None or self.case_actions is None:
+            return
+        summary = f"issueRefund: {refund.kind.value} {refund.amount.cents / 100:.2f} {refund.amount.currency}"
+        events = await self.case_actions.record(session, principal, case_id, order, action="issueRefund", summary=summary, at=at, return_id=return_id)
+        await self._events.append(events, session=session)
 
     # --- exchange credit (app/services/exchanges.py) --------------------------------------------------------
 

@@ -51,6 +51,7 @@ from app.repositories.orders import OrderRepository
 from app.repositories.refunds import RefundRepository
 from app.repositories.returns import ReturnRepository, routing_to_doc
 from app.repositories.shipments import ShipmentRepository
+from app.services.case_actions import CaseActions
 from app.services.contention import KeyedLocks
 from app.services.return_labels import PreparedLabel, ReturnLabels, label_key
 from app.services.return_policies import ReturnPolicyService
@@ -114,10 +115,12 @@ class ReturnService:
     # Set by the container: inside the transaction that cancels or rejects a return, ends what waited
     # for its goods (a PENDING exchange) and gives back the events to append with the return's.
     on_ended: Callable[[Session, Return, Actor, datetime, str | None], Awaitable[list[DomainEvent]]] | None = None
+    # Set by the container: records a return requested from a customer service case (app/services/case_actions.py).
+    case_actions: CaseActions | None = None
 
     # --- requestReturn -----------------------------------------------------------------------------
 
-    async def request(self, principal: Principal, request: ReturnRequest) -> Requested:
+    async def request(self, principal: Principal, request: ReturnRequest, *, case_id: str | None = None) -> Requested:
         request = replace(request, client_key=request.client_key.strip())
         if principal.role not in REQUESTERS:
             raise Forbidden(f"role {principal.role} may not start returns")
@@ -151,7 +154,7 @@ class ReturnService:
                             lambda session: self._request_in(
                                 session, principal, actor, request, order, policy, digest, delivered,
                                 prepared=prepared, store=store if at_counter else None,
-                                planned_store=None if at_counter else store, waits=waits_for_approval,
+                                planned_store=None if at_counter else store, waits=waits_for_approval, case_id=case_id,
                             )
                         )
                 except ClientKeyTaken:
@@ -183,6 +186,7 @@ class ReturnService:
         store: Location | None,
         planned_store: Location | None,
         waits: bool,
+        case_id: str | None = None,
     ) -> tuple[Return, bool]:
         stored = await self._returns.by_client_key(order.id, request.client_key, session=session)
         if stored is not None:
@@ -211,6 +215,10 @@ class ReturnService:
             if all(item.disposition is not None or not policy.needs_inspection(item.reason) for item in request.lines):
                 ret, more, _ = await self._receiving.inspect_in(session, ret, counter, policy, store, actor, at)
                 events += more
+        if case_id is not None and self.case_actions is not None:
+            events += await self.case_actions.record(
+                session, principal, case_id, order, action="requestReturn", summary=f"requestReturn: {ret.number}", at=at, return_id=ret.id
+            )
         await self._returns.insert(ret, session=session)
         await self._events.append(events, session=session)
         return ret, False

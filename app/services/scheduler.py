@@ -30,6 +30,7 @@ from app.repositories.orders import OrderRepository
 from app.repositories.refunds import RefundRepository
 from app.services.backorders import BackorderService
 from app.services.case_sla import CaseSla
+from app.services.cases import CaseService
 from app.services.order_lifecycle import OrderLifecycleService
 from app.services.refunds import PENDING_GRACE, RefundService
 
@@ -57,6 +58,7 @@ class Scheduler:
         refund_records: RefundRepository | None = None,
         case_sla: CaseSla | None = None,
         case_records: CaseRepository | None = None,
+        cases: CaseService | None = None,
         interval_seconds: float = 5.0,
         lease_seconds: float = 60.0,
         sweep_every: int = 12,
@@ -69,6 +71,7 @@ class Scheduler:
         self._refund_records = refund_records
         self._case_sla = case_sla
         self._case_records = case_records
+        self._cases = cases
         self._interval = interval_seconds
         self._lease = timedelta(seconds=lease_seconds)
         self._sweep_every = max(1, sweep_every)
@@ -130,10 +133,17 @@ class Scheduler:
                 await self._case_records.release_lease(claimed.id, self._owner)
         return marked
 
+    async def log_pending_claims(self) -> int:
+        """Logs the events of case claims whose claimer died before logging them (older than a lease)."""
+        if self._cases is None:
+            return 0
+        return await self._cases.log_pending_claims(utcnow() - self._lease / 4)
+
     async def tick(self, *, sweep: bool = True) -> TickReport:
         released = await self.release_due()
         refunds_completed = await self.complete_refunds()
         sla_breaches = await self.mark_sla_breaches()
+        await self.log_pending_claims()
         filled = await self._backorders.sweep(actor=SCHEDULER) if sweep else 0
         for kind, count in (("scheduled_order", released), ("backorder", filled), ("refund", refunds_completed), ("case_sla_breach", sla_breaches)):
             if count:

@@ -160,6 +160,9 @@ class IssueRefundInput:
     order_id: relay.GlobalID | None = strawberry.field(default=None, description="The order of an appeasement.")
     amount_cents: int | None = strawberry.field(default=None, description="Minor units; required for an appeasement.")
     reason: str | None = strawberry.field(default=None, description="Why; required for appeasements and partial refunds (≤ 500 characters).")
+    case_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="The customer service case this is done from: recorded on its thread and in the order's timeline."
+    )
 
     def to_domain(self) -> refunds.RefundRequest:
         return refunds.RefundRequest(

@@ -60,6 +60,9 @@ class RequestReturnInput:
         "others may name the store the shopper will visit. Not allowed for MAIL (return routing decides).",
     )
     lines: list[ReturnLineInput] = strawberry.field(description="1-100 lines, each order line at most once.")
+    case_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="The customer service case this is done from: recorded on its thread and in the order's timeline."
+    )
 
     def to_domain(self) -> returns.ReturnRequest:
         return returns.ReturnRequest(
