@@ -13,7 +13,7 @@ CONSTRAINTS := constraints.txt
 # Test processes, each with its own mongod (tests/conftest.py). 2 cores: see README "Tests".
 TEST_WORKERS ?= 3
 
-.PHONY: run test test-latest lock install lint schema bench bench-capture bench-returns bench-subscriptions bench-failover bench-import clean
+.PHONY: run test test-latest lock install lint schema bench bench-capture bench-returns bench-replenishment bench-subscriptions bench-failover bench-import clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
@@ -64,6 +64,9 @@ bench-capture: $(STAMP)
 
 bench-returns: $(STAMP)
 	$(BIN)/python -m bench.returns --json bench/results/returns.json
+
+bench-replenishment: $(STAMP)
+	$(BIN)/python -m bench.replenishment --json bench/results/replenishment.json
 
 bench-subscriptions: $(STAMP)
 	$(BIN)/python -m bench.subscriptions
