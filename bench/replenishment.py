@@ -22,12 +22,14 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from app.domain.inventory import InventoryLevel
+from app.domain.locations import Location
 from app.domain.principals import SYSTEM, Role
 from app.domain.products import Dimensions, Product
 from app.domain.money import Money
@@ -36,6 +38,7 @@ from app.embedded_mongod import EmbeddedMongod
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
 from app.repositories.inventory import InventoryRepository
+from app.repositories.locations import from_doc
 from app.repositories.products import ProductRepository
 from app.repositories.purchase_orders import PurchaseOrderRepository
 from app.services.container import build_services
@@ -65,7 +68,7 @@ async def prepare(uri: str, locations: int) -> tuple[str, list[tuple[str, float,
     try:
         await mongo.client.drop_database(DATABASE)
         await ensure_indexes(mongo.db)
-        await seed_demo(mongo, SeedSize(locations=locations * 3 // 2, skus=20, customers=20, orders=0), seed=11)
+        await seed_demo(mongo, SeedSize(locations=locations * 2, skus=20, customers=20, orders=0), seed=11)
         services = build_services(mongo, scheduler_interval_seconds=0)
         await ProductRepository(mongo.db).upsert_many(
             [Product(sku=FLASH, name="Flash-sale kettle", price=Money(3900), weight_grams=1200, dimensions=Dimensions(25, 20, 22))]
@@ -83,9 +86,7 @@ async def prepare(uri: str, locations: int) -> tuple[str, list[tuple[str, float,
         await mongo.close()
 
 
-async def _all_locations(mongo: Mongo):  # type: ignore[no-untyped-def]
-    from app.repositories.locations import from_doc
-
+async def _all_locations(mongo: Mongo) -> AsyncIterator[Location]:
     async for doc in mongo.db["locations"].find({}).sort("_id", 1):
         yield from_doc(doc)
 
@@ -152,8 +153,6 @@ async def outcome(uri: str, expected_crossings: int, timeout: float = 120.0) -> 
         ]
         latencies = [(m["done_at"] - m["at"]).total_seconds() * 1000 for m in markers if m.get("done_at")]
         per_location = Counter(m["location_id"] for m in markers)
-        from app.repositories.inventory import InventoryRepository as Inventory
-
         return {
             "crossings": len(markers),
             "crossings_per_location": sorted(set(per_location.values())),
@@ -163,7 +162,7 @@ async def outcome(uri: str, expected_crossings: int, timeout: float = 120.0) -> 
             "purchase_orders": await mongo.db["purchase_orders"].count_documents({}),
             "latency_crossing_to_po_line_ms": {"p50": pct(latencies, 0.5), "p99": pct(latencies, 0.99), "max": pct(latencies, 1.0)},
             "invariant_incoming_equals_open_po_units": await PurchaseOrderRepository(mongo.db).incoming_mismatches() == [],
-            "invariant_reserved_equals_open_allocations": await Inventory(mongo.db).reservation_mismatches() == [],
+            "invariant_reserved_equals_open_allocations": await InventoryRepository(mongo.db).reservation_mismatches() == [],
         }
     finally:
         await mongo.close()
