@@ -123,10 +123,6 @@ class ReplenishmentService:
 
         return await self._mongo.transaction(work)
 
-    async def crossings(self, principal: Principal) -> list[Crossing]:
-        principal.require_role(Role.ADMIN)
-        return await self._crossings.all()
-
     # --- the worker ------------------------------------------------------------------------------
 
     async def process(self, crossing_id: str) -> Crossing | None:
