@@ -13,7 +13,7 @@ CONSTRAINTS := constraints.txt
 # Test processes, each with its own mongod (tests/conftest.py). 2 cores: see README "Tests".
 TEST_WORKERS ?= 3
 
-.PHONY: run test test-latest lock install lint schema bench bench-capture bench-returns bench-cases bench-subscriptions bench-failover bench-import bench-dashboard screenshots clean
+.PHONY: run test test-latest lock install lint schema bench bench-capture bench-returns bench-cases bench-replenishment bench-subscriptions bench-failover bench-import bench-dashboard screenshots clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
@@ -79,6 +79,9 @@ bench-returns: $(STAMP)
 
 bench-cases: $(STAMP)
 	$(BIN)/python -m bench.cases --json bench/results/cases.json
+
+bench-replenishment: $(STAMP)
+	$(BIN)/python -m bench.replenishment --json bench/results/replenishment.json
 
 bench-subscriptions: $(STAMP)
 	$(BIN)/python -m bench.subscriptions

@@ -22,6 +22,7 @@ from graphql_schema.types.purchase_orders import (
     ReceivePurchaseOrderPayload,
     ReceivePurchaseOrderResult,
     ReplenishmentPolicy,
+    ReschedulePurchaseOrderInput,
     SetReplenishmentPolicyInput,
     SetReplenishmentPolicyPayload,
     SetReplenishmentPolicyResult,
@@ -106,6 +107,14 @@ async def submit_purchase_order(info: Info, input: SubmitPurchaseOrderInput) -> 
 async def cancel_purchase_order(info: Info, input: CancelPurchaseOrderInput) -> PurchaseOrderResult:  # noqa: A002
     try:
         po = await info.context.services.purchase_orders.cancel(info.context.actor, input.id(), input.reason, input.expected_version)
+    except DomainError as exc:
+        return error_from_domain(exc)
+    return PurchaseOrderPayload(purchase_order=PurchaseOrder.from_domain(po))
+
+
+async def reschedule_purchase_order(info: Info, input: ReschedulePurchaseOrderInput) -> PurchaseOrderResult:  # noqa: A002
+    try:
+        po = await info.context.services.purchase_orders.reschedule(info.context.actor, input.id(), input.expected_at, input.reason)
     except DomainError as exc:
         return error_from_domain(exc)
     return PurchaseOrderPayload(purchase_order=PurchaseOrder.from_domain(po))

@@ -94,6 +94,8 @@ REPLENISHMENT_ROWS: list[Row] = [
         variables=_target("DC-A", submitted=False)),
     Row("cancel_purchase_order", GROUP, mutation("cancelPurchaseOrder", "CancelPurchaseOrderInput"), ADMIN_ONLY,
         variables=_target("DC-A", submitted=True, reason="authz")),
+    Row("reschedule_purchase_order", GROUP, mutation("reschedulePurchaseOrder", "ReschedulePurchaseOrderInput"), ADMIN_ONLY,
+        variables=_target("DC-A", submitted=True, expectedAt="2099-01-31T00:00:00+00:00")),
     Row("receive_purchase_order_at_store", GROUP, mutation("receivePurchaseOrder", "ReceivePurchaseOrderInput"),
         {"ADMIN": ALLOW, "STORE_STAFF": ALLOW}, variables=_receive("ST-A")),
     Row("receive_purchase_order_at_warehouse", GROUP, mutation("receivePurchaseOrder", "ReceivePurchaseOrderInput"),

@@ -70,6 +70,16 @@ async def test_sell_down_see_the_draft_submit_receive_and_watch_the_backorder_fi
         {"quantity": 10, "expectedAt": po["expectedAt"], "purchaseOrder": {"number": po["number"]}}
     ]
 
+    # The supplier confirms a later date: the promise date follows.
+    reschedule = (
+        "mutation($i: ReschedulePurchaseOrderInput!) { reschedulePurchaseOrder(input: $i) { __typename "
+        f"... on PurchaseOrderPayload {{ purchaseOrder {{ expectedAt }} }} {ERRORS} }} }}"
+    )
+    later = "2099-03-01T00:00:00+00:00"
+    moved = (await gql.data(reschedule, {"i": {"purchaseOrderId": po["id"], "expectedAt": later, "reason": "supplier confirmation"}}))
+    assert moved["reschedulePurchaseOrder"]["purchaseOrder"]["expectedAt"] == later
+    assert (await gql.data(ORDER, {"id": order_gid}))["order"]["lines"][0]["promiseDate"] == later
+
     stale = (await gql.data(SUBMIT, {"i": {"purchaseOrderId": draft["id"]}}))["submitPurchaseOrder"]
     assert stale["__typename"] == "ConflictError" and stale["code"] == "ILLEGAL_TRANSITION"
 

@@ -153,6 +153,18 @@ def submit(po: PurchaseOrder, supplier: Supplier, at: datetime) -> PurchaseOrder
     return replace(transition(po, S.SUBMITTED, at), submitted_at=at, expected_at=expected_date(supplier, at))
 
 
+def reschedule(po: PurchaseOrder, expected_at: datetime, at: datetime) -> PurchaseOrder:
+    """The supplier confirmed another arrival date: only while goods are still expected."""
+    if po.status not in OPEN_STATUSES:
+        raise IllegalPurchaseOrderTransition(f"purchase order {po.number} is {po.status}; only a submitted one has an expected date")
+    check = Validator()
+    check.check(expected_at.tzinfo is not None, "expectedAt needs a time zone", "expectedAt")
+    if po.submitted_at is not None and expected_at.tzinfo is not None:
+        check.check(expected_at >= po.submitted_at, "expectedAt is before the PO was submitted", "expectedAt")
+    check.raise_if_any()
+    return replace(po, expected_at=expected_at, updated_at=at)
+
+
 def check_lines(lines: list[LineRequest]) -> None:
     check = Validator()
     check.check(1 <= len(lines) <= MAX_LINES, f"1-{MAX_LINES} lines", "lines")

@@ -98,13 +98,6 @@ class CrossingRepository:
         cursor = self.collection.find(query, {"_id": 1}).sort("at", ASCENDING).limit(limit)
         return [doc["_id"] async for doc in cursor]
 
-    async def all(self, *, limit: int = 10_000) -> list[Crossing]:
-        return [crossing_from_doc(doc) async for doc in self.collection.find({}).sort("at", ASCENDING).limit(limit)]
-
-    async def count_replenished(self) -> int:
-        """Stock-outs avoided, as the dashboard counts them: crossings that got a PO line or a transfer."""
-        return await self.collection.count_documents({"outcome": {"$in": [CrossingOutcome.PO_LINE.value, CrossingOutcome.TRANSFER.value]}})
-
     @contextlib.asynccontextmanager
     async def inserted(self) -> AsyncIterator[AsyncIterator[str]]:
         """Ids of crossings committed from now on, in commit order (a change stream)."""

@@ -53,11 +53,9 @@ class PurchaseOrderReceiving:
     async def receive(self, principal: Principal, po_id: str, receipts: list[LineReceipt]) -> PurchaseOrderReceipt:
         """Staff at the PO's receiving location, and admins."""
         found = await self._pos.get(po_id)
-        if found is None or not principal.can_work_location(found.location_id):
-            if found is None:
-                raise NotFound(f"no purchase order {po_id}", field=("purchaseOrderId",))
-            principal.require_location(found.location_id)
-        assert found is not None
+        if found is None:
+            raise NotFound(f"no purchase order {po_id}", field=("purchaseOrderId",))
+        principal.require_location(found.location_id)
         policy = await self._policies.get(found.location_id)
         location = (await self._locations.by_ids([found.location_id]))[0]
         actor = actor_of(principal)

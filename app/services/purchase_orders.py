@@ -30,6 +30,7 @@ from app.domain.purchase_orders import (
     line_payload,
     po_number,
     purchase_order_event,
+    reschedule,
     submit,
     transition,
 )
@@ -179,6 +180,21 @@ class PurchaseOrderService:
             events = await self.move_incoming(session, po, -1, actor=actor, at=at)
             events.append(purchase_order_event(after, "PurchaseOrderCancelled", actor, at, {"from": po.status.value}, reason))
             return await self._store(session, po, after, events)
+
+        return await self._mongo.transaction(work)
+
+    async def reschedule(self, principal: Principal, po_id: str, expected_at: datetime, reason: str | None) -> PurchaseOrder:
+        """A new expected date (PurchaseOrderRescheduled): backordered lines' promise dates follow it."""
+        principal.require_role(Role.ADMIN)
+        actor = actor_of(principal)
+
+        async def work(session: Session) -> PurchaseOrder:
+            po = await self._get(po_id, None, session)
+            at = utcnow()
+            after = reschedule(po, expected_at, at)
+            before_at = po.expected_at.isoformat() if po.expected_at else None
+            payload = {"expectedAt": {"before": before_at, "after": expected_at.isoformat()}}
+            return await self._store(session, po, after, [purchase_order_event(after, "PurchaseOrderRescheduled", actor, at, payload, reason)])
 
         return await self._mongo.transaction(work)
 

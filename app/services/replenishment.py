@@ -17,11 +17,12 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from app.domain.clock import utcnow
 from app.domain.errors import Conflict, Validator
-from app.domain.events import Actor
+from app.domain.events import Actor, DomainEvent
 from app.domain.geo import distance_km
 from app.domain.ids import new_id
 from app.domain.principals import Principal, Role, actor_of
@@ -45,8 +46,7 @@ from app.domain.replenishment import (
     check_policy,
     pick_transfer_source,
 )
-from app.domain.events import DomainEvent
-from app.domain.suppliers import order_quantity
+from app.domain.suppliers import Supplier, order_quantity
 from app.repositories.database import Mongo, Session
 from app.repositories.events import EventRepository
 from app.repositories.inventory import InventoryRepository
@@ -122,10 +122,6 @@ class ReplenishmentService:
             return stored
 
         return await self._mongo.transaction(work)
-
-    async def crossings(self, principal: Principal) -> list[Crossing]:
-        principal.require_role(Role.ADMIN)
-        return await self._crossings.all()
 
     # --- the worker ------------------------------------------------------------------------------
 
@@ -241,7 +237,8 @@ class ReplenishmentService:
             raise Conflict(f"crossing {crossing.id} was taken meanwhile")  # aborts this transaction's PO line
         return replace(crossing, outcome=CrossingOutcome.PO_LINE, purchase_order_id=po.id, transfer_from=transfer_from, done_at=at)
 
-    async def _new_po(self, crossing: Crossing, supplier_code: str, currency: str, line: PurchaseOrderLine, at) -> PurchaseOrder:  # type: ignore[no-untyped-def]
+    @staticmethod
+    def _new_po(crossing: Crossing, supplier_code: str, currency: str, line: PurchaseOrderLine, at: datetime) -> PurchaseOrder:
         po_id = new_id()
         return PurchaseOrder(
             id=po_id, number=po_number(po_id), supplier_code=supplier_code, location_id=crossing.location_id,
@@ -249,9 +246,11 @@ class ReplenishmentService:
             created_at=at, updated_at=at,
         )
 
-    async def _submitted_po(self, session: Session, crossing: Crossing, supplier, line, details, *, at) -> PurchaseOrder | None:  # type: ignore[no-untyped-def]
+    async def _submitted_po(
+        self, session: Session, crossing: Crossing, supplier: Supplier, line: PurchaseOrderLine, details: dict[str, Any], *, at: datetime
+    ) -> PurchaseOrder | None:
         """AUTO_SUBMIT: a PO of its own, submitted at once; None when below the supplier's minimum (drafted instead)."""
-        draft = await self._new_po(crossing, supplier.code, supplier.currency, line, at)
+        draft = self._new_po(crossing, supplier.code, supplier.currency, line, at)
         try:
             po = submit(draft, supplier, at)
         except Conflict:
@@ -264,11 +263,14 @@ class ReplenishmentService:
         await self._events.append(events, session=session)
         return po
 
-    async def _add_to_draft(self, session: Session, crossing: Crossing, supplier_code: str, currency: str, line, details, *, at) -> PurchaseOrder:  # type: ignore[no-untyped-def]
+    async def _add_to_draft(
+        self, session: Session, crossing: Crossing, supplier_code: str, currency: str, line: PurchaseOrderLine,
+        details: dict[str, Any], *, at: datetime,
+    ) -> PurchaseOrder:
         """DRAFT_ONLY: a line on the open replenishment draft for the supplier and location, opened if none."""
         draft = await self._pos.open_draft(supplier_code, crossing.location_id, session=session)
         if draft is None:
-            po = await self._new_po(crossing, supplier_code, currency, line, at)
+            po = self._new_po(crossing, supplier_code, currency, line, at)
             await self._pos.insert(po, session=session)
             await self._events.append([purchase_order_event(po, "PurchaseOrderCreated", REPLENISHMENT, at, details)], session=session)
             return po

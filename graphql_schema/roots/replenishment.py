@@ -79,6 +79,12 @@ class ReplenishmentMutations:
         permission_classes=[IsAuthenticated],
         description="Cancel a DRAFT or SUBMITTED purchase order; `incoming` falls by its open units. Admins.",
     )
+    reschedule_purchase_order: PurchaseOrderResult = strawberry.mutation(
+        resolver=resolve.reschedule_purchase_order,
+        permission_classes=[IsAuthenticated],
+        description="Record the arrival date the supplier confirmed for a submitted PO (PurchaseOrderRescheduled); "
+        "backordered order lines' promise dates follow it. Admins.",
+    )
     receive_purchase_order: ReceivePurchaseOrderResult = strawberry.mutation(
         resolver=resolve.receive_purchase_order,
         permission_classes=[IsAuthenticated],

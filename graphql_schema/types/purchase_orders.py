@@ -207,6 +207,16 @@ class CancelPurchaseOrderInput:
         return node_id_of(self.purchase_order_id, "PurchaseOrder", field="purchaseOrderId")
 
 
+@strawberry.input(description="The supplier confirmed another arrival date for a submitted purchase order.")
+class ReschedulePurchaseOrderInput:
+    purchase_order_id: relay.GlobalID
+    expected_at: datetime = strawberry.field(description="The new expected arrival (with a time zone), not before submission.")
+    reason: str | None = None
+
+    def id(self) -> str:
+        return node_id_of(self.purchase_order_id, "PurchaseOrder", field="purchaseOrderId")
+
+
 @strawberry.input(description="What arrived of one PO line.")
 class ReceivePurchaseOrderLineInput:
     line_id: str
