@@ -265,7 +265,6 @@ def create_app(
         finally:
             if sampling is not None:
                 sampling.cancel()
-            metrics.process_exiting()
             if realtime is not None:
                 await _stop_step("realtime", realtime.stop())
             if "services" in state:
@@ -279,6 +278,7 @@ def create_app(
             await _stop_step("mongo", mongo.close())
             if tracing is not None:
                 tracing.shutdown()
+            metrics.process_exiting()  # last: the steps above still move live gauges
 
     limits = settings.limits
     graphql = OmsGraphQL(

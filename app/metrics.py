@@ -175,21 +175,38 @@ def record_operation(
     transport: str, op_type: str | None, operation: str | None, code: str | None, cost: int | None, seconds: float
 ) -> None:
     """One GraphQL operation, when it ends (app/access_log.py)."""
-    kind = op_type or "none"
-    name = _operation_label(operation)
-    GRAPHQL_OPERATIONS.labels(transport, kind, name, code or "OK").inc()
-    if kind != "subscription":
-        GRAPHQL_DURATION.labels(transport, kind, name).observe(seconds)
+    key = (transport, op_type or "none", _operation_label(operation), code or "OK")
+    series = _operation_series.get(key)
+    if series is None:
+        series = _operation_series[key] = _bind_operation(*key)
+    count, duration, cost_spent = series
+    count.inc()
+    if duration is not None:
+        duration.observe(seconds)
     if cost:
-        GRAPHQL_COST.labels(kind, name).inc(cost)
+        cost_spent.inc(cost)
     if code == "RATE_LIMITED":
         RATE_LIMIT_REFUSALS.labels(transport).inc()
 
 
 def record_http(path: str, status: int, seconds: float) -> None:
-    handler = _handler_label(path)
-    HTTP_REQUESTS.labels(handler, str(status)).inc()
-    HTTP_DURATION.labels(handler).observe(seconds)
+    key = (_handler_label(path), status)
+    series = _http_series.get(key)
+    if series is None:
+        series = _http_series[key] = (HTTP_REQUESTS.labels(key[0], str(status)), HTTP_DURATION.labels(key[0]))
+    series[0].inc()
+    series[1].observe(seconds)
+
+
+# Label children by their label values: `labels()` checks and converts its arguments under a lock on
+# every call, several times the cost of the increment itself. Bounded like the labels they hold.
+_operation_series: dict[tuple[str, str, str, str], tuple[Any, Any, Any]] = {}
+_http_series: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
+def _bind_operation(transport: str, kind: str, name: str, code: str) -> tuple[Any, Any, Any]:
+    duration = None if kind == "subscription" else GRAPHQL_DURATION.labels(transport, kind, name)
+    return GRAPHQL_OPERATIONS.labels(transport, kind, name, code), duration, GRAPHQL_COST.labels(kind, name)
 
 
 _operation_names: set[str] = set()

@@ -224,3 +224,21 @@ def test_several_worker_processes_answer_one_scrape(tmp_path: Path) -> None:
     assert value(samples, "oms_order_captures_total", outcome="captured", code="") == 2
     # A live gauge counts workers that have not marked themselves gone (the lifespan does at shutdown).
     assert value(samples, "oms_websocket_connections") == 1
+
+
+async def test_scheduler_releases_are_counted_by_kind(world: World, services: Services) -> None:
+    from app import metrics
+    from app.domain.principals import SYSTEM
+    from tests.order_helpers import capture_request
+
+    await network(world)
+    given = capture_input("W-A", lines=[{"sku": "SKU-HOT", "quantity": 11}])
+    await services.order_capture.capture(SYSTEM, capture_request(given))
+    # Stock written behind the service's back: only the scheduler's sweep fills the backorder.
+    await services.mongo.db["inventory"].update_one({"_id": "SKU-HOT@DC-CHI"}, {"$inc": {"on_hand": 5, "available": 5}})
+    backorders = metrics.SCHEDULER_RELEASES.labels("backorder")
+    before = backorders._value.get()
+    assert (await services.scheduler.tick()).filled == 1
+    assert backorders._value.get() - before == 1
+    assert (await services.scheduler.tick()).filled == 0
+    assert backorders._value.get() - before == 1
