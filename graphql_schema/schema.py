@@ -26,6 +26,7 @@ from graphql_schema.roots.products import ProductMutations, ProductQueries
 from graphql_schema.roots.refunds import RefundMutations, RefundQueries
 from graphql_schema.roots.returns import ReturnMutations, ReturnQueries, ReturnSubscriptions
 from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
+from graphql_schema.roots.webhooks import WebhookMutations, WebhookQueries
 
 
 @strawberry.type
@@ -50,6 +51,7 @@ Query = merge_types(
         EventQueries,
         ReturnQueries,
         RefundQueries,
+        WebhookQueries,
     ),
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
@@ -59,7 +61,8 @@ Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
 Mutation = merge_types(
     "Mutation",
     (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations, ProductMutations, ChannelMutations,
-     CustomerMutations, LocationMutations, ReturnMutations, RefundMutations, ExchangeMutations),
+     CustomerMutations, LocationMutations, ReturnMutations, RefundMutations, ExchangeMutations,
+     WebhookMutations),
 )
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Change the OMS: capture and manage orders, move and count stock, configure routing, pick, pack and ship. "

@@ -1,0 +1,249 @@
+"""The delivery worker: the sequenced event log → every active endpoint, at least once, in order per
+aggregate.
+
+One worker per deployment delivers: every process runs a candidate, and the one holding the
+`webhooks` lease (the sequencer's leasing, app/repositories/sequencer.py) works; the others retry
+the lease. Per endpoint, one task:
+
+1. **Enqueue**: reads the endpoint's matching events after its cursor (up to the relay's last
+   stamped seq) and, in one transaction, inserts a delivery per event (unique per endpoint and
+   event) and moves the cursor, guarded on its old value. A restart resumes at the stored cursor;
+   a deposed leader's scan aborts on the guard. Nothing is skipped and nothing enqueued twice.
+2. **Send**: the oldest open delivery of each aggregate (the head), when due, up to
+   `concurrency_per_endpoint` at once, never two of one aggregate: events of an order reach the
+   receiver in the log's order. A 2xx answer marks it DELIVERED; anything else (an error status,
+   a refused connection, the deadline) schedules a retry after exponential backoff with jitter,
+   and after `max_attempts` failures it is DEAD and the aggregate's next event goes out.
+
+Each endpoint has its own task, HTTP deadline and concurrency, so a slow or failing receiver delays
+only itself. The worker wakes when the relay stamps a batch (a change stream on the relay state)
+and at least every `poll_seconds` (retries fall due with the clock). A send whose result was not
+recorded (a crash, a lost lease) is sent again by the next leader: at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from datetime import timedelta
+
+from app.domain.clock import utcnow
+from app.domain.webhooks import (
+    ENDPOINT_AGGREGATE,
+    DeliveryAttempt,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookOptions,
+    after_failure,
+    backoff_seconds,
+)
+from app.repositories.database import Mongo, Session
+from app.repositories.events import EventRepository
+from app.repositories.sequencer import Lease, LeaseRepository, RelayStateRepository
+from app.repositories.webhooks import WebhookDeliveryRepository, WebhookEndpointRepository
+from app.services.webhook_sender import WebhookSender
+
+log = logging.getLogger("oms.webhooks")
+
+WEBHOOKS_LEASE = "webhooks"
+ENQUEUE_BATCH = 500
+
+
+class _Superseded(Exception):
+    """Another worker moved the endpoint's cursor first."""
+
+
+class WebhookWorker:
+    def __init__(
+        self,
+        *,
+        mongo: Mongo,
+        endpoints: WebhookEndpointRepository,
+        deliveries: WebhookDeliveryRepository,
+        events: EventRepository,
+        relay_state: RelayStateRepository,
+        leases: LeaseRepository,
+        options: WebhookOptions,
+        owner: str,
+    ):
+        self._mongo = mongo
+        self._endpoints = endpoints
+        self._deliveries = deliveries
+        self._events = events
+        self._relay_state = relay_state
+        self._leases = leases
+        self._options = options
+        self.owner = owner
+        self._task: asyncio.Task[None] | None = None
+        self._stamped = asyncio.Event()  # replaced after each wake-up; waiters hold the one they saw
+        self.leading = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="oms-webhooks")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run(self) -> None:
+        """Deliver while holding the lease, else keep trying for it. Runs until cancelled."""
+        retry = self._options.lease_seconds / 8
+        while True:
+            try:
+                lease = await self._leases.acquire(WEBHOOKS_LEASE, self.owner, self._options.lease_seconds)
+            except Exception:  # noqa: BLE001 - a database hiccup: try again on the next round
+                log.exception("webhook worker could not reach its lease")
+                lease = None
+            if lease is None:
+                await asyncio.sleep(retry)
+                continue
+            try:
+                await self._lead(lease)
+            except Exception:  # noqa: BLE001 - lost the lease or the database: step down, retry
+                log.exception("webhook worker stepped down")
+                await asyncio.sleep(retry)
+            finally:
+                self.leading.clear()
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._leases.release(WEBHOOKS_LEASE, lease))
+
+    async def _lead(self, lease: Lease) -> None:
+        sender = WebhookSender(timeout_seconds=self._options.timeout_seconds, allow_private=self._options.allow_private_targets)
+        tasks: dict[str, asyncio.Task[None]] = {}
+        keeper = asyncio.create_task(self._keep_lease(lease))
+        watcher = asyncio.create_task(self._watch_stamps())
+        self.leading.set()
+        log.info("webhook worker leads", extra={"owner": self.owner, "epoch": lease.epoch})
+        try:
+            while not keeper.done():
+                active = {endpoint.id for endpoint in await self._endpoints.active()}
+                for endpoint_id in list(tasks):
+                    task = tasks[endpoint_id]
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        log.error("webhook endpoint task failed; restarting it", exc_info=task.exception())
+                    if endpoint_id not in active or task.done():
+                        await _cancel(tasks.pop(endpoint_id))
+                for endpoint_id in active - tasks.keys():
+                    tasks[endpoint_id] = asyncio.create_task(self._serve(endpoint_id, sender), name=f"webhook-{endpoint_id}")
+                await asyncio.wait({keeper}, timeout=self._options.poll_seconds)
+            keeper.result()  # raises why the lease was lost
+        finally:
+            for task in tasks.values():
+                await _cancel(task)
+            await _cancel(keeper)
+            await _cancel(watcher)
+            await sender.close()
+
+    async def _keep_lease(self, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(self._options.lease_seconds / 3)
+            if not await self._leases.renew(WEBHOOKS_LEASE, lease, self._options.lease_seconds):
+                raise RuntimeError("webhook lease taken over")
+
+    async def _watch_stamps(self) -> None:
+        """Wakes the endpoint tasks as soon as the relay stamps a batch (the poll is the fallback)."""
+        while True:
+            try:
+                async with self._relay_state.progress() as progress:
+                    async for _ in progress:
+                        self._wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the poll keeps delivering; try the stream again
+                log.warning("webhook worker lost the relay's progress stream", exc_info=True)
+                await asyncio.sleep(self._options.poll_seconds)
+
+    def _wake(self) -> None:
+        stamped, self._stamped = self._stamped, asyncio.Event()
+        stamped.set()
+
+    # --- one endpoint ------------------------------------------------------------------------------
+
+    async def _serve(self, endpoint_id: str, sender: WebhookSender) -> None:
+        in_flight: dict[asyncio.Task[None], str] = {}  # task → aggregate key
+        try:
+            while True:
+                for task in [t for t in in_flight if t.done()]:
+                    del in_flight[task]
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("webhook attempt failed", exc_info=task.exception())
+                woken = self._stamped
+                endpoint = await self._endpoints.get(endpoint_id)
+                if endpoint is None or not endpoint.enabled:
+                    return
+                more = await self._enqueue(endpoint)
+                room = self._options.concurrency_per_endpoint - len(in_flight)
+                heads = await self._deliveries.due_heads(endpoint.id, utcnow(), busy=set(in_flight.values()), limit=room)
+                for delivery in heads:
+                    task = asyncio.create_task(self._attempt(endpoint, delivery, sender))
+                    in_flight[task] = delivery.aggregate
+                if more:
+                    continue  # catch up with the log before waiting
+                wake = asyncio.ensure_future(woken.wait())
+                await asyncio.wait({*in_flight, wake}, timeout=self._options.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                await _cancel(wake)
+        finally:
+            for task in in_flight:
+                await _cancel(task)
+
+    async def _enqueue(self, endpoint: WebhookEndpoint) -> bool:
+        """Deliveries for the next matching events after the cursor; True when more remain."""
+        upto = await self._relay_state.last_seq()
+        if upto <= endpoint.cursor:
+            return False
+        events = await self._events.between(
+            endpoint.cursor, upto, endpoint.selection(), limit=ENQUEUE_BATCH, excluded_aggregates=(ENDPOINT_AGGREGATE,)
+        )
+        full = len(events) == ENQUEUE_BATCH
+        new_cursor = events[-1].seq if full else upto
+        assert new_cursor is not None
+
+        async def work(session: Session) -> None:
+            await self._deliveries.enqueue(endpoint.id, events, at=utcnow(), session=session)
+            if not await self._endpoints.advance_cursor(endpoint.id, from_seq=endpoint.cursor, to_seq=new_cursor, session=session):
+                raise _Superseded(endpoint.id)
+
+        try:
+            await self._mongo.transaction(work)
+        except _Superseded:
+            return True  # re-read the endpoint and its cursor
+        return full
+
+    async def _attempt(self, endpoint: WebhookEndpoint, delivery: WebhookDelivery, sender: WebhookSender) -> None:
+        found = await self._events.by_ids([delivery.event_id])
+        if found:
+            attempt = await sender.send(endpoint, delivery, found[0])
+        else:
+            attempt = DeliveryAttempt(at=utcnow(), response_code=None, latency_ms=0, error="the event is no longer in the log")
+        attempts = delivery.attempts + 1
+        if attempt.error is None:
+            status = DeliveryStatus.DELIVERED
+        elif not found:
+            status = DeliveryStatus.DEAD
+        else:
+            status = after_failure(attempts, self._options.max_attempts)
+        delay = backoff_seconds(
+            attempts, base=self._options.backoff_base_seconds, cap=self._options.backoff_max_seconds, jitter=random.random()  # noqa: S311
+        )
+        recorded = await self._deliveries.record_attempt(
+            delivery, attempt, status=status, next_attempt_at=attempt.at + timedelta(seconds=delay)
+        )
+        if recorded and status is DeliveryStatus.DEAD:
+            log.warning(
+                "webhook delivery dead-lettered",
+                extra={"endpoint_id": endpoint.id, "delivery_id": delivery.id, "event_seq": delivery.seq, "error": attempt.error},
+            )
+
+
+async def _cancel(task: asyncio.Future[object] | asyncio.Task[None] | None) -> None:
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
