@@ -32,6 +32,7 @@ class Received:
     headers: dict[str, str]
     nonce: str
     verified: bool
+    raw: bytes
 
 
 @dataclass
@@ -72,7 +73,7 @@ class Receiver:
             envelope = json.loads(body)
             async with self._arrived:
                 self.received.append(
-                    Received(request.url.path, envelope["events"][0], dict(request.headers), parse_header(header).nonce, verified)
+                    Received(request.url.path, envelope["events"][0], dict(request.headers), parse_header(header).nonce, verified, body)
                 )
                 self._arrived.notify_all()
         return Response(status_code=status)
