@@ -21,18 +21,19 @@ from tests.authz_fulfilment import FULFILMENT_ROWS
 from tests.authz_refunds import REFUND_ROWS
 from tests.authz_returns import RETURN_ROWS, RETURN_SUBSCRIPTION_ROWS
 from tests.authz_table import CALLERS, DENY, HIDE, ROWS as CORE_ROWS, Row, Seed
+from tests.authz_webhooks import WEBHOOK_ROWS
 from tests.authz_world import Callers, callers, seed  # noqa: F401 - fixtures
 from tests.conftest import GraphQLClient
 
 pytestmark = pytest.mark.usefixtures("reservations_consistent")
 
-ROWS = [*CORE_ROWS, *FULFILMENT_ROWS, *RETURN_ROWS, *REFUND_ROWS]
+ROWS = [*CORE_ROWS, *FULFILMENT_ROWS, *RETURN_ROWS, *REFUND_ROWS, *WEBHOOK_ROWS]
 DENIAL_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND"}
 # What a refused operation must leave untouched. Events lose their `seq` stamp from the
 # comparison: the sequencer stamps committed events in the background.
 _FINGERPRINTED = (
     "orders", "shipments", "customers", "inventory", "events", "channels", "locations", "products", "returns", "return_policies",
-    "refunds", "exchanges",
+    "refunds", "exchanges", "webhook_endpoints", "webhook_deliveries",
 )
 
 
