@@ -13,7 +13,7 @@ CONSTRAINTS := constraints.txt
 # Test processes, each with its own mongod (tests/conftest.py). 2 cores: see README "Tests".
 TEST_WORKERS ?= 3
 
-.PHONY: run test test-latest lock install lint schema bench bench-capture bench-returns bench-subscriptions bench-failover bench-import clean
+.PHONY: run test test-latest lock install lint schema bench bench-capture bench-returns bench-subscriptions bench-failover bench-import bench-webhooks clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
@@ -70,6 +70,9 @@ bench-subscriptions: $(STAMP)
 
 bench-failover: $(STAMP)
 	$(BIN)/python -m bench.relay_failover | tee bench/results/relay_failover.json
+
+bench-webhooks: $(STAMP)
+	$(BIN)/python -m bench.webhooks --json bench/results/webhooks.json
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_stock --rows 100000

@@ -27,9 +27,12 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
+from dataclasses import replace
 from datetime import timedelta
 
 from app.domain.clock import utcnow
+from app.domain.events import DomainEvent
 from app.domain.webhooks import (
     ENDPOINT_AGGREGATE,
     DeliveryAttempt,
@@ -168,21 +171,35 @@ class WebhookWorker:
 
     async def _serve(self, endpoint_id: str, sender: WebhookSender) -> None:
         in_flight: dict[asyncio.Task[None], str] = {}  # task → aggregate key
+        endpoint: WebhookEndpoint | None = None
+        read_at = scanned_at = -1.0  # monotonic: the endpoint re-read and the log scanned at least every poll
+        woken = self._stamped
+        more = True
         try:
             while True:
                 for task in [t for t in in_flight if t.done()]:
                     del in_flight[task]
                     if not task.cancelled() and task.exception() is not None:
                         log.error("webhook attempt failed", exc_info=task.exception())
-                woken = self._stamped
-                endpoint = await self._endpoints.get(endpoint_id)
-                if endpoint is None or not endpoint.enabled:
-                    return
-                more = await self._enqueue(endpoint)
+                now = time.monotonic()
+                if endpoint is None or now - read_at >= self._options.poll_seconds:
+                    endpoint, read_at = await self._endpoints.get(endpoint_id), now
+                    if endpoint is None or not endpoint.enabled:
+                        return  # deleted or disabled (changes apply within a poll)
+                if more or woken.is_set() or now - scanned_at >= self._options.poll_seconds:
+                    woken, scanned_at = self._stamped, now
+                    cursor = await self._enqueue(endpoint)
+                    more = cursor is None or cursor != endpoint.cursor
+                    endpoint = replace(endpoint, cursor=cursor) if cursor is not None else None
+                    if endpoint is None:
+                        continue  # another worker moved the cursor: re-read it
+                else:
+                    more = False
                 room = self._options.concurrency_per_endpoint - len(in_flight)
                 heads = await self._deliveries.due_heads(endpoint.id, utcnow(), busy=set(in_flight.values()), limit=room)
+                found = {e.id: e for e in await self._events.by_ids([d.event_id for d in heads])} if heads else {}
                 for delivery in heads:
-                    task = asyncio.create_task(self._attempt(endpoint, delivery, sender))
+                    task = asyncio.create_task(self._attempt(endpoint, delivery, found.get(delivery.event_id), sender))
                     in_flight[task] = delivery.aggregate
                 if more:
                     continue  # catch up with the log before waiting
@@ -193,16 +210,16 @@ class WebhookWorker:
             for task in in_flight:
                 await _cancel(task)
 
-    async def _enqueue(self, endpoint: WebhookEndpoint) -> bool:
-        """Deliveries for the next matching events after the cursor; True when more remain."""
+    async def _enqueue(self, endpoint: WebhookEndpoint) -> int | None:
+        """Deliveries for the next matching events after the cursor (a batch); the new cursor, or
+        None when another worker moved it first."""
         upto = await self._relay_state.last_seq()
         if upto <= endpoint.cursor:
-            return False
+            return endpoint.cursor
         events = await self._events.between(
             endpoint.cursor, upto, endpoint.selection(), limit=ENQUEUE_BATCH, excluded_aggregates=(ENDPOINT_AGGREGATE,)
         )
-        full = len(events) == ENQUEUE_BATCH
-        new_cursor = events[-1].seq if full else upto
+        new_cursor = events[-1].seq if len(events) == ENQUEUE_BATCH else upto
         assert new_cursor is not None
 
         async def work(session: Session) -> None:
@@ -213,19 +230,20 @@ class WebhookWorker:
         try:
             await self._mongo.transaction(work)
         except _Superseded:
-            return True  # re-read the endpoint and its cursor
-        return full
+            return None
+        return new_cursor
 
-    async def _attempt(self, endpoint: WebhookEndpoint, delivery: WebhookDelivery, sender: WebhookSender) -> None:
-        found = await self._events.by_ids([delivery.event_id])
-        if found:
-            attempt = await sender.send(endpoint, delivery, found[0])
+    async def _attempt(
+        self, endpoint: WebhookEndpoint, delivery: WebhookDelivery, found: DomainEvent | None, sender: WebhookSender
+    ) -> None:
+        if found is not None:
+            attempt = await sender.send(endpoint, delivery, found)
         else:
             attempt = DeliveryAttempt(at=utcnow(), response_code=None, latency_ms=0, error="the event is no longer in the log")
         attempts = delivery.attempts + 1
         if attempt.error is None:
             status = DeliveryStatus.DELIVERED
-        elif not found:
+        elif found is None:
             status = DeliveryStatus.DEAD
         else:
             status = after_failure(attempts, self._options.max_attempts)
