@@ -149,3 +149,18 @@ async def delivered(gql: GraphQLClient, endpoint_id: str) -> dict[str, Any]:
             if edges and edges[0]["node"]["status"] == "DELIVERED":
                 return edges[0]["node"]
             await asyncio.sleep(0.05)
+
+
+def test_private_targets_are_allowed_outside_production_only_unless_configured() -> None:
+    from app.asgi import webhook_options
+    from app.settings import Settings
+
+    assert Settings.from_env({}).allow_private_webhook_targets is True
+    production = Settings.from_env({"OMS_ENV": "production"})
+    assert production.allow_private_webhook_targets is False and webhook_options(production).allow_private_targets is False
+    allowed = Settings.from_env({"OMS_ENV": "production", "OMS_WEBHOOK_ALLOW_PRIVATE": "true", "OMS_WEBHOOK_MAX_ATTEMPTS": "3"})
+    assert webhook_options(allowed).allow_private_targets is True and webhook_options(allowed).max_attempts == 3
+    assert any("OMS_WEBHOOK_ALLOW_PRIVATE" in line for line in allowed.production_warnings())
+    with pytest.raises(SystemExit) as refused:
+        Settings.from_env({"OMS_WEBHOOK_ALLOW_PRIVATE": "maybe"})
+    assert "OMS_WEBHOOK_ALLOW_PRIVATE" in str(refused.value.code)

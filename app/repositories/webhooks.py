@@ -28,8 +28,6 @@ from app.repositories.database import Session
 from app.repositories.keyset import newest_first_page
 
 MAX_ENDPOINTS = 1_000
-# The heads of an endpoint's aggregates are looked for among its oldest open deliveries, this many.
-HEAD_WINDOW = 5_000
 
 
 def endpoint_to_doc(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -176,21 +174,14 @@ class WebhookDeliveryRepository:
         doc = await self.collection.find_one({"_id": delivery_id})
         return delivery_from_doc(doc) if doc else None
 
-    async def due_heads(self, endpoint_id: str, now: datetime, *, busy: set[str], limit: int) -> list[WebhookDelivery]:
-        """The oldest open delivery of each of the endpoint's aggregates, if due and not in flight:
-        what may be sent now without overtaking an earlier event of the same aggregate."""
-        if limit <= 0:
-            return []
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {"endpoint_id": endpoint_id, "status": {"$in": [s.value for s in OPEN_STATUSES]}}},
-            {"$sort": {"seq": 1}},
-            {"$limit": HEAD_WINDOW},
-            {"$group": {"_id": "$aggregate", "doc": {"$first": "$$ROOT"}}},
-            {"$match": {"doc.next_attempt_at": {"$lte": now}, "_id": {"$nin": sorted(busy)}}},
-            {"$sort": {"doc.seq": 1}},
-            {"$limit": limit},
-        ]
-        return [delivery_from_doc(row["doc"]) async for row in await self.collection.aggregate(pipeline)]
+    async def open_in_order(self, endpoint_id: str, *, limit: int) -> list[WebhookDelivery]:
+        """The endpoint's oldest open deliveries, in seq order (the worker picks heads among them)."""
+        cursor = (
+            self.collection.find({"endpoint_id": endpoint_id, "status": {"$in": [s.value for s in OPEN_STATUSES]}})
+            .sort("seq", ASCENDING)
+            .limit(limit)
+        )
+        return [delivery_from_doc(doc) async for doc in cursor]
 
     async def record_attempt(
         self,

@@ -28,14 +28,17 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from app.domain.clock import utcnow
 from app.domain.events import DomainEvent
 from app.domain.webhooks import (
     ENDPOINT_AGGREGATE,
     DeliveryAttempt,
+    OPEN_STATUSES,
     DeliveryStatus,
     WebhookDelivery,
     WebhookEndpoint,
@@ -53,6 +56,7 @@ log = logging.getLogger("oms.webhooks")
 
 WEBHOOKS_LEASE = "webhooks"
 ENQUEUE_BATCH = 500
+QUEUE_WINDOW = 500  # open deliveries per endpoint held in memory
 
 
 class _Superseded(Exception):
@@ -138,10 +142,7 @@ class WebhookWorker:
                 await asyncio.wait({keeper}, timeout=self._options.poll_seconds)
             keeper.result()  # raises why the lease was lost
         finally:
-            for task in tasks.values():
-                await _cancel(task)
-            await _cancel(keeper)
-            await _cancel(watcher)
+            await _cancel_all([*tasks.values(), keeper, watcher])
             await sender.close()
 
     async def _keep_lease(self, lease: Lease) -> None:
@@ -170,17 +171,28 @@ class WebhookWorker:
     # --- one endpoint ------------------------------------------------------------------------------
 
     async def _serve(self, endpoint_id: str, sender: WebhookSender) -> None:
-        in_flight: dict[asyncio.Task[None], str] = {}  # task → aggregate key
+        """One endpoint: scan the log into deliveries, and send the heads of its aggregates.
+
+        The endpoint's oldest open deliveries (up to QUEUE_WINDOW, in seq order) are kept in memory
+        and reloaded after a scan enqueued something, or every poll (replays, other changes); the
+        first of each aggregate in that window is its head, since anything older is in it too."""
+        in_flight: dict[asyncio.Task[WebhookDelivery | None], WebhookDelivery] = {}
+        queue: dict[str, WebhookDelivery] = {}  # by id, in seq order
         endpoint: WebhookEndpoint | None = None
-        read_at = scanned_at = -1.0  # monotonic: the endpoint re-read and the log scanned at least every poll
+        read_at = scanned_at = loaded_at = -1.0  # monotonic
         woken = self._stamped
         more = True
         try:
             while True:
                 for task in [t for t in in_flight if t.done()]:
-                    del in_flight[task]
-                    if not task.cancelled() and task.exception() is not None:
-                        log.error("webhook attempt failed", exc_info=task.exception())
+                    sent = in_flight.pop(task)
+                    queue.pop(sent.id, None)
+                    if task.cancelled() or task.exception() is not None:
+                        if not task.cancelled():
+                            log.error("webhook attempt failed", exc_info=task.exception())
+                        loaded_at = -1.0  # unknown outcome: reload
+                    elif (still_open := task.result()) is not None:
+                        queue[sent.id] = still_open  # a retry, due later
                 now = time.monotonic()
                 if endpoint is None or now - read_at >= self._options.poll_seconds:
                     endpoint, read_at = await self._endpoints.get(endpoint_id), now
@@ -190,25 +202,32 @@ class WebhookWorker:
                     woken, scanned_at = self._stamped, now
                     cursor = await self._enqueue(endpoint)
                     more = cursor is None or cursor != endpoint.cursor
+                    if more and len(queue) < QUEUE_WINDOW:
+                        loaded_at = -1.0  # new deliveries may belong in the window
                     endpoint = replace(endpoint, cursor=cursor) if cursor is not None else None
                     if endpoint is None:
                         continue  # another worker moved the cursor: re-read it
                 else:
                     more = False
-                room = self._options.concurrency_per_endpoint - len(in_flight)
-                heads = await self._deliveries.due_heads(endpoint.id, utcnow(), busy=set(in_flight.values()), limit=room)
+                if now - loaded_at >= self._options.poll_seconds:
+                    loaded = await self._deliveries.open_in_order(endpoint.id, limit=QUEUE_WINDOW)
+                    queue, loaded_at = {d.id: d for d in loaded}, now
+                heads = _heads(
+                    queue.values(), busy={d.aggregate for d in in_flight.values()}, now=utcnow(),
+                    limit=self._options.concurrency_per_endpoint - len(in_flight),
+                )
                 found = {e.id: e for e in await self._events.by_ids([d.event_id for d in heads])} if heads else {}
                 for delivery in heads:
-                    task = asyncio.create_task(self._attempt(endpoint, delivery, found.get(delivery.event_id), sender))
-                    in_flight[task] = delivery.aggregate
+                    in_flight[asyncio.create_task(self._attempt(endpoint, delivery, found.get(delivery.event_id), sender))] = delivery
                 if more:
                     continue  # catch up with the log before waiting
                 wake = asyncio.ensure_future(woken.wait())
-                await asyncio.wait({*in_flight, wake}, timeout=self._options.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-                await _cancel(wake)
+                try:
+                    await asyncio.wait({*in_flight, wake}, timeout=self._options.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    wake.cancel()  # not awaited: awaiting it could swallow a cancellation meant for this task
         finally:
-            for task in in_flight:
-                await _cancel(task)
+            await _cancel_all(list(in_flight))
 
     async def _enqueue(self, endpoint: WebhookEndpoint) -> int | None:
         """Deliveries for the next matching events after the cursor (a batch); the new cursor, or
@@ -235,7 +254,8 @@ class WebhookWorker:
 
     async def _attempt(
         self, endpoint: WebhookEndpoint, delivery: WebhookDelivery, found: DomainEvent | None, sender: WebhookSender
-    ) -> None:
+    ) -> WebhookDelivery | None:
+        """Sends once and records it; the delivery as it stands now if it stays open, else None."""
         if found is not None:
             attempt = await sender.send(endpoint, delivery, found)
         else:
@@ -250,18 +270,50 @@ class WebhookWorker:
         delay = backoff_seconds(
             attempts, base=self._options.backoff_base_seconds, cap=self._options.backoff_max_seconds, jitter=random.random()  # noqa: S311
         )
-        recorded = await self._deliveries.record_attempt(
-            delivery, attempt, status=status, next_attempt_at=attempt.at + timedelta(seconds=delay)
-        )
+        next_attempt_at = attempt.at + timedelta(seconds=delay)
+        recorded = await self._deliveries.record_attempt(delivery, attempt, status=status, next_attempt_at=next_attempt_at)
         if recorded and status is DeliveryStatus.DEAD:
             log.warning(
                 "webhook delivery dead-lettered",
                 extra={"endpoint_id": endpoint.id, "delivery_id": delivery.id, "event_seq": delivery.seq, "error": attempt.error},
             )
+        if not recorded or status not in OPEN_STATUSES:
+            return None  # done, or changed meanwhile (a replay): the next reload shows it
+        return replace(delivery, status=status, attempts=attempts, next_attempt_at=next_attempt_at)
+
+
+def _heads(queue: Iterable[WebhookDelivery], *, busy: set[str], now: datetime, limit: int) -> list[WebhookDelivery]:
+    """The first delivery of each aggregate in `queue` (seq order), if due and its aggregate not in flight."""
+    heads: list[WebhookDelivery] = []
+    seen: set[str] = set()
+    for delivery in sorted(queue, key=lambda d: d.seq):
+        if len(heads) >= limit:
+            break
+        if delivery.aggregate in seen:
+            continue
+        seen.add(delivery.aggregate)
+        if delivery.aggregate not in busy and delivery.next_attempt_at <= now:
+            heads.append(delivery)
+    return heads
 
 
 async def _cancel(task: asyncio.Future[object] | asyncio.Task[None] | None) -> None:
-    if task is not None and not task.done():
+    """Cancels `task` and waits for it to end, without swallowing a cancellation of the caller."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """For clean-up (also while this task is being cancelled): every task ends before we go on."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
