@@ -125,7 +125,7 @@ class WebhookWorker:
         sender = WebhookSender(timeout_seconds=self._options.timeout_seconds, allow_private=self._options.allow_private_targets)
         tasks: dict[str, asyncio.Task[None]] = {}
         keeper = asyncio.create_task(self._keep_lease(lease))
-        watcher = asyncio.create_task(self._watch_stamps())
+        watcher: asyncio.Task[None] | None = None  # only while some endpoint is active: a change stream costs
         self.leading.set()
         log.info("webhook worker leads", extra={"owner": self.owner, "epoch": lease.epoch})
         try:
@@ -139,10 +139,15 @@ class WebhookWorker:
                         await _cancel(tasks.pop(endpoint_id))
                 for endpoint_id in active - tasks.keys():
                     tasks[endpoint_id] = asyncio.create_task(self._serve(endpoint_id, sender), name=f"webhook-{endpoint_id}")
+                if tasks and (watcher is None or watcher.done()):
+                    watcher = asyncio.create_task(self._watch_stamps())
+                elif not tasks and watcher is not None:
+                    await _cancel(watcher)
+                    watcher = None
                 await asyncio.wait({keeper}, timeout=self._options.poll_seconds)
             keeper.result()  # raises why the lease was lost
         finally:
-            await _cancel_all([*tasks.values(), keeper, watcher])
+            await _cancel_all([*tasks.values(), keeper, *([watcher] if watcher else [])])
             await sender.close()
 
     async def _keep_lease(self, lease: Lease) -> None:
