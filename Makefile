@@ -13,7 +13,7 @@ CONSTRAINTS := constraints.txt
 # Test processes, each with its own mongod (tests/conftest.py). 2 cores: see README "Tests".
 TEST_WORKERS ?= 3
 
-.PHONY: run test test-latest lock install lint schema bench bench-capture bench-returns bench-cases bench-replenishment bench-subscriptions bench-failover bench-import bench-dashboard screenshots clean
+.PHONY: run test test-latest lock install lint schema bench bench-capture bench-returns bench-cases bench-replenishment bench-subscriptions bench-failover bench-import bench-dashboard bench-webhooks screenshots clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
@@ -96,6 +96,9 @@ bench-dashboard: install
 # docs/img/dashboard.png and docs/img/order-detail.png, from the demo data, by the browser tests.
 screenshots: install
 	OMS_SCREENSHOTS=1 $(BIN)/python -m pytest -p no:xdist -q tests/test_dashboard_page.py -k screenshots
+
+bench-webhooks: $(STAMP)
+	$(BIN)/python -m bench.webhooks --json bench/results/webhooks.json
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_stock --rows 100000

@@ -29,8 +29,10 @@ from app.routes import IMPORTS_PATH, routes
 from app.repositories.database import Mongo, connect, deadline, unavailable_error
 from app.repositories.indexes import ensure_indexes
 from app.domain.refunds import AppeasementLimits
+from app.domain.webhooks import WebhookOptions
 from app.services.container import Services, build_services
 from app.services.instances import InstanceWatch
+from app.services.webhook_delivery import WebhookWorker
 from app.services.jwt_tokens import JwtConfig
 from app.services.rate_limits import ClientBudgets, client_budgets
 from app.settings import Settings
@@ -160,6 +162,18 @@ def realtime_options(settings: Settings) -> RealtimeOptions:
     )
 
 
+def webhook_options(settings: Settings) -> WebhookOptions:
+    return WebhookOptions(
+        max_attempts=settings.webhook_max_attempts,
+        backoff_base_seconds=settings.webhook_backoff_base_seconds,
+        backoff_max_seconds=settings.webhook_backoff_max_seconds,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        concurrency_per_endpoint=settings.webhook_concurrency,
+        allow_private_targets=settings.allow_private_webhook_targets,
+        lease_seconds=settings.relay_lease_seconds,
+    )
+
+
 def jwt_config(settings: Settings) -> JwtConfig | None:
     """None when no key or JWKS is configured: bearer JWTs are then refused (API keys still work)."""
     if not settings.jwt_key and not settings.jwt_jwks_url:
@@ -208,6 +222,7 @@ def create_app(
         mongo = Mongo(connect(uri, event_listeners=mongo_listeners), settings.database)
         realtime: Realtime | None = None
         watch: InstanceWatch | None = None
+        webhooks: WebhookWorker | None = None
         warming: list[asyncio.Task[None]] = []  # held so the task is not collected mid-read
         sampling: asyncio.Task[None] | None = None
         budgets: ClientBudgets | None = None
@@ -225,6 +240,7 @@ def create_app(
                 appeasement_limits=AppeasementLimits(
                     csr_cents=settings.appeasement_limit_csr_cents, admin_cents=settings.appeasement_limit_admin_cents
                 ),
+                webhook_options=webhook_options(settings),
             )
             state["services"] = services
             graphql.services = services
@@ -246,6 +262,10 @@ def create_app(
             await watch.start()
             services.scheduler.start()
             services.replenishment.start()
+            if settings.webhook_delivery:
+                # Every process is a candidate; the one holding the `webhooks` lease delivers.
+                webhooks = services.webhook_worker()
+                webhooks.start()
             if settings.env != "test":
                 # The geocoder's tables (1-4 s, ~70 MiB) are read now in a thread, not inside the first
                 # order that comes without coordinates; tests read them when one needs them.
@@ -267,6 +287,8 @@ def create_app(
                 sampling.cancel()
             if realtime is not None:
                 await _stop_step("realtime", realtime.stop())
+            if webhooks is not None:
+                await _stop_step("webhooks", webhooks.stop())
             if "services" in state:
                 await _stop_step("scheduler", state["services"].scheduler.stop())
                 await _stop_step("replenishment", state["services"].replenishment.stop())

@@ -179,6 +179,16 @@ class Settings:
     # The body cap of bulk import uploads (POST /imports/{kind}), streamed into the importer; every
     # other request keeps OMS_MAX_BODY_BYTES.
     import_max_bytes: int = 1 << 30
+    # Outbound webhooks (app/domain/webhooks.py WebhookOptions): tries before DEAD, backoff, the
+    # per-request deadline, parallel requests per endpoint; private targets (SSRF) default to allowed
+    # outside production only; `webhook_delivery` off keeps this process out of the worker's election.
+    webhook_delivery: bool = True
+    webhook_max_attempts: int = 8
+    webhook_backoff_base_seconds: float = 1.0
+    webhook_backoff_max_seconds: float = 300.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_concurrency: int = 4
+    webhook_allow_private_targets: bool | None = None
 
     def __post_init__(self) -> None:
         # Enforced here, whichever way Settings was built: production never has an anonymous admin,
@@ -245,6 +255,15 @@ class Settings:
             webhook_secrets=_webhook_secrets(env.get("OMS_WEBHOOK_SECRETS", "")),
             webhook_tolerance_seconds=_int(env, "OMS_WEBHOOK_TOLERANCE_SECONDS", 300),
             import_max_bytes=_non_negative_int(env, "OMS_IMPORT_MAX_BYTES", 1 << 30),
+            webhook_delivery=_bool(env, "OMS_WEBHOOK_DELIVERY", True),
+            webhook_max_attempts=max(1, _int(env, "OMS_WEBHOOK_MAX_ATTEMPTS", 8)),
+            webhook_backoff_base_seconds=_float(env, "OMS_WEBHOOK_BACKOFF_BASE", 1.0),
+            webhook_backoff_max_seconds=_float(env, "OMS_WEBHOOK_BACKOFF_MAX", 300.0),
+            webhook_timeout_seconds=_float(env, "OMS_WEBHOOK_TIMEOUT", 10.0),
+            webhook_concurrency=max(1, _int(env, "OMS_WEBHOOK_CONCURRENCY", 4)),
+            webhook_allow_private_targets=(
+                _bool(env, "OMS_WEBHOOK_ALLOW_PRIVATE", False) if env.get("OMS_WEBHOOK_ALLOW_PRIVATE", "").strip() else None
+            ),
             event_retention_days=_int(env, "OMS_EVENT_RETENTION_DAYS", 30),
             subscriber_queue_size=_int(env, "OMS_SUBSCRIBER_QUEUE", 1_000),
             subscriber_send_limit_bytes=_non_negative_int(env, "OMS_SUBSCRIBER_SEND_LIMIT", 1 << 20),
@@ -261,6 +280,13 @@ class Settings:
             rate_limit_storage=_choice(env, "OMS_RATE_LIMIT_STORAGE", "mongodb", RATE_LIMIT_STORAGES),
             rate_limit_redis_url=_rate_limit_redis_url(env),
         )
+
+    @property
+    def allow_private_webhook_targets(self) -> bool:
+        """OMS_WEBHOOK_ALLOW_PRIVATE when set; otherwise only outside production."""
+        if self.webhook_allow_private_targets is not None:
+            return self.webhook_allow_private_targets
+        return not self.production
 
     def webhook_secrets_for(self, source: str) -> tuple[str, ...]:
         return next((secrets for name, secrets in self.webhook_secrets if name == source), ())
@@ -291,6 +317,8 @@ class Settings:
             warnings.append("OMS_CORS_ORIGINS is *: any web page may call the API from its visitors' browsers")
         if self.limits.rate_capacity <= 0 or self.limits.rate_per_second <= 0:
             warnings.append("rate limiting is off (OMS_RATE_CAPACITY or OMS_RATE_PER_SECOND is 0)")
+        if self.webhook_allow_private_targets:
+            warnings.append("OMS_WEBHOOK_ALLOW_PRIVATE is on: outbound webhooks may target loopback and private addresses")
         if self.subscriber_send_limit_bytes <= 0:
             warnings.append("OMS_SUBSCRIBER_SEND_LIMIT is 0: a client that stops reading is buffered for without bound")
         return tuple(warnings)

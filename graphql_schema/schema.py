@@ -29,6 +29,7 @@ from graphql_schema.roots.refunds import RefundMutations, RefundQueries
 from graphql_schema.roots.replenishment import ReplenishmentMutations, ReplenishmentQueries, ReplenishmentSubscriptions
 from graphql_schema.roots.returns import ReturnMutations, ReturnQueries, ReturnSubscriptions
 from graphql_schema.roots.routing import RoutingMutations, RoutingQueries
+from graphql_schema.roots.webhooks import WebhookMutations, WebhookQueries
 
 
 @strawberry.type
@@ -56,6 +57,7 @@ Query = merge_types(
         CaseQueries,
         ReplenishmentQueries,
         RateLimitQueries,
+        WebhookQueries,
     ),
 )
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
@@ -66,7 +68,7 @@ Mutation = merge_types(
     "Mutation",
     (OrderMutations, InventoryMutations, RoutingMutations, FulfilmentMutations, ProductMutations, ChannelMutations,
      CustomerMutations, LocationMutations, ReturnMutations, RefundMutations, ExchangeMutations, CaseMutations,
-     ReplenishmentMutations),
+     ReplenishmentMutations, WebhookMutations),
 )
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Change the OMS: capture and manage orders, move and count stock, configure routing, pick, pack and ship. "

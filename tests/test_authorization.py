@@ -23,12 +23,13 @@ from tests.authz_refunds import REFUND_ROWS
 from tests.authz_replenishment import REPLENISHMENT_ROWS, REPLENISHMENT_SUBSCRIPTION_ROWS
 from tests.authz_returns import RETURN_ROWS, RETURN_SUBSCRIPTION_ROWS
 from tests.authz_table import CALLERS, DENY, HIDE, ROWS as CORE_ROWS, Row, Seed
+from tests.authz_webhooks import WEBHOOK_ROWS
 from tests.authz_world import Callers, callers, seed  # noqa: F401 - fixtures
 from tests.conftest import GraphQLClient
 
 pytestmark = pytest.mark.usefixtures("reservations_consistent")
 
-ROWS = [*CORE_ROWS, *FULFILMENT_ROWS, *RETURN_ROWS, *REFUND_ROWS, *CASE_ROWS, *REPLENISHMENT_ROWS]
+ROWS = [*CORE_ROWS, *FULFILMENT_ROWS, *RETURN_ROWS, *REFUND_ROWS, *CASE_ROWS, *REPLENISHMENT_ROWS, *WEBHOOK_ROWS]
 DENIAL_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND"}
 # What a refused operation must leave untouched. Events lose their `seq` stamp from the
 # comparison: the sequencer stamps committed events in the background.
@@ -36,6 +37,7 @@ _FINGERPRINTED = (
     "orders", "shipments", "customers", "inventory", "events", "channels", "locations", "products", "returns", "return_policies",
     "refunds", "exchanges", "cases", "case_sla_policies",
     "suppliers", "supplier_items", "purchase_orders", "replenishment_policies",
+    "webhook_endpoints", "webhook_deliveries",
 )
 
 

@@ -141,6 +141,19 @@ class EventRepository:
         cursor = self.collection.find({"seq": {"$gt": after, "$lte": upto}}).sort("seq", ASCENDING)
         return [from_doc(doc) async for doc in cursor]
 
+    async def between(
+        self, after: int, upto: int, selection: EventFilter, *, limit: int, excluded_aggregates: tuple[str, ...] = ()
+    ) -> list[DomainEvent]:
+        """Matching events with after < seq <= upto, in seq order, at most `limit` (outbound webhooks)."""
+        query = {**filter_query(selection), "seq": {"$gt": after, "$lte": upto}}
+        if excluded_aggregates:
+            query["aggregate_type"] = {**query.get("aggregate_type", {}), "$nin": list(excluded_aggregates)}
+        cursor = self.collection.find(query).sort("seq", ASCENDING).limit(limit)
+        return [from_doc(doc) async for doc in cursor]
+
+    async def by_ids(self, ids: list[str]) -> list[DomainEvent]:
+        return [from_doc(doc) async for doc in self.collection.find({"_id": {"$in": ids}})]
+
     async def oldest_seq(self) -> int | None:
         doc = await self.collection.find_one(STAMPED, {"seq": 1}, sort=[("seq", ASCENDING)])
         return doc["seq"] if doc else None

@@ -182,6 +182,20 @@ INDEXES: dict[str, list[IndexModel]] = {
     "rate_limit_buckets": [
         IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
     ],
+    # Outbound webhooks (app/repositories/webhooks.py).
+    "webhook_endpoints": [
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
+        IndexModel([("status", ASCENDING), ("_id", ASCENDING)], name="status"),
+    ],
+    "webhook_deliveries": [
+        # One delivery per endpoint and event: a range scanned twice enqueues nothing twice.
+        IndexModel([("endpoint_id", ASCENDING), ("event_id", ASCENDING)], name="endpoint_event", unique=True),
+        # The worker's heads per aggregate: an endpoint's open deliveries in seq order.
+        IndexModel([("endpoint_id", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="endpoint_status_seq"),
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
+        IndexModel([("endpoint_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="endpoint_created"),
+        IndexModel([("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="status_created"),
+    ],
 }
 
 DEFAULT_EVENT_RETENTION_DAYS = 30

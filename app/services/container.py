@@ -13,6 +13,7 @@ from app.domain.errors import ServiceUnavailable
 from app.domain.payment_providers import PaymentProviders
 from app.domain.rate_cards import built_in_carriers
 from app.domain.refunds import DEFAULT_APPEASEMENT_LIMITS, AppeasementLimits
+from app.domain.webhooks import WebhookOptions
 
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.cases import CaseRepository
@@ -37,6 +38,8 @@ from app.repositories.routing import RoutingPolicyRepository
 from app.repositories.sequencer import RelayStateRepository
 from app.repositories.shipments import ShipmentRepository
 from app.repositories.signatures import WebhookNonceRepository
+from app.repositories.sequencer import LeaseRepository
+from app.repositories.webhooks import WebhookDeliveryRepository, WebhookEndpointRepository
 from app.services.auth import AuthService
 from app.services.backorders import BackorderService
 from app.services.jwt_tokens import JwtConfig
@@ -90,6 +93,8 @@ from app.services.stock_import import StockImporter
 from app.services.customer_import import CustomerImporter
 from app.services.location_import import LocationImporter
 from app.services.product_import import ProductImporter
+from app.services.webhook_delivery import WebhookWorker
+from app.services.webhooks import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,9 @@ class Services:
     purchase_orders: PurchaseOrderService
     purchase_order_receiving: PurchaseOrderReceiving
     replenishment: ReplenishmentService
+    # Outbound webhooks: endpoints and deliveries (ADMIN), and the options the delivery worker runs with.
+    webhooks: WebhookService
+    webhook_options: WebhookOptions
 
     async def ready(self, *, wait_seconds: float = 1.0) -> bool:
         """Whether the primary answers within `wait_seconds`, so a hung database makes /readyz fail fast."""
@@ -155,6 +163,20 @@ class Services:
     def sequencer(self, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = LEASE_SECONDS) -> Sequencer:
         """The process's sequencer candidate (services/sequencer.py); the real-time layer runs it."""
         return build_sequencer(self.mongo, on_sequenced=on_sequenced, follow=follow, lease_seconds=lease_seconds)
+
+    def webhook_worker(self, *, owner: str | None = None, options: WebhookOptions | None = None) -> WebhookWorker:
+        """This process's candidate for the one webhook delivery worker (services/webhook_delivery.py)."""
+        db = self.mongo.db
+        return WebhookWorker(
+            mongo=self.mongo,
+            endpoints=WebhookEndpointRepository(db),
+            deliveries=WebhookDeliveryRepository(db),
+            events=EventRepository(db),
+            relay_state=RelayStateRepository(db),
+            leases=LeaseRepository(db),
+            options=options or self.webhook_options,
+            owner=owner or instance_id(),
+        )
 
     def instance_watch(self, *, owner: str | None = None, lease_seconds: float = 1.5) -> InstanceWatch:
         """This process's beat, and the reaper of dead processes' open transactions (services/instances.py)."""
@@ -182,6 +204,7 @@ def build_services(
     webhook_secrets: Mapping[str, Sequence[str]] | None = None,
     payment_providers: PaymentProviders | None = None,
     appeasement_limits: AppeasementLimits = DEFAULT_APPEASEMENT_LIMITS,
+    webhook_options: WebhookOptions | None = None,
 ) -> Services:
     """`carriers`: the carrier registry (built-in rate cards by default; a real API replaces one by code).
     `payment_providers`: refund and charge adapters by provider code (the built-in recorder by default)."""
@@ -454,4 +477,13 @@ def build_services(
             inventory_changes=inventory_changes,
             events=events,
         ),
+        webhooks=WebhookService(
+            mongo=mongo,
+            endpoints=WebhookEndpointRepository(db),
+            deliveries=WebhookDeliveryRepository(db),
+            events=events,
+            relay_state=RelayStateRepository(db),
+            options=webhook_options or WebhookOptions(),
+        ),
+        webhook_options=webhook_options or WebhookOptions(),
     )
