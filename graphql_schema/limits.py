@@ -5,8 +5,10 @@ the view from Settings), so one schema built at import time serves every deploym
 In order: token limit (parse); depth, aliases, literal sizes and, when off, introspection
 (validation rules, made once per limit values so the validation cache keeps hitting); then before
 execution: variable sizes and `$`-keys, anonymous callers, static cost (refused above the maximum),
-and the client's budget (RATE_LIMITED, HTTP 429 with Retry-After). Results carry
-`extensions.requestId` and `extensions.cost`; in production, "Did you mean …?" hints are removed.
+and the client's budget (RATE_LIMITED, HTTP 429 with Retry-After), charged the static cost up front
+and given back, after execution, what the result shows was not used. Results carry
+`extensions.requestId` and `extensions.cost` (requested, actual, the bucket's throttleStatus); in
+production, "Did you mean …?" hints are removed.
 """
 
 from __future__ import annotations
