@@ -220,7 +220,12 @@ class OperationGuard(SchemaExtension):
         data = getattr(execution.result, "data", None)
         if self._cost is None or data is None or execution.graphql_document is None:
             return
-        actual = min(self._cost, actual_cost(execution.schema._schema, execution.graphql_document, execution.operation_name, data))
+        operation = (
+            CostKey(execution.query, execution.operation_name, execution.graphql_document)
+            if execution.query
+            else execution.graphql_document
+        )
+        actual = min(self._cost, actual_cost(execution.schema._schema, operation, execution.operation_name, data))
         self._actual = actual
         unused = charged - min(actual, charged)
         if budget is not None and unused > 0:
