@@ -211,9 +211,9 @@ class OperationGuard(SchemaExtension):
                 "Authentication required: send an API key or a bearer token.", extensions={"code": "UNAUTHENTICATED"}
             )
         yield
-        await self._settle(budget, client, charged)
+        self._settle(budget, client, charged)
 
-    async def _settle(self, budget: Any, client: str, charged: int) -> None:
+    def _settle(self, budget: Any, client: str, charged: int) -> None:
         """Shopify's way: the static cost was charged up front (so no operation overspends); what the
         result shows was not used goes back to the bucket. Subscriptions keep their charge."""
         execution = self.execution_context
@@ -228,8 +228,8 @@ class OperationGuard(SchemaExtension):
         actual = min(self._cost, actual_cost(execution.schema._schema, operation, execution.operation_name, data))
         self._actual = actual
         unused = charged - min(actual, charged)
-        if budget is not None and unused > 0:
-            self._level = (await budget.give_back(client, unused)).level
+        if budget is not None and unused > 0 and self._level is not None:
+            self._level = budget.give_back(client, unused, level=self._level).level
 
     def get_results(self) -> Mapping[str, Any]:
         context = self.execution_context.context
