@@ -190,48 +190,80 @@ def _hashable(value: Any) -> Any:
     return (type(value).__name__, value if isinstance(value, (int, str, float, type(None))) else repr(value))
 
 
-class _ActualCost(_Cost):
-    """The same rule applied to what the operation produced: list sizes are the items returned,
-    not the ones asked for; a null object costs nothing. Equal to the static cost for full pages."""
+# What the actual cost walks: per selection, only the fields that return objects (scalars are
+# free), with their kind and sub-plan. Built once per operation text; fragments are flattened like
+# the static rule does (it counts every fragment).
+_Plan = tuple[tuple[str, str, "_Plan"], ...]
 
-    def selection_of(self, selection_set: SelectionSetNode | None, parent: Any, value: Any, nesting: int, item: int | None = None) -> int:
-        if selection_set is None or nesting > _MAX_NESTING or not isinstance(value, dict):
-            return 0
-        total = 0
-        for node in selection_set.selections:
-            if isinstance(node, FieldNode):
-                total += self.field_of(node, parent, value, nesting, item)
-            elif isinstance(node, InlineFragmentNode):
-                condition = self.schema.get_type(node.type_condition.name.value) if node.type_condition else parent
-                total += self.selection_of(node.selection_set, condition or parent, value, nesting + 1, item)
-            elif isinstance(node, FragmentSpreadNode):
-                fragment = self.fragments.get(node.name.value)
-                if fragment is not None:
-                    condition = self.schema.get_type(fragment.type_condition.name.value)
-                    total += self.selection_of(fragment.selection_set, condition or parent, value, nesting + 1, item)
-        return total
 
-    def field_of(self, node: FieldNode, parent: Any, value: dict[str, Any], nesting: int, item: int | None) -> int:
-        name = node.name.value
-        child = value.get(node.alias.value if node.alias else name)
-        if child is None or name.startswith("__") or not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
-            return 0
-        field = parent.fields.get(name)
-        if field is None:
-            return 0
-        named = get_named_type(field.type)
-        if not is_composite_type(named):
-            return 0
-        sub = node.selection_set
-        if "first" in field.args and isinstance(child, dict):
-            # A connection: its selection counts once per item returned, each time with one edge.
-            edges = next((v for k, v in child.items() if isinstance(v, list)), [])
-            return 1 + sum(self.selection_of(sub, named, child, nesting + 1, index) for index in range(len(edges)))
-        if isinstance(child, list):
-            if item is not None and parent.name.endswith("Connection") and name == "edges":
-                child = child[item : item + 1]
-            return 1 + sum(self.selection_of(sub, named, element, nesting + 1) for element in _flatten(child))
-        return 1 + self.selection_of(sub, named, child, nesting + 1)
+def _plan(schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode], selection_set: SelectionSetNode | None, parent: Any, nesting: int = 0) -> _Plan:
+    if selection_set is None or nesting > _MAX_NESTING:
+        return ()
+    entries: list[tuple[str, str, _Plan]] = []
+    for node in selection_set.selections:
+        if isinstance(node, FieldNode):
+            name = node.name.value
+            if name.startswith("__") or not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
+                continue
+            field = parent.fields.get(name)
+            if field is None or not is_composite_type(named := get_named_type(field.type)):
+                continue
+            if "first" in field.args:
+                kind = "page"
+            elif _is_list(field.type):
+                kind = "edges" if parent.name.endswith("Connection") and name == "edges" else "list"
+            else:
+                kind = "object"
+            entries.append((node.alias.value if node.alias else name, kind, _plan(schema, fragments, node.selection_set, named, nesting + 1)))
+        else:
+            if isinstance(node, InlineFragmentNode):
+                selection, condition = node.selection_set, node.type_condition
+            else:
+                fragment = fragments.get(node.name.value)
+                if fragment is None:
+                    continue
+                selection, condition = fragment.selection_set, fragment.type_condition
+            typed = schema.get_type(condition.name.value) if condition else parent
+            entries.extend(_plan(schema, fragments, selection, typed or parent, nesting + 1))
+    return tuple(entries)
+
+
+def _spent(plan: _Plan, value: Any) -> int:
+    """The static rule over what came back: each object-returning field present costs 1 plus its
+    selection, per item for lists; a null costs nothing."""
+    if not isinstance(value, dict):
+        return 0
+    total = 0
+    for key, kind, sub in plan:
+        child = value.get(key)
+        if child is None:
+            continue
+        if not sub:  # nothing below it costs: 1 however many items
+            total += 1
+        elif kind == "page" and isinstance(child, dict):
+            total += 1 + _page_spent(sub, child)
+        elif isinstance(child, list):
+            total += 1 + sum(_spent(sub, item) for item in _flatten(child))
+        else:
+            total += 1 + _spent(sub, child)
+    return total
+
+
+def _page_spent(plan: _Plan, page: dict[str, Any]) -> int:
+    """A connection's selection counts once per item returned (as `first` multiplies it statically),
+    each time with one edge."""
+    edges = next((page.get(key) for key, kind, _ in plan if kind == "edges"), None)
+    items = len(edges) if isinstance(edges, list) else 1
+    total = 0
+    for key, kind, sub in plan:
+        child = page.get(key)
+        if child is None:
+            continue
+        if kind == "edges" and isinstance(child, list):
+            total += items + sum(_spent(sub, edge) for edge in child)
+        else:
+            total += items * _spent(((key, kind, sub),), page)
+    return total
 
 
 def _flatten(values: list[Any]) -> list[Any]:
@@ -241,24 +273,32 @@ def _flatten(values: list[Any]) -> list[Any]:
     return flat
 
 
-def actual_cost(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    operation_name: str | None,
-    data: Mapping[str, Any] | None,
-) -> int:
-    """What an executed operation cost by the static rule, counting what it returned: the part of
-    the budget it keeps (graphql_schema/limits.py gives the rest back)."""
+def _operation_plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> tuple[_Plan, int]:
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     operation = next((op for op in operations if op.name and op.name.value == operation_name), None)
     if operation is None:
         operation = operations[0] if operations else None
-    if operation is None or not isinstance(data, Mapping):
-        return 0
+    if operation is None:
+        return (), 0
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    root = schema.get_root_type(operation.operation)
-    total = _ActualCost(schema, fragments, {}).selection_of(operation.selection_set, root, dict(data), 0)
     extra = {OperationType.MUTATION: MUTATION_COST, OperationType.SUBSCRIPTION: SUBSCRIPTION_COST}.get(operation.operation, 0)
     selections = operation.selection_set.selections
     root_fields = sum(1 for s in selections if isinstance(s, FieldNode) and not s.name.value.startswith("__"))
-    return total + extra * root_fields
+    return _plan(schema, fragments, operation.selection_set, schema.get_root_type(operation.operation)), extra * root_fields
+
+
+@functools.lru_cache(maxsize=1_000)
+def _cached_plan(schema: GraphQLSchema, key: CostKey) -> tuple[_Plan, int]:
+    return _operation_plan(schema, key.document, key.operation_name)
+
+
+def actual_cost(schema: GraphQLSchema, operation: CostKey | DocumentNode, operation_name: str | None, data: Mapping[str, Any] | None) -> int:
+    """What an executed operation cost by the static rule, counting what it returned: the part of
+    the budget it keeps (graphql_schema/limits.py gives the rest back). Equal to the static cost
+    for full pages and lists of the assumed size; the walk is planned once per operation text."""
+    if not isinstance(data, Mapping):
+        return 0
+    plan, extra = (
+        _cached_plan(schema, operation) if isinstance(operation, CostKey) else _operation_plan(schema, operation, operation_name)
+    )
+    return _spent(plan, dict(data)) + extra

@@ -5,8 +5,10 @@ the view from Settings), so one schema built at import time serves every deploym
 In order: token limit (parse); depth, aliases, literal sizes and, when off, introspection
 (validation rules, made once per limit values so the validation cache keeps hitting); then before
 execution: variable sizes and `$`-keys, anonymous callers, static cost (refused above the maximum),
-and the client's budget (RATE_LIMITED, HTTP 429 with Retry-After). Results carry
-`extensions.requestId` and `extensions.cost`; in production, "Did you mean …?" hints are removed.
+and the client's budget (RATE_LIMITED, HTTP 429 with Retry-After), charged the static cost up front
+and given back, after execution, what the result shows was not used. Results carry
+`extensions.requestId` and `extensions.cost` (requested, actual, the bucket's throttleStatus); in
+production, "Did you mean …?" hints are removed.
 """
 
 from __future__ import annotations
@@ -209,20 +211,25 @@ class OperationGuard(SchemaExtension):
                 "Authentication required: send an API key or a bearer token.", extensions={"code": "UNAUTHENTICATED"}
             )
         yield
-        await self._settle(budget, client, charged)
+        self._settle(budget, client, charged)
 
-    async def _settle(self, budget: Any, client: str, charged: int) -> None:
+    def _settle(self, budget: Any, client: str, charged: int) -> None:
         """Shopify's way: the static cost was charged up front (so no operation overspends); what the
         result shows was not used goes back to the bucket. Subscriptions keep their charge."""
         execution = self.execution_context
         data = getattr(execution.result, "data", None)
         if self._cost is None or data is None or execution.graphql_document is None:
             return
-        actual = min(self._cost, actual_cost(execution.schema._schema, execution.graphql_document, execution.operation_name, data))
+        operation = (
+            CostKey(execution.query, execution.operation_name, execution.graphql_document)
+            if execution.query
+            else execution.graphql_document
+        )
+        actual = min(self._cost, actual_cost(execution.schema._schema, operation, execution.operation_name, data))
         self._actual = actual
         unused = charged - min(actual, charged)
-        if budget is not None and unused > 0:
-            self._level = (await budget.give_back(client, unused)).level
+        if budget is not None and unused > 0 and self._level is not None:
+            self._level = budget.give_back(client, unused, level=self._level).level
 
     def get_results(self) -> Mapping[str, Any]:
         context = self.execution_context.context

@@ -369,6 +369,13 @@ ROWS: list[Row] = [
         {"ADMIN": ALLOW, "STORE_STAFF": ALLOW},
         variables=lambda s: {"input": {"sku": "SKU-1", "location": "ST-A", "safetyStock": 1}},
     ),
+    # --- rate limits -----------------------------------------------------------------------------
+    Row(
+        # Every caller may ask about its own budget (and only its own: the key is its principal).
+        "rate_limit", "rate limits", "{ rateLimit { maximumAvailable currentlyAvailable restoreRate } }",
+        everyone(ALLOW),
+        check=lambda v, s, c: 0 <= v["currentlyAvailable"] <= v["maximumAvailable"],
+    ),
 ]
 
 

@@ -186,14 +186,18 @@ class SubprocessServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)], cwd=ROOT, env=self.env
         )
-        deadline = time.monotonic() + 20
+        # Generous: on a loaded 2-core machine a start-up has taken 50 s; a failed one is stopped
+        # here, since __aexit__ does not run when __aenter__ raises.
+        deadline = time.monotonic() + 90
         async with httpx.AsyncClient() as client:
             while True:
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(f"http://127.0.0.1:{self.port}/readyz")).status_code == 200:
                         return self
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"oms serve did not start (exit code {self.process.poll()})")
+                    code = self.process.poll()
+                    stop_process(self.process, kill=True)
+                    raise RuntimeError(f"oms serve did not start (exit code {code})")
                 await asyncio.sleep(0.1)
 
     async def __aexit__(self, *exc: object) -> None:

@@ -130,3 +130,17 @@ async def test_a_store_outage_fails_open_to_per_process_budgets(
     async with client_for(settings, limits=ApiLimits(rate_capacity=100), rate_limit_storage="redis", rate_limit_redis_url=nowhere) as client:
         budget = (await post(client, RATE_LIMIT, token=admin_token)).json()["data"]["rateLimit"]
         assert budget["shared"] is False
+
+
+async def test_unused_units_ride_along_with_the_next_charge_one_round_trip_each(
+    settings: Settings, admin_token: str, mongo: Mongo, world: Any
+) -> None:
+    page = "{ orders(first: 50) { edges { node { id } } } }"  # charged 101, uses 1: there are no orders
+    async with client_for(settings, limits=ApiLimits(rate_capacity=1_000, rate_per_second=0.001)) as client:
+        first = (await post(client, page, token=admin_token)).json()["extensions"]["cost"]
+        assert first["actual"] == 1 and first["throttleStatus"]["currentlyAvailable"] == 999
+        stored = await mongo.db[COLLECTION].find_one({})
+        assert stored is not None and round(stored["level"]) == 101  # the 100 unused not written yet
+        await post(client, CHANNELS, token=admin_token)
+        stored = await mongo.db[COLLECTION].find_one({})
+        assert stored is not None and round(stored["level"]) == 2  # given back with this charge

@@ -33,20 +33,22 @@ _KEY_PREFIX = "oms:bucket:"
 class BucketStore(Protocol):
     name: str
 
-    async def pour(self, client: str, cost: float, *, capacity: int, rate_per_second: float) -> tuple[bool, float]:
-        """Pour `cost` (≤ capacity) if it fits; a negative cost gives units back (never below empty).
-        Returns (poured, level after)."""
+    async def pour(
+        self, client: str, cost: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
+    ) -> tuple[bool, float]:
+        """First take `credit` units out (never below empty: units earlier operations did not use),
+        then pour `cost` (≤ capacity) if it fits. Returns (poured, level after)."""
         ...
 
     async def close(self) -> None: ...
 
 
-def _bucket_pipeline(cost: float, capacity: int, rate_per_second: float) -> list[dict[str, Any]]:
+def _bucket_pipeline(cost: float, capacity: int, rate_per_second: float, credit: float) -> list[dict[str, Any]]:
     elapsed_seconds = {"$divide": [{"$subtract": ["$$NOW", {"$ifNull": ["$at", "$$NOW"]}]}, 1000]}
-    drained = {"$max": [0, {"$subtract": [{"$ifNull": ["$level", 0]}, {"$multiply": [elapsed_seconds, rate_per_second]}]}]}
+    drained = {"$subtract": [{"$ifNull": ["$level", 0]}, {"$multiply": [elapsed_seconds, rate_per_second]}]}
     fits = {"$lte": [{"$add": ["$level", cost]}, capacity]} if cost > 0 else True
     return [
-        {"$set": {"level": drained}},
+        {"$set": {"level": {"$max": [0, {"$subtract": [drained, credit]}]}}},
         {"$set": {"poured": fits}},
         {"$set": {"level": {"$cond": ["$poured", {"$max": [0, {"$add": ["$level", cost]}]}, "$level"]}, "at": "$$NOW"}},
         # Gone (TTL) once drained: an expired bucket and an empty one are the same thing.
@@ -62,8 +64,10 @@ class MongoBuckets:
         # majority would add a replication round trip to every request.
         self._buckets = db.get_collection(COLLECTION, write_concern=WriteConcern(w=1))
 
-    async def pour(self, client: str, cost: float, *, capacity: int, rate_per_second: float) -> tuple[bool, float]:
-        pipeline = _bucket_pipeline(cost, capacity, rate_per_second)
+    async def pour(
+        self, client: str, cost: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
+    ) -> tuple[bool, float]:
+        pipeline = _bucket_pipeline(cost, capacity, rate_per_second, credit)
         with pymongo.timeout(MONGODB_SECONDS):
             for attempt in (1, 2):
                 try:
@@ -85,18 +89,19 @@ class MongoBuckets:
         return None
 
 
-# KEYS[1] bucket; ARGV cost, capacity, rate. The server's clock (TIME), like $$NOW above. Levels go
-# back as strings: Redis truncates Lua numbers to integers.
+# KEYS[1] bucket; ARGV cost, capacity, rate, credit. The server's clock (TIME), like $$NOW above.
+# Levels go back as strings: Redis truncates Lua numbers to integers.
 _POUR = """
 local cost = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
 local rate = tonumber(ARGV[3])
+local credit = tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'level', 'at')
 local level = tonumber(state[1]) or 0
 local at = tonumber(state[2]) or now
-level = math.max(0, level - math.max(0, now - at) * rate)
+level = math.max(0, level - math.max(0, now - at) * rate - credit)
 local poured = 0
 if cost <= 0 or level + cost <= capacity then
   level = math.max(0, level + cost)
@@ -123,8 +128,10 @@ class RedisBuckets:
         )
         self._script = self._redis.register_script(_POUR)
 
-    async def pour(self, client: str, cost: float, *, capacity: int, rate_per_second: float) -> tuple[bool, float]:
-        poured, level = await self._script(keys=[_KEY_PREFIX + client], args=[cost, capacity, rate_per_second])
+    async def pour(
+        self, client: str, cost: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
+    ) -> tuple[bool, float]:
+        poured, level = await self._script(keys=[_KEY_PREFIX + client], args=[cost, capacity, rate_per_second, credit])
         return bool(poured), float(level)
 
     async def close(self) -> None:

@@ -1,5 +1,6 @@
 """Client budgets: every operation pours its static cost into the caller's leaky bucket, and gives
-back what it did not use once it has run (the way Shopify's throttle works).
+back what it did not use once it has run (the way Shopify's throttle works). With a shared store,
+what is given back travels with the client's next charge: one round trip per operation.
 
 Where the buckets live is a deployment choice (OMS_RATE_LIMIT_STORAGE, docs/OPERATIONS.md):
 `mongodb` (the default) or `redis` share one bucket per client among every instance; `memory`
@@ -25,6 +26,7 @@ from app.repositories.rate_limits import BucketStore, MongoBuckets, RedisBuckets
 log = logging.getLogger("oms.rate_limits")
 
 STORAGES = ("memory", "mongodb", "redis")
+_MAX_CREDITS = 50_000
 
 
 class ClientBudgets:
@@ -44,6 +46,8 @@ class ClientBudgets:
         self._outage_seconds = outage_seconds
         self._clock = clock
         self._store_down_until: float | None = None
+        # Units given back, per client, not yet sent to the shared store (they go with the next charge).
+        self._credits: dict[str, int] = {}
 
     @property
     def enabled(self) -> bool:
@@ -63,7 +67,8 @@ class ClientBudgets:
         if not self.enabled:
             return Decision(allowed=True, level=0.0)
         cost = min(cost, self.capacity)  # larger than the bucket: admitted only when it is empty
-        shared = await self._pour(client, cost)
+        credit = self._credits.pop(client, 0)
+        shared = await self._pour(client, cost, credit)
         if shared is None:
             return self._local.take(client, cost, self._clock())
         poured, level = shared
@@ -72,14 +77,19 @@ class ClientBudgets:
         wait = retry_after_seconds(level, cost, capacity=self.capacity, rate_per_second=self.rate_per_second)
         return Decision(allowed=False, level=level, retry_after_seconds=wait)
 
-    async def give_back(self, client: str, amount: int) -> Decision:
-        """Return units an operation was charged but did not use."""
+    def give_back(self, client: str, amount: int, *, level: float) -> Decision:
+        """Return units an operation was charged but did not use; `level` is the bucket after its
+        charge. With a shared store the units ride along with the client's next charge from this
+        process (one round trip per operation, not two); until then the bucket looks fuller than it
+        is, which only ever errs towards refusing, never towards overspending."""
         if not self.enabled or amount <= 0:
-            return Decision(allowed=True, level=0.0)
-        shared = await self._pour(client, -amount)
-        if shared is None:
+            return Decision(allowed=True, level=level)
+        if self._store is None or self.degraded:
             return self._local.give_back(client, amount, self._clock())
-        return Decision(allowed=True, level=shared[1])
+        if client not in self._credits and len(self._credits) >= _MAX_CREDITS:
+            self._credits.pop(next(iter(self._credits)))  # the oldest: forgetting a credit only errs towards refusing
+        self._credits[client] = self._credits.get(client, 0) + amount
+        return Decision(allowed=True, level=max(0.0, level - amount))
 
     async def status(self, client: str) -> ThrottleStatus:
         """The client's budget now (pouring nothing)."""
@@ -89,7 +99,7 @@ class ClientBudgets:
     def status_at(self, level: float) -> ThrottleStatus:
         return status(level, capacity=self.capacity, rate_per_second=self.rate_per_second)
 
-    async def _pour(self, client: str, cost: float) -> tuple[bool, float] | None:
+    async def _pour(self, client: str, cost: float, credit: float = 0.0) -> tuple[bool, float] | None:
         """The shared store's answer, or None: no store, or it is down (use the local buckets)."""
         if self._store is None:
             return None
@@ -99,7 +109,9 @@ class ClientBudgets:
             self._store_down_until = None
             log.warning("rate-limit store is answering again", extra={"storage": self._store.name})
         try:
-            return await self._store.pour(client, cost, capacity=self.capacity, rate_per_second=self.rate_per_second)
+            return await self._store.pour(
+                client, cost, capacity=self.capacity, rate_per_second=self.rate_per_second, credit=credit
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of the store is an outage to ride out
