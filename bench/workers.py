@@ -86,7 +86,7 @@ def _children_rss(pid: int) -> float:
         pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         pass
-    return round(sum(rss_mb(p).get("rss_mb", 0.0) for p in pids), 1)
+    return round(sum(mb for mb in map(rss_mb, pids) if mb == mb), 1)  # a process gone meanwhile: NaN
 
 
 async def _counters(http: httpx.AsyncClient) -> dict[str, float]:

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.cli import _worker_count
 from app.domain.clock import utcnow
 from app.domain.principals import Role
 from app.repositories.database import Mongo
@@ -27,8 +29,8 @@ from app.settings import Settings
 from tests.factories import World
 from tests.order_helpers import CAPTURE, capture_input, network
 from tests.realtime import ROOT, GraphQLWs, free_port, stop_process
+from tests.test_startup import Server, oms_env
 
-pytestmark = pytest.mark.usefixtures("reservations_consistent")
 
 ORDER_UPDATED = "subscription($after: String) { orderUpdated(after: $after) { cursor event { type } } }"
 CHANNELS = "{ channels { code } }"
@@ -128,6 +130,7 @@ async def _receive_through(client: GraphQLWs, last: int) -> list[int]:
     return cursors
 
 
+@pytest.mark.usefixtures("reservations_consistent")
 async def test_two_workers_share_captures_one_leader_each_event_once_and_one_release_per_order(
     world: World, settings: Settings, services: Services, mongo: Mongo, tmp_path: Path
 ) -> None:
@@ -211,3 +214,62 @@ async def test_one_clients_budget_holds_across_two_workers(
     statuses = [a.status_code for a in answers]
     assert statuses.count(200) == 30 and statuses.count(429) == 30
     assert len({served_by(a) for a in answers}) == 2
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_two_workers_on_the_embedded_mongod_start_it_once_and_stop_cleanly(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = oms_env(OMS_DATA_DIR=str(data), OMS_ALLOW_ANONYMOUS_ADMIN="false", OMS_WORKERS="2")
+    server = Server(env, tmp_path / "serve.log")
+    try:
+        server.wait_ready()
+        # Both workers answer on the one port (each new connection goes to whichever accepts it)
+        answered: set[str] = set()
+        deadline = time.monotonic() + 60
+        while len(answered) < 2:
+            assert time.monotonic() < deadline, f"only {answered} answered:\n{server.stderr}"
+            answer = httpx.get(f"{server.url}/readyz", timeout=10)
+            if answer.status_code == 200:
+                answered.add(served_by(answer))
+
+        # The supervisor started one mongod, and each worker uses it
+        children = _children(server.process.pid)
+        mongods = [pid for pid in children if "mongod" in _cmdline(pid).split(" ")[0]]
+        workers = [pid for pid in children if "multiprocessing" in _cmdline(pid) and "resource_tracker" not in _cmdline(pid)]
+        assert len(mongods) == 1 and len(workers) == 2, [_cmdline(pid) for pid in children]
+        assert not any("mongod" in _cmdline(grandchild) for pid in workers for grandchild in _children(pid))
+        # ... and shares a fresh metrics directory with them
+        environ = dict(
+            item.split("=", 1) for item in Path(f"/proc/{workers[0]}/environ").read_bytes().decode().split("\0") if "=" in item
+        )
+        metrics_dir = Path(environ["PROMETHEUS_MULTIPROC_DIR"])
+        assert metrics_dir.is_dir()
+
+        # SIGTERM stops the workers, then the mongod; the directory and the lock are released
+        assert server.stop(signal.SIGTERM) == 0, server.stderr
+        assert "Traceback" not in server.stderr
+        assert not metrics_dir.exists()
+        assert (data / "mongo" / "mongod.lock").read_text() == ""
+        assert not (data / "oms.json").exists()
+    finally:
+        server.kill()
+
+
+def test_the_worker_count_is_the_option_else_oms_workers_else_the_cores_in_production() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert _worker_count(Settings.from_env({}), None) == 1
+    assert _worker_count(Settings.from_env({"OMS_ENV": "production"}), None) == cores
+    assert _worker_count(Settings.from_env({"OMS_ENV": "production", "OMS_WORKERS": "3"}), None) == 3
+    assert _worker_count(Settings.from_env({"OMS_WORKERS": "3"}), 2) == 2
+    with pytest.raises(SystemExit, match="1 or more"):
+        _worker_count(Settings.from_env({}), 0)
