@@ -155,17 +155,22 @@ async def test_two_workers_share_captures_one_leader_each_event_once_and_one_rel
             for subscriber in subscribers:
                 await subscriber.subscribe(ORDER_UPDATED, {"after": str(start)})
 
-            # When 8 clients capture 40 orders
-            answers = await _capture_from_clients(server.url, token, "W", clients=8, each=5)
+            # When 8 clients capture 40 orders (again, should the kernel have given one worker every connection)
+            answers: list[httpx.Response] = []
+            for batch in range(5):
+                answers += await _capture_from_clients(server.url, token, f"W{batch}", clients=8, each=5)
+                if len({served_by(a) for a in answers}) == 2:
+                    break
 
             # Then all are captured, by both workers
-            assert [a.json()["data"]["captureOrder"]["__typename"] for a in answers] == ["CaptureOrderPayload"] * 40
+            typenames = {a.json()["data"]["captureOrder"]["__typename"] for a in answers}
+            assert typenames == {"CaptureOrderPayload"} and len(answers) >= 40
             workers = {served_by(a) for a in answers}
             assert len(workers) == 2, workers
 
             # And every subscriber receives each order event once, in the log's order
             expected = await _stamped_order_events(mongo, start)
-            assert len(expected) >= 80  # captured, then allocated: two per order
+            assert len(expected) >= 2 * len(answers)  # captured, then allocated: two per order
             for subscriber in subscribers:
                 assert await _receive_through(subscriber, expected[-1]) == expected
                 await subscriber.nothing_more(0.3)
