@@ -7,9 +7,13 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
+import pathlib
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from types import FrameType
 
@@ -240,6 +244,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             data_dir.publish(uri)
         if args.seed_if_empty:
             asyncio.run(_seed(uri, settings, args, if_empty=True))
+        workers = _worker_count(settings, args.workers)
+        if workers > 1:
+            _raise_open_files_limit()  # the workers inherit it
+            _serve_workers(uri, host, port, workers, stack)
+            return
         app = create_app(settings, mongodb_uri=uri)
         config = uvicorn.Config(
             app,
@@ -262,6 +271,62 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         print(f"OMS GraphQL on http://{config.host}:{config.port}/graphql", file=sys.stderr)
         _tune_garbage_collector()
         uvicorn.Server(config).run()
+
+
+def _worker_count(settings: Settings, requested: int | None) -> int:
+    """--workers, else OMS_WORKERS, else one per core in production and one in development."""
+    count = requested if requested is not None else settings.workers
+    if count is None:
+        count = len(os.sched_getaffinity(0)) if settings.production else 1
+    if count < 1:
+        raise SystemExit(f"--workers / OMS_WORKERS must be 1 or more; got {count}")
+    return count
+
+
+def _serve_workers(uri: str, host: str, port: int, workers: int, stack: contextlib.ExitStack) -> None:
+    """N uvicorn workers sharing one listening socket; this process only supervises them (uvicorn
+    restarts a worker that dies) and keeps the embedded mongod, which is started once, here.
+    Each worker is a whole instance of the app: the sequencer lease, the scheduler's leases, the
+    client budgets and the instance watch already work across processes through MongoDB."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from app.worker_process import WORKER_MONGODB_URI
+
+    os.environ[WORKER_MONGODB_URI] = uri
+    _metrics_dir(stack)
+    config = uvicorn.Config(
+        "app.worker_process:create",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        ws="websockets-sansio",
+        lifespan="on",
+        http="app.worker_process:HttpProtocol",  # the deadlines of the single-process server
+    )
+    print(f"OMS GraphQL on http://{config.host}:{config.port}/graphql ({workers} workers)", file=sys.stderr)
+    # Multiprocess handles SIGINT/SIGTERM itself: it stops the workers, then returns here so the
+    # embedded mongod and the data directory's lock are released as in a single-process serve.
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def _metrics_dir(stack: contextlib.ExitStack) -> None:
+    """PROMETHEUS_MULTIPROC_DIR for the workers (app/metrics.py), so any worker answers a scrape
+    for all of them. One given is emptied first (files of a previous run would be counted again);
+    else a fresh one per serve, removed when it stops. Set after seeding: the seed's own counts
+    are no worker's."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        directory = pathlib.Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        return
+    made = tempfile.mkdtemp(prefix="oms-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    stack.callback(shutil.rmtree, made, ignore_errors=True)
 
 
 def _raise_open_files_limit() -> None:
@@ -421,6 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the GraphQL API (embedded MongoDB unless MONGODB_URI is set)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes sharing the port (default: OMS_WORKERS, else one per core in production, 1 otherwise)",
+    )
     serve.add_argument("--seed-if-empty", action="store_true", help="load demo data into an empty database first")
     _add_seed_options(serve)
     serve.set_defaults(handler=cmd_serve)

@@ -173,6 +173,8 @@ class Settings:
     # or Redis, or per process in memory. Redis: OMS_RATE_LIMIT_REDIS_URL, else a redis:// broadcast URL.
     rate_limit_storage: str = "mongodb"
     rate_limit_redis_url: str | None = None
+    # `oms serve` worker processes (OMS_WORKERS); None: one per core in production, else 1.
+    workers: int | None = None
     # Most one appeasement refund may give back, in minor units, per role (app/domain/refunds.py).
     appeasement_limit_csr_cents: int = 5_000
     appeasement_limit_admin_cents: int = 50_000
@@ -279,6 +281,7 @@ class Settings:
             appeasement_limit_admin_cents=_int(env, "OMS_APPEASEMENT_LIMIT_ADMIN_CENTS", 50_000),
             rate_limit_storage=_choice(env, "OMS_RATE_LIMIT_STORAGE", "mongodb", RATE_LIMIT_STORAGES),
             rate_limit_redis_url=_rate_limit_redis_url(env),
+            workers=_int(env, "OMS_WORKERS", 0) or None,
         )
 
     @property

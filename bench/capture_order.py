@@ -183,6 +183,7 @@ def start_server(uri: str, port: int) -> subprocess.Popen[bytes]:
         "OMS_DB_NAME": DATABASE,
         "OMS_ENV": "production",
         "OMS_LOG_LEVEL": "WARNING",
+        "OMS_WORKERS": "1",  # one process, as measured so far; bench.workers compares 1 with 2
     }
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],

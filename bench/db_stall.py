@@ -154,6 +154,7 @@ def start_server(uri: str, port: int, log_path: Path) -> subprocess.Popen[bytes]
         "MONGODB_URI": uri,
         "OMS_DB_NAME": DATABASE,
         "OMS_ENV": "production",
+        "OMS_WORKERS": "1",  # one process: the stall is measured on the server's own pid
         "OMS_LOG_LEVEL": "INFO",
         "OMS_SCHEDULER_INTERVAL": "1",
         "OMS_RATE_CAPACITY": "0",

@@ -55,6 +55,9 @@ def server(
         "MONGODB_URI": mongodb_uri,
         "OMS_DB_NAME": database,
         "OMS_LOG_LEVEL": "WARNING",
+        # One process, as these benches were measured (production would start one per core):
+        # its pid is the server whose RSS is reported. bench.workers compares 1 with 2.
+        "OMS_WORKERS": "1",
         **(env or {}),
     }
     process = subprocess.Popen(

@@ -51,7 +51,7 @@ BY_CHANNEL = 'subscription { orderUpdated(channel: "web") { cursor event { paylo
 
 
 def start_server(uri: str, port: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {"MONGODB_URI": uri, "OMS_DB_NAME": DATABASE, "OMS_ENV": "production", "OMS_LOG_LEVEL": "WARNING"}
+    env = os.environ | {"MONGODB_URI": uri, "OMS_DB_NAME": DATABASE, "OMS_ENV": "production", "OMS_LOG_LEVEL": "WARNING", "OMS_WORKERS": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

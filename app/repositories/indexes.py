@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, GEOSPHERE, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import CollectionInvalid
+from pymongo.errors import CollectionInvalid, OperationFailure
 
 INDEXES: dict[str, list[IndexModel]] = {
     "channels": [],
@@ -199,6 +199,7 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 DEFAULT_EVENT_RETENTION_DAYS = 30
+_NAMESPACE_EXISTS = 48
 _DAY = 86_400
 
 
@@ -211,6 +212,9 @@ async def ensure_indexes(db: AsyncDatabase, *, event_retention_days: int = DEFAU
                 await db.create_collection(name)
             except CollectionInvalid:
                 pass  # another instance created it first
+            except OperationFailure as exc:
+                if exc.code != _NAMESPACE_EXISTS:
+                    raise  # else another instance (a sibling worker) created it between the list and here
         if models:
             await db[name].create_indexes(models)
     await ensure_event_retention(db, event_retention_days)

@@ -1,0 +1,224 @@
+"""`oms serve --workers 2` against `--workers 1`, in the same run, on the same database: stock of one
+SKU everywhere and order captures at 1 and 16 clients, then a flash sale on one SKU (stock split over
+two distribution centers) at 16 clients, with the no-oversell invariant checked after each.
+
+    python -m bench.workers            # full run (a few minutes)
+    python -m bench.workers --quick    # smoke test
+
+Each server is a fresh `oms serve --workers N` (OMS_ENV=production) on a freshly seeded database.
+Clients keep their connections (httpx keep-alive); the kernel hands each new connection to one
+worker, so a single client is served by one worker whatever N is: 1-client figures measure the
+cost of a request, 16-client figures what extra workers add. Transaction retries and write
+conflicts are read from the server's own /metrics (summed over its workers) around the flash sale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.domain.principals import Role
+from app.embedded_mongod import free_port
+from app.repositories.database import Mongo, connect
+from app.services.container import build_services
+from bench.capture_order import CAPTURE, DATABASE, FLASH_SKU, drive, invariant, order_input, prepare
+from bench.harness import ROOT, mongodb, rss_mb
+
+STOCK = "query($sku: String!) { inventory(sku: $sku) { totals { onHand reserved available locationCount } levels { locationCode available } } }"
+RETRY_COUNTERS = ("oms_mongo_transaction_retries_total", "oms_mongo_write_conflicts_total", "oms_capture_retries_total")
+
+
+async def _admin_token(uri: str) -> str:
+    mongo = Mongo(connect(uri), DATABASE)
+    try:
+        _, token = await build_services(mongo, scheduler_interval_seconds=0).auth.create_api_key(name="bench-admin", role=Role.ADMIN)
+        return token
+    finally:
+        await mongo.close()
+
+
+def _start(uri: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "MONGODB_URI": uri,
+        "OMS_DB_NAME": DATABASE,
+        "OMS_ENV": "production",
+        "OMS_LOG_LEVEL": "WARNING",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+async def _wait_ready(base: str, process: subprocess.Popen[bytes], workers: int) -> None:
+    """Ready once `workers` distinct workers have answered /readyz (new connection each time)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + 120
+    while len(seen) < workers:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"server with {workers} workers did not start (exit {process.poll()})")
+        try:
+            async with httpx.AsyncClient() as client:
+                answer = await client.get(f"{base}/readyz")
+            if answer.status_code == 200:
+                seen.add(answer.headers["x-request-id"][:16])
+        except httpx.TransportError:
+            await asyncio.sleep(0.1)
+
+
+def _children_rss(pid: int) -> float:
+    """RSS of the server: the supervisor plus its workers, in MB."""
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    return round(sum(mb for mb in map(rss_mb, pids) if mb == mb), 1)  # a process gone meanwhile: NaN
+
+
+async def _counters(http: httpx.AsyncClient) -> dict[str, float]:
+    scrape = (await http.get("/metrics")).text
+    return {
+        name: sum(float(v) for v in re.findall(rf"^{name}(?:\{{[^}}]*\}})? (\S+)$", scrape, re.MULTILINE))
+        for name in RETRY_COUNTERS
+    }
+
+
+async def _one_server(args: argparse.Namespace, uri: str, workers: int) -> dict[str, Any]:
+    rng = random.Random(11)
+    channel_token, emails, skus, flash_stock = await prepare(uri, customers=args.customers, flash_stock=args.flash_stock)
+    admin_token = await _admin_token(uri)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = _start(uri, port, workers)
+    report: dict[str, Any] = {"workers": workers}
+    try:
+        await _wait_ready(base, process, workers)
+        admin = httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {admin_token}"}, timeout=120)
+        async with admin:
+            for clients in args.clients:
+                limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+                async with httpx.AsyncClient(
+                    base_url=base, headers={"Authorization": f"Bearer {admin_token}"}, limits=limits, timeout=120
+                ) as http, httpx.AsyncClient(
+                    base_url=base, headers={"Authorization": f"Bearer {channel_token}"}, limits=limits, timeout=120
+                ) as channel:
+
+                    async def lookup(sku: str) -> str:
+                        body = (await http.post("/graphql", json={"query": STOCK, "variables": {"sku": sku}})).json()
+                        return "error" if body.get("errors") else "ok"
+
+                    async def capture(given: dict[str, Any]) -> str:
+                        body = (await channel.post("/graphql", json={"query": CAPTURE, "variables": {"input": given}})).json()
+                        if body.get("errors"):
+                            return "graphql-error"
+                        result = body["data"]["captureOrder"]
+                        return result["order"]["status"] if result["__typename"] == "CaptureOrderPayload" else result["code"]
+
+                    await drive("warm-up", [rng.choice(skus) for _ in range(args.warmup)], clients, lookup)
+                    await drive("warm-up", [order_input(rng, n, emails, skus, prefix=f"WARM{clients}") for n in range(args.warmup)], clients, capture)
+                    stock = await drive("stock", [rng.choice(skus) for _ in range(args.lookups)], clients, lookup)
+                    orders = [order_input(rng, n, emails, skus, prefix=f"C{clients}") for n in range(args.orders)]
+                    captured = await drive("capture", orders, clients, capture)
+                    report[f"stock_lookups_{clients}_clients"] = stock.summary()
+                    report[f"captures_{clients}_clients"] = captured.summary()
+
+            clients = max(args.clients)
+            limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+            async with httpx.AsyncClient(
+                base_url=base, headers={"Authorization": f"Bearer {channel_token}"}, limits=limits, timeout=120
+            ) as channel:
+
+                async def flash_capture(given: dict[str, Any]) -> str:
+                    body = (await channel.post("/graphql", json={"query": CAPTURE, "variables": {"input": given}})).json()
+                    if body.get("errors"):
+                        return "graphql-error"
+                    result = body["data"]["captureOrder"]
+                    return result["order"]["status"] if result["__typename"] == "CaptureOrderPayload" else result["code"]
+
+                before = await _counters(admin)
+                flash_inputs = [
+                    order_input(rng, n, emails, [FLASH_SKU], prefix="FLASH", lines=1) | {"lines": [{"sku": FLASH_SKU, "quantity": 1}]}
+                    for n in range(args.flash_orders)
+                ]
+                flash = await drive("flash sale", flash_inputs, clients, flash_capture)
+                after = await _counters(admin)
+        report["server_rss_mb"] = _children_rss(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    mismatches, level = await invariant(uri)
+    allocated = flash.outcomes.get("ALLOCATED", 0)
+    report[f"flash_sale_{clients}_clients"] = flash.summary() | {
+        "stock_available_before": flash_stock,
+        "allocated_orders": allocated,
+        "reserved_after": level["reserved"],
+        "oversold": level["reserved"] > flash_stock or allocated > flash_stock,
+        "retries_during": {name: after[name] - before[name] for name in RETRY_COUNTERS},
+    }
+    report["invariant_reserved_equals_open_allocations"] = not mismatches
+    return report
+
+
+def _ratios(one: dict[str, Any], two: dict[str, Any]) -> dict[str, Any]:
+    ratios: dict[str, Any] = {}
+    for key, figures in one.items():
+        if isinstance(figures, dict) and "orders_per_s" in figures and figures["orders_per_s"]:
+            other = two[key]
+            ratios[key] = {
+                "throughput_2_over_1": round(other["orders_per_s"] / figures["orders_per_s"], 2),
+                "p99_ms_1_vs_2": [figures["p99_ms"], other["p99_ms"]],
+            }
+    return ratios
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    with mongodb() as uri:
+        one = await _one_server(args, uri, 1)
+        two = await _one_server(args, uri, 2)
+    return {"cores": len(os.sched_getaffinity(0)), "one_worker": one, "two_workers": two, "ratios": _ratios(one, two)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small run for smoke testing")
+    parser.add_argument("--lookups", type=int, default=4000)
+    parser.add_argument("--orders", type=int, default=1500)
+    parser.add_argument("--flash-orders", type=int, default=1500)
+    parser.add_argument("--flash-stock", type=int, help="units of the flash-sale SKU (default: a quarter of the orders)")
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    args = parser.parse_args(argv)
+    args.clients = (1, 16)
+    if args.quick:
+        args.lookups, args.orders, args.flash_orders, args.warmup, args.customers = 300, 150, 200, 30, 200
+    args.flash_stock = args.flash_orders // 4 if args.flash_stock is None else args.flash_stock
+    report = asyncio.run(run(args))
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    broken = [
+        name for name in ("one_worker", "two_workers")
+        if report[name]["flash_sale_16_clients"]["oversold"] or not report[name]["invariant_reserved_equals_open_allocations"]
+    ]
+    if broken:
+        raise SystemExit(f"NO-OVERSELL INVARIANT BROKEN with {broken}")
+
+
+if __name__ == "__main__":
+    main()
