@@ -158,11 +158,11 @@ def main() -> None:
         "machine": f"{os.cpu_count()} cores, mongod on the same machine (shared with other work while measured)",
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    path = result_path("import_reference_data", args)  # bench/out/, or with --record the recorded figures
-    stored = json.loads(path.read_text()) if path.exists() else {}
+    out = result_path("import_reference_data", args)  # bench/out/, or with --record the recorded figures
+    stored = json.loads(out.read_text()) if out.exists() else {}
     stored[str(args.rows)] = {**stored.get(str(args.rows), {}), **result, "kinds": {**stored.get(str(args.rows), {}).get("kinds", {}), **results}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(stored, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(stored, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
