@@ -12,9 +12,9 @@ that fails or overruns its time is shown as failed in the table and the others s
 runs stay each bench's own default (`python -m bench.capture_order`, `python -m bench.soak`, ...).
 
 All of them use one mongod whose data is kept in bench/out/mongo between runs (or MONGODB_URI): the
-benches that read demo data seed it only into an empty database, and seeding 100 locations × 5,000
-SKUs is the set's longest step (1.5 minutes on a busy machine). Benches that write drop and seed
-their own database each run.
+benches that only read demo data seed it once (bench/harness.py seed_unless_kept), and seeding 100
+locations × 5,000 SKUs is the set's longest step (50–90 s on a busy machine). Benches that write
+drop and seed their own database each run.
 """
 
 from __future__ import annotations
