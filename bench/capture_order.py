@@ -189,7 +189,7 @@ def start_server(uri: str, port: int) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=None,  # its warnings join ours: an unread pipe fills up on a long run and stalls the server
     )
 
 
@@ -309,6 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
     if report["flash_sale"]["oversold"] or not report["invariant_reserved_equals_open_allocations"]:
         raise SystemExit("NO-OVERSELL INVARIANT BROKEN")

@@ -281,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
     if not (report["api"]["claims"]["no_case_claimed_twice"] and report["baseline"]["claims"]["no_case_claimed_twice"]
             and report["no_case_claimed_twice_in_event_log"]):

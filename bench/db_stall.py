@@ -44,7 +44,7 @@ from app.repositories.indexes import ensure_indexes
 from app.services.container import build_services
 from app.services.demo_seed import SeedSize, seed_demo
 from bench.capture_order import order_input
-from bench.harness import peak_rss_mb, rss_mb
+from bench.harness import add_output_flags, peak_rss_mb, rss_mb, write_result
 
 DATABASE = "bench_stall"
 ORDERS = "{ orders(first: 5) { edges { node { id status } } } }"
@@ -219,8 +219,6 @@ def cycle_report(samples: list[Sample], stopped: float, resumed: float, until: f
 async def main(args: argparse.Namespace) -> int:
     low, _, high = args.stall.partition("-")
     stall_range = (float(low), float(high or low))
-    results = Path(__file__).resolve().parent / "results"
-    results.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="oms-stall-") as tmp:
         mongod = EmbeddedMongod(Path(tmp) / "db", cache_size_gb=0.5)
         uri = mongod.start()
@@ -302,7 +300,7 @@ async def main(args: argparse.Namespace) -> int:
                 "server_peak_rss_mb": round(peak_rss_mb(server.pid), 1),
             }
             print(json.dumps({"summary": summary}), flush=True)
-            (results / "db_stall.json").write_text(json.dumps({"summary": summary, "cycles": reports}, indent=2))
+            write_result("db_stall", args, {"summary": summary, "cycles": reports})
             kept = Path(tempfile.gettempdir()) / "oms-db-stall-server.log"
             kept.write_bytes(log_path.read_bytes())
             with contextlib.suppress(OSError):
@@ -333,6 +331,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--subscribers", type=int, default=4, help="WebSocket subscribers coming and going")
     parser.add_argument("--wedge-after", type=float, default=60.0, help="no success this long after resume: wedged")
     parser.add_argument("--quick", action="store_true", help="2 cycles of 8 s stalls")
+    add_output_flags(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.cycles, args.stall, args.gap = 2, "8", 5.0

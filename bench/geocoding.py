@@ -4,7 +4,7 @@
 
 Runs in a fresh process (the tables are read at most once per process), reads the ZIP table, then
 the city table, measuring each, and times lookups that hit a ZIP, fall back to a city, and miss.
-Writes bench/results/geocoding.json.
+Writes bench/out/geocoding.json (--record: bench/results/, the recorded figures).
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ import json
 import os
 import resource
 import time
-from pathlib import Path
 
 from app.domain.locations import Address
 from app.services.geocoding import Geocoder
-from bench.harness import rss_mb
+from bench.harness import add_output_flags, rss_mb, write_result
 
-RESULTS = Path(__file__).parent / "results" / "geocoding.json"
 
 CASES = {
     "zip_hit": Address(line1="1 Beacon St", city="Boston", postal_code="02108-1234", region="MA"),
@@ -37,6 +35,7 @@ def _peak_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lookups", type=int, default=100_000, help="lookups timed per case")
+    add_output_flags(parser)
     args = parser.parse_args()
     pid = os.getpid()
     geocoder = Geocoder()
@@ -58,7 +57,7 @@ def main() -> None:
         lookups[name] = round((time.perf_counter() - started) / args.lookups * 1e6, 2)
     result["lookup_us"] = lookups
     result["rss_after_mb"] = round(rss_mb(pid), 1)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("geocoding", args, result)
     print(json.dumps(result, indent=2))
 
 

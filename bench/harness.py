@@ -1,9 +1,12 @@
 """Shared bench plumbing: a MongoDB (embedded or MONGODB_URI), the real server in a subprocess,
-percentiles, and the server's RSS."""
+percentiles, the server's RSS, and where a result is written."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import dataclasses
+import json
 import os
 import signal
 import statistics
@@ -17,8 +20,34 @@ from pathlib import Path
 import httpx
 
 from app.embedded_mongod import EmbeddedMongod, free_port
+from app.repositories.database import Mongo
+from app.repositories.indexes import ensure_indexes
+from app.services.demo_seed import SeedSize, seed_demo
 
 ROOT = Path(__file__).resolve().parent.parent
+# The recorded figures (tracked, quoted by the README) and a run's own output (untracked).
+RESULTS = ROOT / "bench" / "results"
+OUT = ROOT / "bench" / "out"
+
+
+def add_output_flags(parser: argparse.ArgumentParser) -> None:
+    """`--json PATH` writes the result there; `--record` makes it the recorded figures in bench/results/."""
+    parser.add_argument("--json", type=Path, help="write the result here (default: bench/out/NAME.json)")
+    parser.add_argument("--record", action="store_true", help="write it to bench/results/ as the recorded figures")
+
+
+def result_path(name: str, args: argparse.Namespace) -> Path:
+    """Where a run writes `name`.json: only an explicit --record touches the tracked bench/results/."""
+    if getattr(args, "json", None):
+        return Path(args.json)
+    return (RESULTS if getattr(args, "record", False) else OUT) / f"{name}.json"
+
+
+def write_result(name: str, args: argparse.Namespace, result: object) -> Path:
+    path = result_path(name, args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
 
 
 @contextlib.contextmanager
@@ -33,6 +62,21 @@ def mongodb() -> Iterator[str]:
             yield mongod.start()
         finally:
             mongod.stop()
+
+
+async def seed_unless_kept(mongo: Mongo, size: SeedSize, seed: int) -> float | None:
+    """The demo data of this size and seed, unless the database already holds it complete (a
+    MONGODB_URI kept between runs, as `make bench` keeps bench/out/mongo): a marker written once the
+    seed finished says so, so a run stopped half way seeds again. Seconds spent seeding, or None."""
+    wanted = {"_id": "demo_seed", "seed": seed, **dataclasses.asdict(size)}
+    if await mongo.db["bench_meta"].find_one({"_id": "demo_seed"}) == wanted:
+        return None
+    await mongo.client.drop_database(mongo.db.name)
+    await ensure_indexes(mongo.db)
+    started = time.perf_counter()
+    await seed_demo(mongo, size, seed=seed)
+    await mongo.db["bench_meta"].insert_one(wanted)
+    return time.perf_counter() - started
 
 
 @contextlib.contextmanager

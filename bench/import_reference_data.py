@@ -14,7 +14,7 @@ creates everything (a write and an event per row), the second finds every row un
 - customers: an email, a phone, a channel identity and an address each; a transaction per row,
   matched by identity, then email, then phone.
 
-Results are merged into bench/results/import_reference_data.json under the row count.
+Results are merged into bench/out/import_reference_data.json (--record: bench/results/) under the row count.
 """
 
 from __future__ import annotations
@@ -39,9 +39,8 @@ from app.domain.gtin import check_digit
 from app.repositories.channels import ChannelRepository
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
-from bench.harness import ROOT, mongodb
+from bench.harness import ROOT, add_output_flags, mongodb, result_path
 
-RESULTS = ROOT / "bench" / "results" / "import_reference_data.json"
 INVALID_EVERY = 500
 KINDS = ("products", "locations", "customers")
 
@@ -138,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated, default all")
+    add_output_flags(parser)
     args = parser.parse_args()
     database = f"bench_reference_{args.rows}"
     results: dict[str, Any] = {}
@@ -158,9 +158,11 @@ def main() -> None:
         "machine": f"{os.cpu_count()} cores, mongod on the same machine (shared with other work while measured)",
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    out = result_path("import_reference_data", args)  # bench/out/, or with --record the recorded figures
+    stored = json.loads(out.read_text()) if out.exists() else {}
     stored[str(args.rows)] = {**stored.get(str(args.rows), {}), **result, "kinds": {**stored.get(str(args.rows), {}).get("kinds", {}), **results}}
-    RESULTS.write_text(json.dumps(stored, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(stored, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -11,7 +11,7 @@ subprocess, twice: the first run creates every level (a write and a StockLevelCh
 row), the second finds every row unchanged (reads only). `--changed` adds a third run of the same
 file with every count one higher: a nightly feed, where every row updates an existing level. The child's peak RSS comes from
 `os.wait4`, i.e. the kernel's own high-water mark for that process. Results are merged into
-bench/results/import_stock.json under the row count, so 100,000 and 1,000,000 rows sit side by side.
+bench/out/import_stock.json (--record: bench/results/) under the row count, so 100,000 and 1,000,000 rows sit side by side.
 
 `--baseline` also times raw PyMongo doing the same database work on a fresh copy of the catalogue:
 per 500 rows, the SKU and location reads, then one transaction reading the levels and inserting the
@@ -39,9 +39,8 @@ from app.repositories.indexes import ensure_indexes
 from app.repositories.locations import LocationRepository
 from app.repositories.products import ProductRepository
 from app.services.demo_seed import build_locations, build_products
-from bench.harness import ROOT, mongodb
+from bench.harness import ROOT, add_output_flags, mongodb, result_path
 
-RESULTS = ROOT / "bench" / "results" / "import_stock.json"
 LOCATIONS = 40
 UNKNOWN_EVERY = 1_000
 HEADER = "sku,location,onHand,safetyStock,reorderPoint,reorderQuantity,bin\n"
@@ -220,6 +219,7 @@ def main() -> None:
     parser.add_argument("--no-rerun", action="store_true", help="skip the second (unchanged) run")
     parser.add_argument("--baseline", action="store_true", help="also time raw PyMongo doing the same writes")
     parser.add_argument("--changed", action="store_true", help="a third run where every count changed (updates)")
+    add_output_flags(parser)
     args = parser.parse_args()
     database = f"bench_import_{args.rows}"
     skus = -(-args.rows // LOCATIONS)
@@ -262,9 +262,11 @@ def main() -> None:
         "machine": f"{os.cpu_count()} cores, mongod on the same machine (shared with other work while measured)",
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    out = result_path("import_stock", args)  # bench/out/, or with --record the recorded figures
+    stored = json.loads(out.read_text()) if out.exists() else {}
     stored[str(args.rows)] = result
-    RESULTS.write_text(json.dumps(stored, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(stored, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -5,7 +5,7 @@ update_many of the same documents with PyMongo, same data, same run. Also when t
 
     .venv/bin/python -m bench.location_move [--levels 100000 --moves 3]
 
-Writes bench/results/location_move.json.
+Writes bench/out/location_move.json (--record: bench/results/, the recorded figures).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import asyncio
 import json
 import statistics
 import time
-from pathlib import Path
 
 from app.domain.geo import GeoPoint
 from app.domain.inventory import InventoryLevel
@@ -25,10 +24,9 @@ from app.domain.principals import SYSTEM
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
 from app.services.container import build_services
-from bench.harness import mongodb
+from bench.harness import add_output_flags, mongodb, write_result
 
 DATABASE = "bench_location_move"
-RESULTS = Path(__file__).parent / "results" / "location_move.json"
 CODE = "DC-OH-COL"
 POINTS = (GeoPoint(39.9612, -82.9988), GeoPoint(40.0150, -83.0500))
 
@@ -102,11 +100,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", type=int, default=100_000, help="inventory levels at the location")
     parser.add_argument("--moves", type=int, default=3, help="moves timed")
+    add_output_flags(parser)
     args = parser.parse_args()
     with mongodb() as uri:
         result = asyncio.run(_run(uri, args.levels, args.moves))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("location_move", args, result)
     print(json.dumps(result, indent=2))
 
 

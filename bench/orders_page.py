@@ -1,8 +1,8 @@
 """`orders(first: 100)` with ~30 fields per order over HTTP, vs raw PyMongo reading the same documents.
 
-    .venv/bin/python -m bench.orders_page [--orders 20000 --requests 300]
+    .venv/bin/python -m bench.orders_page [--orders 20000 --requests 300] [--record]
 
-Target: p95 ≤ 150 ms.
+Writes bench/out/orders_page.json (--record: bench/results/, the recorded figures). Target: p95 ≤ 60 ms.
 """
 
 from __future__ import annotations
@@ -12,16 +12,14 @@ import asyncio
 import json
 import random
 import time
-from pathlib import Path
 
 import httpx
 
 from app.domain.principals import Role
 from app.repositories.database import Mongo, connect
-from app.repositories.indexes import ensure_indexes
 from app.services.container import build_services
-from app.services.demo_seed import SeedSize, seed_demo
-from bench.harness import mongodb, rss_mb, server, summary
+from app.services.demo_seed import SeedSize
+from bench.harness import add_output_flags, mongodb, rss_mb, seed_unless_kept, server, summary, write_result
 
 DATABASE = "bench_orders_page"
 
@@ -44,11 +42,9 @@ QUERY = """query($after: String, $filter: OrderFilterInput) {
 async def _prepare(uri: str, orders: int) -> str:
     mongo = Mongo(connect(uri), DATABASE)
     try:
-        await ensure_indexes(mongo.db)
-        if await mongo.db.orders.estimated_document_count() == 0:
-            started = time.perf_counter()
-            await seed_demo(mongo, SeedSize(locations=30, skus=1000, customers=orders // 5, orders=orders), seed=3)
-            print(f"seeded {orders} orders in {time.perf_counter() - started:.1f}s")
+        seconds = await seed_unless_kept(mongo, SeedSize(locations=30, skus=1000, customers=orders // 5, orders=orders), seed=3)
+        if seconds is not None:
+            print(f"seeded {orders} orders in {seconds:.1f}s")
         _, token = await build_services(mongo).auth.create_api_key(name="bench", role=Role.CSR)
         return token
     finally:
@@ -93,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=300)
+    add_output_flags(parser)
     args = parser.parse_args()
     rng = random.Random(5)
     picks = [rng.choice([None, "web", "app", "pos"]) for _ in range(args.requests)]
@@ -113,7 +110,7 @@ def main() -> None:
         "server_rss_mb": round(rss, 1),
     }
     print(json.dumps(result, indent=2))
-    (Path(__file__).parent / "results" / "orders_page.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("orders_page", args, result)
 
 
 if __name__ == "__main__":

@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
     race_ok = report["double_refund_race"]["exactly_one_issued_each"] and report["double_refund_race"]["refund_documents_per_return"] == [1]
     if not race_ok or not report["invariant_reserved_equals_open_allocations"]:

@@ -38,7 +38,7 @@ from app.repositories.indexes import ensure_indexes
 from app.services.container import build_services
 from app.services.demo_seed import SeedSize, seed_demo
 from bench.capture_order import CAPTURE, order_input
-from bench.harness import mongodb, rss_mb, server
+from bench.harness import add_output_flags, mongodb, rss_mb, server, write_result
 
 DATABASE = "bench_soak"
 SAMPLE_SECONDS = 30.0
@@ -241,10 +241,12 @@ def main() -> None:
     parser.add_argument("--stuck", type=int, default=0, help="subscribers that never read their socket")
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--max-growth", type=float, default=0.15)
+    add_output_flags(parser)
     args = parser.parse_args()
     if args.quick:
         args.minutes, args.reference_minute = 1.0, 0.5
     report = asyncio.run(run(args))
+    write_result("soak", args, report)
     print(json.dumps(report, indent=2), flush=True)
     if report["ratio_end_to_reference"] > 1 + args.max_growth:
         print(f"RSS grew {report['ratio_end_to_reference']:.3f}x after minute {args.reference_minute:g}", file=sys.stderr)

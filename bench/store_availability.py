@@ -1,8 +1,10 @@
 """storeAvailability over HTTP vs the raw $geoNear with PyMongo, same data, same run.
 
-    .venv/bin/python -m bench.store_availability [--locations 120 --skus 5000 --requests 2000]
+    .venv/bin/python -m bench.store_availability [--locations 120 --skus 5000 --requests 2000] [--record]
 
-Target: GraphQL p50 ≤ 2× the raw query's p50.
+Writes bench/out/store_availability.json (--record: bench/results/, the recorded figures).
+
+Target: GraphQL p50 ≤ 1.5× the raw query's p50.
 """
 
 from __future__ import annotations
@@ -13,16 +15,14 @@ import http.client
 import json
 import random
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from app.domain.cities import CITIES
 from app.domain.principals import Role
 from app.repositories.database import Mongo, connect
-from app.repositories.indexes import ensure_indexes
 from app.services.container import build_services
-from app.services.demo_seed import SeedSize, seed_demo
-from bench.harness import mongodb, rss_mb, server, summary
+from app.services.demo_seed import SeedSize
+from bench.harness import add_output_flags, mongodb, rss_mb, seed_unless_kept, server, summary, write_result
 
 DATABASE = "bench_store_availability"
 RADIUS_KM = 50.0
@@ -56,12 +56,9 @@ def _raw_pipeline(sku: str, lat: float, lng: float) -> list[dict]:
 async def _prepare(uri: str, size: SeedSize) -> str:
     mongo = Mongo(connect(uri), DATABASE)
     try:
-        await ensure_indexes(mongo.db)
-        if await mongo.db.inventory.estimated_document_count() == 0:
-            started = time.perf_counter()
-            report = await seed_demo(mongo, size, seed=42)
-            print(f"seeded {report.locations} locations × {report.products} SKUs "
-                  f"({report.inventory_levels} inventory levels) in {time.perf_counter() - started:.1f}s")
+        seconds = await seed_unless_kept(mongo, size, seed=42)
+        if seconds is not None:
+            print(f"seeded {size.locations} locations × {size.skus} SKUs in {seconds:.1f}s")
         _, token = await build_services(mongo).auth.create_api_key(name="bench", role=Role.CUSTOMER, customer_id="bench")
         return token
     finally:
@@ -117,6 +114,7 @@ def main() -> None:
     parser.add_argument("--locations", type=int, default=120)
     parser.add_argument("--skus", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=2000)
+    add_output_flags(parser)
     args = parser.parse_args()
     rng = random.Random(1)
     probes = [
@@ -143,8 +141,7 @@ def main() -> None:
         "server_rss_mb": {"before": round(rss_before, 1), "after": round(rss_after, 1)},
     }
     print(json.dumps(result, indent=2))
-    out = Path(__file__).parent / "results" / "store_availability.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("store_availability", args, result)
 
 
 if __name__ == "__main__":

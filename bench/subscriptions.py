@@ -43,6 +43,7 @@ from app.repositories.events import EventRepository
 from app.repositories.indexes import ensure_indexes
 from app.services.container import build_services
 from bench.capture_order import rss_mb, wait_ready
+from bench.harness import add_output_flags, write_result
 
 DATABASE = "bench_subscriptions"
 WRITER = Actor(subject="bench", role="SYSTEM")
@@ -56,7 +57,7 @@ def start_server(uri: str, port: int) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=None,  # its warnings join ours: an unread pipe fills up on a long run and stalls the server
     )
 
 
@@ -240,10 +241,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--orders", type=int, default=200, help="orders the per-order subscribers spread over")
     parser.add_argument("--broad-fraction", type=float, default=0.05, help="share of subscribers watching the whole channel")
+    add_output_flags(parser)
     args = parser.parse_args()
     if args.quick:
         args.subscribers, args.seconds = min(args.subscribers, 200), min(args.seconds, 10.0)
-    print(json.dumps(asyncio.run(run(args)), indent=2))
+    result = asyncio.run(run(args))
+    write_result("subscriptions", args, result)
+    print(json.dumps(result, indent=2))
     sys.stdout.flush()
 
 

@@ -33,10 +33,9 @@ import httpx
 
 from app.domain.principals import Role
 from app.repositories.database import Mongo, connect
-from app.repositories.indexes import ensure_indexes
 from app.services.container import build_services
-from app.services.demo_seed import SeedSize, seed_demo
-from bench.harness import ROOT, mongodb, percentile, rss_mb, server
+from app.services.demo_seed import SeedSize
+from bench.harness import ROOT, mongodb, percentile, rss_mb, seed_unless_kept, server
 from bench.orders_page import QUERY as ORDERS_PAGE
 
 DATABASE = "bench_tails"
@@ -87,11 +86,9 @@ class Variant:
 async def _prepare(uri: str, orders: int, seed: int) -> tuple[str, list[str]]:
     mongo = Mongo(connect(uri), DATABASE)
     try:
-        await ensure_indexes(mongo.db)
-        if await mongo.db.orders.estimated_document_count() == 0:
-            started = time.perf_counter()
-            await seed_demo(mongo, SeedSize(locations=30, skus=1000, customers=orders // 5, orders=orders), seed=seed)
-            print(f"seeded {orders} orders in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        seconds = await seed_unless_kept(mongo, SeedSize(locations=30, skus=1000, customers=orders // 5, orders=orders), seed=seed)
+        if seconds is not None:
+            print(f"seeded {orders} orders in {seconds:.1f}s", file=sys.stderr)
         _, token = await build_services(mongo).auth.create_api_key(name="bench", role=Role.CSR)
         # Customers with several orders: the 360 worth looking at.
         busy = await (await mongo.db.orders.aggregate([
@@ -234,6 +231,7 @@ def main() -> None:
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -102,6 +103,33 @@ async def test_tracking_numbers_are_carrier_shaped_valid_and_stable_per_shipment
     # Published examples validate with the same check-digit rules.
     assert is_valid_tracking_number("ups", "1Z999AA10123456784")
     assert is_valid_tracking_number("fedex", "986578788855")
+
+
+async def test_numbered_labels_never_collide_where_hashed_shipment_ids_do() -> None:
+    # Given 20,000 UPS ground labels, as the demo history sells for 20,000 orders
+    keys = [f"shipment-{n}" for n in range(20_000)]
+    hashed = next(c for c in built_in_carriers() if c.code == "ups")
+    numbered = {c.code: c for c in built_in_carriers(itertools.count(1))}
+    service = "UPS_GROUND"
+    # A 7-digit reference hashed from the shipment id repeats by chance (the birthday bound is ~3,700)
+    by_hash = [(await hashed.buy_label(request(), service, idempotency_key=key)).tracking_number for key in keys]
+    assert len(set(by_hash)) < len(keys)
+    # Numbered from one counter shared by the three carriers, every label is distinct and valid
+    sold = []
+    for n, key in enumerate(keys):
+        carrier = numbered[("ups", "usps", "fedex")[n % 3]]
+        quote = (await carrier.rates(request()))[0]
+        label = await carrier.buy_label(request(), quote.service, idempotency_key=key)
+        sold.append(label.tracking_number)
+        assert is_valid_tracking_number(carrier.code, label.tracking_number)
+    assert len(set(sold)) == len(keys)
+    # and buying again for the same shipment still gives the same label, without using a serial
+    ups = numbered["ups"]
+    again = await ups.buy_label(request(), "UPS_GROUND", idempotency_key=keys[0])
+    assert again.tracking_number == sold[0]
+    # the next new shipment takes the next serial: 1Z + shipper + service + 7-digit reference + check digit
+    assert (await ups.buy_label(request(), "UPS_GROUND", idempotency_key="next")).tracking_number[-8:-1] == "0020001"
+
 
 
 def quote(carrier: str, cents: int, delivery: date) -> Quote:

@@ -125,3 +125,14 @@ async def test_seeded_history_follows_the_rules(mongo: Mongo) -> None:
             # Nothing happened after `as_of`
             assert shipment.updated_at <= as_of and all(e.received_at <= as_of for e in shipment.tracking), why
         assert order.created_at <= order.updated_at <= as_of, why
+
+
+async def test_seeded_labels_are_numbered_so_tracking_numbers_never_repeat(mongo: Mongo) -> None:
+    # Given a seeded history with shipped parcels (20,000 orders once collided on a hashed UPS reference)
+    await seed_demo(mongo, SeedSize(locations=12, skus=40, customers=30, orders=300), seed=3, as_of=date(2026, 11, 1))
+    numbers = [doc["tracking_number"] async for doc in mongo.db.shipments.find({"tracking_number": {"$type": "string"}})]
+    assert len(numbers) > 50
+    # Then each label carries the next serial of one counter shared by the carriers: 1, 2, 3 ...
+    reference = {"1Z": lambda n: n[-8:-1], "94": lambda n: n[5:-1], "7": lambda n: n[1:-1]}
+    serials = sorted(int(next(cut(n) for prefix, cut in reference.items() if n.startswith(prefix))) for n in numbers)
+    assert serials == list(range(1, len(numbers) + 1))

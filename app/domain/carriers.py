@@ -203,7 +203,13 @@ def parcel_for(items: Iterable[tuple[int, float, float, float, int]]) -> Parcel:
 # --- tracking numbers -------------------------------------------------------------------------------
 
 
-def _digits(seed: str, count: int) -> str:
+def _digits(seed: str | int, count: int) -> str:
+    """A serial number as is (unique while serials are), a string key hashed (stable per key, but a
+    7-digit UPS reference collides by chance within a few thousand labels)."""
+    if isinstance(seed, int):
+        if not 0 <= seed < 10**count:
+            raise ValueError(f"label serial {seed} does not fit {count} digits")
+        return str(seed).zfill(count)
     value = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
     return str(value % 10**count).zfill(count)
 
@@ -240,17 +246,17 @@ def is_valid_tracking_number(carrier: str, number: str) -> bool:
     return False
 
 
-def ups_tracking_number(seed: str, shipper: str, service_code: str) -> str:
+def ups_tracking_number(seed: str | int, shipper: str, service_code: str) -> str:
     body = f"{shipper}{service_code}{_digits(seed, 7)}"
     return f"1Z{body}{ups_check_digit(body)}"
 
 
-def usps_tracking_number(seed: str, service_code: str) -> str:
+def usps_tracking_number(seed: str | int, service_code: str) -> str:
     body = f"{service_code}{_digits(seed, 22 - len(service_code) - 1)}"
     return f"{body}{usps_check_digit(body)}"
 
 
-def fedex_tracking_number(seed: str) -> str:
+def fedex_tracking_number(seed: str | int) -> str:
     body = "7" + _digits(seed, 10)  # FedEx Express numbers commonly start with 7
     return f"{body}{fedex_check_digit(body)}"
 

@@ -3,7 +3,7 @@ are illustrative, the structure is the real one. Each implements `app.domain.car
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -86,16 +86,20 @@ FUEL_SURCHARGE_BP = 1_250  # 12.5 %, applied to the transport charge
 @dataclass
 class RateCardCarrier:
     """A carrier priced from a rate card. Labels are local: the tracking number is derived from the
-    idempotency key, so buying twice for the same shipment yields the same label."""
+    idempotency key, so buying twice for the same shipment yields the same label. With
+    `label_serials`, each new key takes the next serial instead (unique by construction; the demo
+    history numbers its labels so, as tens of thousands of hashed keys would collide)."""
 
     code: str
     name: str
     services: tuple[ServiceCard, ...]
     dim_divisor: int  # cubic inches per pound
     shipper_number: str = ""
+    label_serials: Iterator[int] | None = None
 
     def __post_init__(self) -> None:
         self._voided: set[str] = set()
+        self._serial_of: dict[str, int] = {}
 
     async def rates(self, request: RateRequest) -> list[Quote]:
         return self.quote(request)
@@ -144,7 +148,14 @@ class RateCardCarrier:
         if quote is None:
             raise CarrierError(f"{self.name} does not offer {service} for this shipment", code=ErrorCode.INVALID_INPUT, field=("service",))
         card = next(c for c in self.services if c.code == service)
-        return PurchasedLabel(quote=quote, tracking_number=self._tracking_number(idempotency_key, card))
+        return PurchasedLabel(quote=quote, tracking_number=self._tracking_number(self._label_seed(idempotency_key), card))
+
+    def _label_seed(self, idempotency_key: str) -> str | int:
+        if self.label_serials is None:
+            return idempotency_key
+        if idempotency_key not in self._serial_of:
+            self._serial_of[idempotency_key] = next(self.label_serials)
+        return self._serial_of[idempotency_key]
 
     async def void_label(self, tracking_number: str) -> None:
         self._voided.add(tracking_number)
@@ -175,7 +186,7 @@ class RateCardCarrier:
                 raise CarrierError(f"event {n} is malformed: {exc}", code=ErrorCode.INVALID_INPUT, field=("events", str(n))) from exc
         return updates
 
-    def _tracking_number(self, seed: str, card: ServiceCard) -> str:
+    def _tracking_number(self, seed: str | int, card: ServiceCard) -> str:
         if self.code == "ups":
             return ups_tracking_number(seed, self.shipper_number, card.tracking_code)
         if self.code == "usps":
@@ -183,11 +194,12 @@ class RateCardCarrier:
         return fedex_tracking_number(seed)
 
 
-def built_in_carriers() -> list[RateCardCarrier]:
+def built_in_carriers(label_serials: Iterator[int] | None = None) -> list[RateCardCarrier]:
+    """`label_serials`, shared by the three, numbers every label they sell (see RateCardCarrier)."""
     return [
-        RateCardCarrier("ups", "UPS", UPS_SERVICES, dim_divisor=139, shipper_number="0M4X21"),
-        RateCardCarrier("usps", "USPS", USPS_SERVICES, dim_divisor=166),
-        RateCardCarrier("fedex", "FedEx", FEDEX_SERVICES, dim_divisor=139),
+        RateCardCarrier("ups", "UPS", UPS_SERVICES, dim_divisor=139, shipper_number="0M4X21", label_serials=label_serials),
+        RateCardCarrier("usps", "USPS", USPS_SERVICES, dim_divisor=166, label_serials=label_serials),
+        RateCardCarrier("fedex", "FedEx", FEDEX_SERVICES, dim_divisor=139, label_serials=label_serials),
     ]
 
 

@@ -12,6 +12,7 @@ could have left it. Nothing here reads or writes the database: demo_seed.py does
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -113,7 +114,8 @@ class History:
         self._locations = {loc.id: loc for loc in locations}
         self._products = products
         self._channels = channels
-        self._carriers: dict[str, RateCardCarrier] = {c.code: c for c in built_in_carriers()}
+        # Labels numbered 1, 2, 3...: unique by construction (hashed shipment ids collided at 20,000 orders).
+        self._carriers: dict[str, RateCardCarrier] = {c.code: c for c in built_in_carriers(itertools.count(1))}
         self._stock: dict[str, dict[str, StockAtLocation]] = {}
         for level in stock:
             self._stock.setdefault(level.sku, {})[level.location_id] = level
