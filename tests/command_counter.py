@@ -7,9 +7,9 @@ from collections import Counter
 
 from pymongo import monitoring
 
-# Read by the app's own background work (event relay, hub, dashboard, instance watch), never by a
-# query under test.
-BACKGROUND = frozenset({"events", "leases", "relay_state", "instances"})
+# Read by the app's own background work (event relay, hub, dashboard, instance watch, the webhook
+# and replenishment workers, the scheduler's case SLA scan), never by a query under test.
+BACKGROUND = frozenset({"events", "leases", "relay_state", "instances", "webhook_endpoints", "webhook_deliveries", "reorder_crossings"})
 
 
 class CommandCounter(monitoring.CommandListener):

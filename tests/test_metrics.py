@@ -92,8 +92,10 @@ async def test_counters_move_with_captures_refusals_costs_and_the_event_log(
 ) -> None:
     await network(world)
     _, spender = await services.auth.create_api_key(name="spender", role=Role.ADMIN)
-    pages = "query Pages { orders(first: 50) { edges { node { id } } } }"  # cost 101 each
-    async with client_for(settings, limits=ApiLimits(rate_capacity=250, rate_per_second=1)) as client:
+    pages = "query Pages { orders(first: 50) { edges { node { id } } } }"  # cost 101 each, ~1 actually spent
+    # Costs more than the whole bucket: admitted only into an empty one, so refused after the pages.
+    bigger = "query Bigger { orders(first: 100) { edges { node { id lines { sku } } } } }"
+    async with client_for(settings, limits=ApiLimits(rate_capacity=250, rate_per_second=0.001)) as client:
         await until(lambda: _leading(client, admin_token))
         before = await scrape(client, admin_token)
         captured = await post(client, CAPTURE, {"input": capture_input("M-1")}, token=admin_token)
@@ -102,7 +104,7 @@ async def test_counters_move_with_captures_refusals_costs_and_the_event_log(
             client, CAPTURE, {"input": capture_input("M-2", lines=[{"sku": "NOPE", "quantity": 1, "unitPriceCents": 1}])},
             token=admin_token,
         )
-        spent = [await post(client, pages, token=spender) for _ in range(3)]
+        spent = [await post(client, query, token=spender) for query in (pages, pages, bigger)]
         gc.collect()
 
         async def stamped() -> bool:
@@ -125,9 +127,9 @@ async def test_counters_move_with_captures_refusals_costs_and_the_event_log(
     assert delta("oms_order_captures_total", outcome="replayed") == 1
     assert delta("oms_order_captures_total", outcome="refused", code=refusal["code"]) == 1
     assert delta("oms_graphql_operations_total", transport="http", type="mutation", operation="_unnamed", code="OK") == 3
-    assert delta("oms_graphql_operations_total", type="query", operation="Pages", code="RATE_LIMITED") == 1
+    assert delta("oms_graphql_operations_total", type="query", operation="Bigger", code="RATE_LIMITED") == 1
     assert delta("oms_graphql_operation_duration_seconds_count", type="mutation") == 3
-    assert delta("oms_graphql_cost_total", type="query", operation="Pages") == 3 * 101
+    assert delta("oms_graphql_cost_total", type="query", operation="Pages") == 2 * 101  # the static cost charged
     assert delta("oms_rate_limit_refusals_total", transport="http") == 1
     assert delta("oms_http_requests_total", handler="/graphql", status="429") == 1
     assert delta("oms_http_requests_total", handler="/graphql", status="200") == 5

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 # Coordination between running processes, not business data: a running server writes these
-# (its heartbeat, the sequencer's lease and position, webhook replay nonces) into an empty database,
-# and a reset keeps them, so event cursors keep counting up and nothing a live process holds vanishes.
-PROCESS_STATE = frozenset({"instances", "leases", "relay_state", "webhook_nonces"})
+# (its heartbeat, the sequencer's lease and position, webhook replay nonces, the clients' shared
+# rate-limit buckets) into an empty database, and a reset keeps them, so event cursors keep counting
+# up and nothing a live process holds vanishes.
+PROCESS_STATE = frozenset({"instances", "leases", "relay_state", "webhook_nonces", "rate_limit_buckets"})
 
 
 class DatabaseContents:
