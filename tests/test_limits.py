@@ -7,8 +7,6 @@ import asyncio
 import json
 from dataclasses import replace
 
-import httpx
-import pytest
 import websockets
 from graphql import parse
 

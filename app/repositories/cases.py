@@ -40,7 +40,7 @@ from app.domain.cases import (
 from app.domain.errors import ErrorCode, FieldIssue, InvalidInput
 from app.domain.pagination import Page, PageRequest, decode_cursor, encode_cursor
 from app.repositories.database import Session
-from app.repositories.keyset import after_cursor, newest_first_page, page_of
+from app.repositories.keyset import newest_first_page, newest_first_pages_by_customer
 
 MOST_URGENT = [("priority_rank", DESCENDING), ("next_due", ASCENDING), ("_id", ASCENDING)]
 MAX_CASES_PER_ORDER = 50
@@ -249,21 +249,7 @@ class CaseRepository:
         )
 
     async def pages_by_customer(self, customer_ids: list[str], selection: CaseFilter, page: PageRequest) -> dict[str, Page[Case]]:
-        """Several customers' newest-first pages in one aggregation ($firstN per customer, bounded)."""
-        query = filter_query(selection)
-        query["customer_id"] = {"$in": customer_ids}
-        if page.after:
-            query = {"$and": [query, after_cursor(page.after)]}
-        pipeline: list[dict[str, Any]] = [
-            {"$match": query},
-            {"$sort": {"customer_id": 1, "created_at": -1, "_id": -1}},
-            {"$group": {"_id": "$customer_id", "docs": {"$firstN": {"input": "$$ROOT", "n": page.first + 1}}}},
-        ]
-        found: dict[str, list[dict[str, Any]]] = {}
-        if page.first > 0:
-            async for row in await self.collection.aggregate(pipeline):
-                found[row["_id"]] = row["docs"]
-        return {customer_id: page_of(found.get(customer_id, []), page, from_doc) for customer_id in customer_ids}
+        return await newest_first_pages_by_customer(self.collection, filter_query(selection), customer_ids, page, from_doc)
 
     async def for_orders(self, order_ids: list[str]) -> dict[str, list[Case]]:
         """Each order's cases, newest first (bounded per order)."""

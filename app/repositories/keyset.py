@@ -60,3 +60,26 @@ async def newest_first_page(
         query = {"$and": [query, keyset]} if query else keyset
     docs = await collection.find(query).sort(NEWEST_FIRST).limit(page.first + 1).to_list()
     return page_of(docs, page, from_doc)
+
+
+async def newest_first_pages_by_customer(
+    collection: AsyncCollection,
+    query: dict[str, Any],
+    customer_ids: list[str],
+    page: PageRequest,
+    from_doc: Callable[[dict[str, Any]], T],
+) -> dict[str, Page[T]]:
+    """The same page for several customers in one aggregation ($firstN per customer, bounded)."""
+    query = {**query, "customer_id": {"$in": customer_ids}}
+    if page.after:
+        query = {"$and": [query, after_cursor(page.after)]}
+    pipeline: list[dict[str, Any]] = [
+        {"$match": query},
+        {"$sort": {"customer_id": 1, "created_at": -1, "_id": -1}},
+        {"$group": {"_id": "$customer_id", "docs": {"$firstN": {"input": "$$ROOT", "n": page.first + 1}}}},
+    ]
+    found: dict[str, list[dict[str, Any]]] = {}
+    if page.first > 0:
+        async for row in await collection.aggregate(pipeline):
+            found[row["_id"]] = row["docs"]
+    return {customer_id: page_of(found.get(customer_id, []), page, from_doc) for customer_id in customer_ids}

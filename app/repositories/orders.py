@@ -29,7 +29,7 @@ from app.domain.orders import (
 from app.domain.pagination import Page, PageRequest
 from app.domain.payments import Payment, PaymentMethod, RefundTally
 from app.repositories.database import Session
-from app.repositories.keyset import after_cursor, created_between, newest_first_page, page_of
+from app.repositories.keyset import created_between, newest_first_page, newest_first_pages_by_customer
 from app.repositories.mapping import (
     address_from_doc,
     address_to_doc,
@@ -265,21 +265,7 @@ class OrderRepository:
     async def pages_by_customer(
         self, customer_ids: list[str], selection: OrderFilter, page: PageRequest
     ) -> dict[str, Page[Order]]:
-        """The same page for several customers in one aggregation ($firstN per customer, bounded)."""
-        query = filter_query(selection)
-        query["customer_id"] = {"$in": customer_ids}
-        if page.after:
-            query = {"$and": [query, after_cursor(page.after)]}
-        pipeline: list[dict[str, Any]] = [
-            {"$match": query},
-            {"$sort": {"customer_id": 1, "created_at": -1, "_id": -1}},
-            {"$group": {"_id": "$customer_id", "docs": {"$firstN": {"input": "$$ROOT", "n": page.first + 1}}}},
-        ]
-        found: dict[str, list[dict[str, Any]]] = {}
-        if page.first > 0:
-            async for row in await self.collection.aggregate(pipeline):
-                found[row["_id"]] = row["docs"]
-        return {customer_id: page_of(found.get(customer_id, []), page, from_doc) for customer_id in customer_ids}
+        return await newest_first_pages_by_customer(self.collection, filter_query(selection), customer_ids, page, from_doc)
 
     async def upsert_many(self, orders: list[Order]) -> None:
         if orders:

@@ -8,7 +8,6 @@ supplier and location).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING

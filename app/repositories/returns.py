@@ -27,7 +27,7 @@ from app.domain.returns import (
 from app.domain.shipments import Label, TrackingEvent
 from app.domain.tracking import MAX_EVENTS_PER_SHIPMENT
 from app.repositories.database import Session
-from app.repositories.keyset import after_cursor, created_between, newest_first_page, page_of
+from app.repositories.keyset import created_between, newest_first_page, newest_first_pages_by_customer
 from app.repositories.mapping import day_from_doc, day_to_doc
 from app.repositories.shipments import tracking_to_doc
 
@@ -253,21 +253,7 @@ class ReturnRepository:
         return await newest_first_page(self.collection, filter_query(selection), page, from_doc)
 
     async def pages_by_customer(self, customer_ids: list[str], selection: ReturnFilter, page: PageRequest) -> dict[str, Page[Return]]:
-        """The same page for several customers in one aggregation ($firstN per customer, bounded)."""
-        query = filter_query(selection)
-        query["customer_id"] = {"$in": customer_ids}
-        if page.after:
-            query = {"$and": [query, after_cursor(page.after)]}
-        pipeline: list[dict[str, Any]] = [
-            {"$match": query},
-            {"$sort": {"customer_id": 1, "created_at": -1, "_id": -1}},
-            {"$group": {"_id": "$customer_id", "docs": {"$firstN": {"input": "$$ROOT", "n": page.first + 1}}}},
-        ]
-        found: dict[str, list[dict[str, Any]]] = {}
-        if page.first > 0:
-            async for row in await self.collection.aggregate(pipeline):
-                found[row["_id"]] = row["docs"]
-        return {customer_id: page_of(found.get(customer_id, []), page, from_doc) for customer_id in customer_ids}
+        return await newest_first_pages_by_customer(self.collection, filter_query(selection), customer_ids, page, from_doc)
 
     async def insert(self, ret: Return, *, session: Session) -> None:
         """ClientKeyTaken when (order, client key) or (order, sequence) is taken: the caller re-reads

@@ -196,6 +196,7 @@ class RefundService:
         try:
             splits = await self._pay_back(pending)
         except _Refused as refused:
+            message = refused.message
             if refused.accepted:  # money went back through those payments: it stays refunded
                 paid = sum(split.amount.cents for split in refused.accepted)
                 currency = pending.amount.currency
@@ -206,9 +207,9 @@ class RefundService:
                     amount=Money(paid, currency),
                     refused=Money(pending.amount.cents - paid, currency),
                 )
-                return await self._mongo.transaction(lambda session: self._settle_issued(session, partly, actor, refused.message))
+                return await self._mongo.transaction(lambda session: self._settle_issued(session, partly, actor, message))
             failed = replace(pending, status=RefundStatus.FAILED)
-            return await self._mongo.transaction(lambda session: self._settle_failed(session, failed, actor, refused.message))
+            return await self._mongo.transaction(lambda session: self._settle_failed(session, failed, actor, message))
         issued = replace(pending, status=RefundStatus.ISSUED, splits=splits)
         return await self._mongo.transaction(lambda session: self._settle_issued(session, issued, actor))
 
