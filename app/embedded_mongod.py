@@ -187,6 +187,10 @@ class EmbeddedMongod:
             "--logappend",
             "--wiredTigerCacheSizeGB", str(self.cache_size_gb),
             "--setParameter", "transactionLifetimeLimitSeconds=60",
+            # No reads at past cluster times here, so a dropped collection's files may go at the next
+            # checkpoint rather than 5 minutes later: each one holds file handles until then, and a
+            # test run that creates and drops a database per test would reach the open-files limit.
+            "--setParameter", "minSnapshotHistoryWindowInSeconds=0",
         ]
         log.info("starting mongod", extra={"port": self.port, "dbpath": str(db_path)})
         self._process = subprocess.Popen(  # noqa: S603 - the binary path is ours or configured
