@@ -3,11 +3,8 @@ built-in default), and changing it (ADMIN, audited in the same transaction as th
 
 from __future__ import annotations
 
-from app.domain.clock import utcnow
 from app.domain.errors import NotFound, Validator
-from app.domain.events import DomainEvent
-from app.domain.ids import new_id
-from app.domain.principals import Principal, Role, actor_of
+from app.domain.principals import Principal, Role
 from app.domain.returns import (
     DEFAULT_RETURN_POLICY,
     GLOBAL_SCOPE,
@@ -21,6 +18,7 @@ from app.repositories.database import Mongo, Session
 from app.repositories.events import EventRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.return_policies import ReturnPolicyRepository, policy_to_doc
+from app.services.scoped_policies import change_scoped_policy
 
 MAX_REASON_LENGTH = 500
 
@@ -101,36 +99,22 @@ class ReturnPolicyService:
                     )
         check.raise_if_any()
         scope = channel_id or GLOBAL_SCOPE
-
-        async def work(session: Session) -> ConfiguredReturnPolicy:
-            before = (await self._policies.get_many([scope], session=session)).get(scope)
-            at = utcnow()
-            if policy is None:
-                await self._policies.delete(scope, session=session)
-                now = await self.policy_for(channel_id, session=session)
-            else:
-                now = await self._policies.put(scope, policy, updated_by=principal.subject, at=at, session=session)
-            event = DomainEvent(
-                id=new_id(),
-                type="ReturnPolicyChanged",
-                aggregate_type="ReturnPolicy",
-                aggregate_id=scope,
-                at=at,
-                actor=actor_of(principal),
-                payload={
-                    "scope": scope,
-                    "version": None if policy is None else now.version,
-                    "before": policy_to_doc(before.policy) if before else None,
-                    "after": policy_to_doc(policy) if policy else None,
-                    "inherited": now.inherited,
-                },
-                reason=reason,
+        return await self._mongo.transaction(
+            lambda session: change_scoped_policy(
+                session,
+                policies=self._policies,
+                events=self._events,
+                principal=principal,
+                scope=scope,
                 channel_id=channel_id,
+                policy=policy,
+                reason=reason,
+                event_type="ReturnPolicyChanged",
+                aggregate_type="ReturnPolicy",
+                to_doc=policy_to_doc,
+                in_force=lambda s: self.policy_for(channel_id, session=s),
             )
-            await self._events.append([event], session=session)
-            return now
-
-        return await self._mongo.transaction(work)
+        )
 
     async def _require_channel(self, channel_id: str) -> None:
         if not await self._channels.by_ids([channel_id]):

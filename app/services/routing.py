@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import time
 
-from app.domain.clock import utcnow
 from app.domain.errors import Forbidden, NotFound, Validator
-from app.domain.events import DomainEvent
-from app.domain.ids import new_id
 from app.domain.locations import Location
 from app.domain.orders import DeliveryMethod
-from app.domain.principals import Principal, Role, actor_of
+from app.domain.principals import Principal, Role
 from app.domain.routing.plan import PickupAlternative, RoutingPlan, RoutingRequest, StockAtLocation
 from app.domain.routing.planner import find_pickup_alternatives, plan_routing
 from app.domain.routing.policy import (
@@ -33,6 +30,7 @@ from app.repositories.events import EventRepository
 from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.routing import RoutingPolicyRepository, policy_to_doc
+from app.services.scoped_policies import change_scoped_policy
 
 OVERRIDE_SOURCE = "override"
 _POLICY_READERS = (Role.ADMIN, Role.CSR, Role.STORE_STAFF, Role.WAREHOUSE)
@@ -117,37 +115,22 @@ class RoutingService:
                     check.check(location_id in known, f"unknown location {location_id}", "policy", "excludedLocationCodes", i)
         check.raise_if_any()
         scope = channel_id or GLOBAL_SCOPE
-        actor = actor_of(principal)
-
-        async def work(session: Session) -> ConfiguredPolicy:
-            before = (await self._policies.get_many([scope], session=session)).get(scope)
-            at = utcnow()
-            if policy is None:
-                await self._policies.delete(scope, session=session)
-                now = await self.policy_for(channel_id, session=session)
-            else:
-                now = await self._policies.put(scope, policy, updated_by=principal.subject, at=at, session=session)
-            event = DomainEvent(
-                id=new_id(),
-                type="RoutingPolicyChanged",
-                aggregate_type="RoutingPolicy",
-                aggregate_id=scope,
-                at=at,
-                actor=actor,
-                payload={
-                    "scope": scope,
-                    "version": None if policy is None else now.version,
-                    "before": policy_to_doc(before.policy) if before else None,
-                    "after": policy_to_doc(policy) if policy else None,
-                    "inherited": now.inherited,
-                },
-                reason=reason,
+        return await self._mongo.transaction(
+            lambda session: change_scoped_policy(
+                session,
+                policies=self._policies,
+                events=self._events,
+                principal=principal,
+                scope=scope,
                 channel_id=channel_id,
+                policy=policy,
+                reason=reason,
+                event_type="RoutingPolicyChanged",
+                aggregate_type="RoutingPolicy",
+                to_doc=policy_to_doc,
+                in_force=lambda s: self.policy_for(channel_id, session=s),
             )
-            await self._events.append([event], session=session)
-            return now
-
-        return await self._mongo.transaction(work)
+        )
 
     async def plan(
         self,
