@@ -79,12 +79,14 @@ async def test_concurrent_pours_never_overspend_and_a_bucket_expires_once_draine
 async def test_extensions_and_the_rate_limit_query_report_the_budget_like_shopify(
     settings: Settings, admin_token: str, world: Any
 ) -> None:
-    async with client_for(settings, limits=ApiLimits(rate_capacity=1_000, rate_per_second=50)) as client:
+    # A slow restore rate: the unit this query takes cannot leak back before it is reported, however
+    # long a busy machine takes between the charge and the answer.
+    async with client_for(settings, limits=ApiLimits(rate_capacity=1_000, rate_per_second=0.01)) as client:
         body = (await post(client, RATE_LIMIT, token=admin_token)).json()
         budget = body["data"]["rateLimit"]
-        assert budget["maximumAvailable"] == 1_000 and budget["restoreRate"] == 50
+        assert budget["maximumAvailable"] == 1_000 and budget["restoreRate"] == 0.01
         assert budget["maximumCost"] == 50_000 and budget["shared"] is True
-        assert 998 <= budget["currentlyAvailable"] <= 999  # this query's own cost is taken
+        assert budget["currentlyAvailable"] == 999  # this query's own cost is taken
         cost = body["extensions"]["cost"]
         assert cost["requested"] == cost["actual"] == 1
         assert set(cost["throttleStatus"]) == {"maximumAvailable", "currentlyAvailable", "restoreRate"}
