@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -113,32 +113,21 @@ def routes(services: Callable[[], Services], *, db_timeout_seconds: float = 5.0)
             return _error(exc)
         return _pdf(document.filename, document.content)
 
-    async def pick_list_document(request: Request) -> Response:
-        try:
-            document = await services().documents.pick_list_document(
-                request.path_params["location_id"], request.query_params.get("token", "")
-            )
-        except DomainError as exc:
-            return _error(exc)
-        return _pdf(document.filename, document.content)
+    def signed_pdf(fetch: Callable[[Services], Callable[[str, str], Awaitable[Any]]], param: str) -> Callable[[Request], Awaitable[Response]]:
+        """A document found by one path parameter and opened by its signed `token`."""
 
-    async def return_label_document(request: Request) -> Response:
-        try:
-            document = await services().documents.return_label_document(
-                request.path_params["return_id"], request.query_params.get("token", "")
-            )
-        except DomainError as exc:
-            return _error(exc)
-        return _pdf(document.filename, document.content)
+        async def handler(request: Request) -> Response:
+            try:
+                document = await fetch(services())(request.path_params[param], request.query_params.get("token", ""))
+            except DomainError as exc:
+                return _error(exc)
+            return _pdf(document.filename, document.content)
 
-    async def purchase_order_document(request: Request) -> Response:
-        try:
-            document = await services().documents.purchase_order_document(
-                request.path_params["po_id"], request.query_params.get("token", "")
-            )
-        except DomainError as exc:
-            return _error(exc)
-        return _pdf(document.filename, document.content)
+        return handler
+
+    pick_list_document = signed_pdf(lambda s: s.documents.pick_list_document, "location_id")
+    return_label_document = signed_pdf(lambda s: s.documents.return_label_document, "return_id")
+    purchase_order_document = signed_pdf(lambda s: s.documents.purchase_order_document, "po_id")
 
     async def carrier_webhook(request: Request) -> Response:
         body = await request.body()
