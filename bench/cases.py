@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import tempfile
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,13 +31,12 @@ from pymongo.write_concern import WriteConcern
 
 from app.domain.ids import new_id
 from app.domain.principals import Role
-from app.embedded_mongod import EmbeddedMongod
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
 from app.services.container import build_services
 from app.services.demo_seed import SeedSize, seed_demo
 from bench.capture_order import RunResult, drive, rss_mb
-from bench.harness import server
+from bench.harness import mongodb, server
 
 DATABASE = "bench_cases"
 ERR = "... on Error { code message }"
@@ -255,16 +252,10 @@ async def measure(args: argparse.Namespace, uri: str, base: str, pid: int, prepa
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="oms-bench-") as data_dir:
-        mongod = None if os.environ.get("MONGODB_URI") else EmbeddedMongod(Path(data_dir), cache_size_gb=1.0)
-        uri = os.environ.get("MONGODB_URI") or mongod.start()  # type: ignore[union-attr]
-        try:
-            prepared = await prepare(uri, args)
-            with server(uri, DATABASE, env={"OMS_ENV": "production"}) as (base, pid):
-                return await measure(args, uri, base, pid, prepared)
-        finally:
-            if mongod is not None:
-                mongod.stop()
+    with mongodb() as uri:
+        prepared = await prepare(uri, args)
+        with server(uri, DATABASE, env={"OMS_ENV": "production"}) as (base, pid):
+            return await measure(args, uri, base, pid, prepared)
 
 
 def main(argv: list[str] | None = None) -> None:

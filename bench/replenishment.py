@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -34,7 +32,6 @@ from app.domain.principals import SYSTEM, Role
 from app.domain.products import Dimensions, Product
 from app.domain.money import Money
 from app.domain.suppliers import SupplierItem
-from app.embedded_mongod import EmbeddedMongod
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
 from app.repositories.inventory import InventoryRepository
@@ -43,7 +40,7 @@ from app.repositories.products import ProductRepository
 from app.repositories.purchase_orders import PurchaseOrderRepository
 from app.services.container import build_services
 from app.services.demo_seed import SeedSize, seed_demo
-from bench.harness import server
+from bench.harness import mongodb, server
 
 DATABASE = "bench_replenishment"
 # A 2-core machine running both servers, mongod and the clients: the default 5 s request bound would shed load.
@@ -169,18 +166,12 @@ async def outcome(uri: str, expected_crossings: int, timeout: float = 120.0) -> 
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="oms-bench-") as data_dir:
-        mongod = None if os.environ.get("MONGODB_URI") else EmbeddedMongod(Path(data_dir), cache_size_gb=1.0)
-        uri = os.environ.get("MONGODB_URI") or mongod.start()  # type: ignore[union-attr]
-        try:
-            key, places = await prepare(uri, args.locations)
-            with server(uri, DATABASE, env=SERVER_ENV) as (first, _), server(uri, DATABASE, env=SERVER_ENV) as (second, _):
-                sold = await sale([first, second], key, places, args.orders_per_location, args.clients)
-                result = await outcome(uri, len(places))
-            return {"locations": len(places), "servers": 2, "orders_per_location": args.orders_per_location, "sale": sold, **result}
-        finally:
-            if mongod is not None:
-                mongod.stop()
+    with mongodb() as uri:
+        key, places = await prepare(uri, args.locations)
+        with server(uri, DATABASE, env=SERVER_ENV) as (first, _), server(uri, DATABASE, env=SERVER_ENV) as (second, _):
+            sold = await sale([first, second], key, places, args.orders_per_location, args.clients)
+            result = await outcome(uri, len(places))
+        return {"locations": len(places), "servers": 2, "orders_per_location": args.orders_per_location, "sale": sold, **result}
 
 
 def main(argv: list[str] | None = None) -> None:

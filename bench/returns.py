@@ -20,9 +20,7 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import random
-import tempfile
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -40,7 +38,6 @@ from app.domain.payments import Payment, PaymentMethod
 from app.domain.principals import SYSTEM, Role
 from app.domain.returns import ReceivedLine, ReturnLineRequest, ReturnMethod, ReturnReason, ReturnRequest
 from app.domain.shipments import FulfilmentMethod, Shipment, ShipmentLine, ShipmentStatus
-from app.embedded_mongod import EmbeddedMongod
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
 from app.repositories.inventory import InventoryRepository
@@ -49,7 +46,7 @@ from app.repositories.shipments import ShipmentRepository
 from app.services.container import build_services
 from app.services.demo_seed import SeedSize, seed_demo
 from bench.capture_order import drive, rss_mb
-from bench.harness import server
+from bench.harness import mongodb, server
 from bench.returns_baseline import ReturnsBaseline
 
 DATABASE = "bench_returns"
@@ -221,16 +218,10 @@ async def measure(args: argparse.Namespace, uri: str, base: str, pid: int, prepa
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="oms-bench-") as data_dir:
-        mongod = None if os.environ.get("MONGODB_URI") else EmbeddedMongod(Path(data_dir), cache_size_gb=1.0)
-        uri = os.environ.get("MONGODB_URI") or mongod.start()  # type: ignore[union-attr]
-        try:
-            prepared = await prepare(uri, args)
-            with server(uri, DATABASE, env={"OMS_ENV": "production"}) as (base, pid):
-                return await measure(args, uri, base, pid, prepared)
-        finally:
-            if mongod is not None:
-                mongod.stop()
+    with mongodb() as uri:
+        prepared = await prepare(uri, args)
+        with server(uri, DATABASE, env={"OMS_ENV": "production"}) as (base, pid):
+            return await measure(args, uri, base, pid, prepared)
 
 
 def main(argv: list[str] | None = None) -> None:
