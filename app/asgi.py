@@ -250,6 +250,7 @@ def create_app(
                 rate_per_second=limits.rate_per_second,
                 mongo=mongo,
                 redis_url=settings.rate_limit_redis_url,
+                lease_units=limits.rate_lease_units,
             )
             graphql.budget = budgets
             # Inventory copies of a location changed just before a crash: refreshed in the background

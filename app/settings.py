@@ -92,6 +92,9 @@ class ApiLimits:
     # Production hides "Did you mean ...?" hints, which map the schema for a caller without introspection.
     hide_suggestions: bool = False
     introspection: bool = True
+    # Units of a client's bucket one process takes from the shared store at once and spends without
+    # a round trip (app/services/rate_limits.py); 0: 1% of rate_capacity.
+    rate_lease_units: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, production: bool) -> ApiLimits:
@@ -109,6 +112,7 @@ class ApiLimits:
             # Parsed in production too, so a typo fails everywhere; Settings then forces them.
             hide_suggestions=_bool(env, "OMS_HIDE_SUGGESTIONS", False) or production,
             introspection=_bool(env, "OMS_INTROSPECTION", True) and not production,
+            rate_lease_units=_non_negative_int(env, "OMS_RATE_LEASE_UNITS", 0),
         )
 
 

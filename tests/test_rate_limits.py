@@ -14,6 +14,7 @@ from app.domain.principals import Role
 from app.domain.rate_limits import LeakyBuckets
 from app.repositories.database import Mongo
 from app.repositories.rate_limits import COLLECTION, MongoBuckets, RedisBuckets
+from app.services.rate_limits import ClientBudgets
 from app.services.container import Services
 from app.settings import ApiLimits, Settings
 from graphql_schema.cost import actual_cost, operation_cost
@@ -134,15 +135,56 @@ async def test_a_store_outage_fails_open_to_per_process_budgets(
         assert budget["shared"] is False
 
 
-async def test_unused_units_ride_along_with_the_next_charge_one_round_trip_each(
+async def test_a_process_spends_a_leased_block_without_round_trips_and_gives_back_the_rest_with_the_next(
     settings: Settings, admin_token: str, mongo: Mongo, world: Any
 ) -> None:
     page = "{ orders(first: 50) { edges { node { id } } } }"  # charged 101, uses 1: there are no orders
+    # A bucket of 1,000: leases of 10 units (1%).
     async with client_for(settings, limits=ApiLimits(rate_capacity=1_000, rate_per_second=0.001)) as client:
         first = (await post(client, page, token=admin_token)).json()["extensions"]["cost"]
         assert first["actual"] == 1 and first["throttleStatus"]["currentlyAvailable"] == 999
         stored = await mongo.db[COLLECTION].find_one({})
         assert stored is not None and round(stored["level"]) == 101  # the 100 unused not written yet
-        await post(client, CHANNELS, token=admin_token)
+        # 10 of them refill the lease: ten queries of cost 1 make no round trip.
+        for _ in range(10):
+            await post(client, CHANNELS, token=admin_token)
         stored = await mongo.db[COLLECTION].find_one({})
-        assert stored is not None and round(stored["level"]) == 2  # given back with this charge
+        assert stored is not None and round(stored["level"]) == 101
+        # The eleventh leases the next block, and the other 90 go back with it.
+        cost = (await post(client, CHANNELS, token=admin_token)).json()["extensions"]["cost"]
+        stored = await mongo.db[COLLECTION].find_one({})
+        assert stored is not None and round(stored["level"]) == 101 - 90 + 10
+        assert cost["throttleStatus"]["currentlyAvailable"] == 1_000 - 12  # 1 + 11 spent, 9 held
+
+
+async def test_two_processes_leasing_blocks_still_allow_one_client_exactly_its_budget(
+    settings: Settings, services: Services, world: Any
+) -> None:
+    """Blocks of 5 out of 30: whatever each process leased and spent, the 31st unit is refused on both."""
+    _, token = await services.auth.create_api_key(name="shop-frontend", role=Role.ADMIN)
+    statuses = await _spend_on_two_processes(settings, token, 30, OMS_RATE_LEASE_UNITS="5")
+    assert statuses.count(200) == 30 and statuses.count(429) == 30
+
+
+async def test_leases_hold_at_most_a_block_per_process_and_report_what_was_spent(mongo: Mongo, redis_url: str) -> None:
+    for store in (MongoBuckets(mongo.db), RedisBuckets(redis_url)):
+        client = f"till-{store.name}"
+        one, two = (ClientBudgets(capacity=100, rate_per_second=0.001, store=store, lease_units=10) for _ in range(2))
+        assert round((await one.take(client, 3)).level) == 3  # leased 10, spent 3
+        assert round((await two.take(client, 4)).level) == 14  # sees the other's block as poured
+        _, level = await store.pour(client, 0, capacity=100, rate_per_second=0.001)
+        assert round(level) == 20  # one block each in the shared bucket, nothing more
+        spent = [await one.take(client, 1) for _ in range(7)]  # the rest of its block: no round trip
+        assert [round(d.level) for d in spent] == list(range(4, 11))
+        _, level = await store.pour(client, 0, capacity=100, rate_per_second=0.001)
+        assert round(level) == 20
+        # Taken to the brim: admitted exactly what the bucket holds, then refused on both.
+        admitted = 3 + 4 + 7
+        while (await one.take(client, 1)).allowed:
+            admitted += 1
+        while (await two.take(client, 1)).allowed:
+            admitted += 1
+        assert admitted == 100
+        refused = await two.take(client, 1)
+        assert not refused.allowed and refused.retry_after_seconds >= 1
+        await store.close()

@@ -3,7 +3,9 @@ so every instance pours into the same bucket and together they allow a client ex
 
 Each pour is one atomic round trip that drains the bucket by the time passed (on the store's
 clock, so instances with skewed clocks agree), adds the cost if it fits, and returns the new level:
-a findOneAndUpdate with an update pipeline in MongoDB, a Lua script in Redis. Nothing is read
+a findOneAndUpdate with an update pipeline in MongoDB, a Lua script in Redis. A lease is the same
+round trip pouring a block at once: at least what the operation needs, up to the block if it fits
+(app/services/rate_limits.py spends the rest locally). Nothing is read
 first, so concurrent requests on any number of processes cannot overspend. A bucket expires once it
 has drained (TTL index on `expires_at`; PEXPIRE in Redis): an idle client costs no storage.
 
@@ -40,19 +42,45 @@ class BucketStore(Protocol):
         then pour `cost` (≤ capacity) if it fits. Returns (poured, level after)."""
         ...
 
+    async def lease(
+        self, client: str, need: float, want: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
+    ) -> tuple[float, float]:
+        """Like `pour`, for a block: after taking `credit` out, pour as much of `want` as fits, if
+        that is at least `need` (≤ capacity), else nothing. Returns (units poured, level after)."""
+        ...
+
     async def close(self) -> None: ...
 
 
-def _bucket_pipeline(cost: float, capacity: int, rate_per_second: float, credit: float) -> list[dict[str, Any]]:
+def _drained_level(rate_per_second: float, credit: float) -> dict[str, Any]:
+    """The bucket's level now: drained by the time passed on the server's clock, less `credit`."""
     elapsed_seconds = {"$divide": [{"$subtract": ["$$NOW", {"$ifNull": ["$at", "$$NOW"]}]}, 1000]}
     drained = {"$subtract": [{"$ifNull": ["$level", 0]}, {"$multiply": [elapsed_seconds, rate_per_second]}]}
+    return {"$max": [0, {"$subtract": [drained, credit]}]}
+
+
+def _expires_at(rate_per_second: float) -> dict[str, Any]:
+    # Gone (TTL) once drained: an expired bucket and an empty one are the same thing.
+    return {"$set": {"expires_at": {"$add": ["$$NOW", {"$ceil": {"$multiply": [{"$divide": ["$level", rate_per_second]}, 1000]}}]}}}
+
+
+def _lease_pipeline(need: float, want: float, capacity: int, rate_per_second: float, credit: float) -> list[dict[str, Any]]:
+    space = {"$subtract": [capacity, "$level"]}
+    return [
+        {"$set": {"level": _drained_level(rate_per_second, credit)}},
+        {"$set": {"granted": {"$cond": [{"$gte": [space, need]}, {"$max": [0, {"$min": [want, space]}]}, 0]}}},
+        {"$set": {"level": {"$add": ["$level", "$granted"]}, "at": "$$NOW"}},
+        _expires_at(rate_per_second),
+    ]
+
+
+def _bucket_pipeline(cost: float, capacity: int, rate_per_second: float, credit: float) -> list[dict[str, Any]]:
     fits = {"$lte": [{"$add": ["$level", cost]}, capacity]} if cost > 0 else True
     return [
-        {"$set": {"level": {"$max": [0, {"$subtract": [drained, credit]}]}}},
+        {"$set": {"level": _drained_level(rate_per_second, credit)}},
         {"$set": {"poured": fits}},
         {"$set": {"level": {"$cond": ["$poured", {"$max": [0, {"$add": ["$level", cost]}]}, "$level"]}, "at": "$$NOW"}},
-        # Gone (TTL) once drained: an expired bucket and an empty one are the same thing.
-        {"$set": {"expires_at": {"$add": ["$$NOW", {"$ceil": {"$multiply": [{"$divide": ["$level", rate_per_second]}, 1000]}}]}}},
+        _expires_at(rate_per_second),
     ]
 
 
@@ -67,23 +95,28 @@ class MongoBuckets:
     async def pour(
         self, client: str, cost: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
     ) -> tuple[bool, float]:
-        pipeline = _bucket_pipeline(cost, capacity, rate_per_second, credit)
+        after = await self._update(client, _bucket_pipeline(cost, capacity, rate_per_second, credit), {"level": 1, "poured": 1})
+        return bool(after["poured"]), float(after["level"])
+
+    async def lease(
+        self, client: str, need: float, want: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
+    ) -> tuple[float, float]:
+        after = await self._update(client, _lease_pipeline(need, want, capacity, rate_per_second, credit), {"level": 1, "granted": 1})
+        return float(after["granted"]), float(after["level"])
+
+    async def _update(self, client: str, pipeline: list[dict[str, Any]], projection: dict[str, int]) -> dict[str, Any]:
         with pymongo.timeout(MONGODB_SECONDS):
             for attempt in (1, 2):
                 try:
                     after = await self._buckets.find_one_and_update(
-                        {"_id": client},
-                        pipeline,
-                        projection={"level": 1, "poured": 1},
-                        upsert=True,
-                        return_document=ReturnDocument.AFTER,
+                        {"_id": client}, pipeline, projection=projection, upsert=True, return_document=ReturnDocument.AFTER
                     )
                     break
                 except DuplicateKeyError:  # two first pours of one client raced to insert: retry, then it exists
                     if attempt == 2:
                         raise
         assert after is not None
-        return bool(after["poured"]), float(after["level"])
+        return after
 
     async def close(self) -> None:
         return None
@@ -113,6 +146,30 @@ return {poured, tostring(level)}
 """
 
 
+# KEYS[1] bucket; ARGV need, want, capacity, rate, credit. As _POUR, pouring a block (_lease_pipeline).
+_LEASE = """
+local need = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local capacity = tonumber(ARGV[3])
+local rate = tonumber(ARGV[4])
+local credit = tonumber(ARGV[5])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'level', 'at')
+local level = tonumber(state[1]) or 0
+local at = tonumber(state[2]) or now
+level = math.max(0, level - math.max(0, now - at) * rate - credit)
+local granted = 0
+if capacity - level >= need then
+  granted = math.max(0, math.min(want, capacity - level))
+end
+level = level + granted
+redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(level / rate * 1000) + 1)
+return {tostring(granted), tostring(level)}
+"""
+
+
 class RedisBuckets:
     name = "redis"
 
@@ -127,12 +184,19 @@ class RedisBuckets:
             url, socket_timeout=REDIS_SECONDS, socket_connect_timeout=REDIS_SECONDS, retry=Retry(NoBackoff(), 0)
         )
         self._script = self._redis.register_script(_POUR)
+        self._lease = self._redis.register_script(_LEASE)
 
     async def pour(
         self, client: str, cost: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
     ) -> tuple[bool, float]:
         poured, level = await self._script(keys=[_KEY_PREFIX + client], args=[cost, capacity, rate_per_second, credit])
         return bool(poured), float(level)
+
+    async def lease(
+        self, client: str, need: float, want: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
+    ) -> tuple[float, float]:
+        granted, level = await self._lease(keys=[_KEY_PREFIX + client], args=[need, want, capacity, rate_per_second, credit])
+        return float(granted), float(level)
 
     async def close(self) -> None:
         await self._redis.aclose()
