@@ -8,7 +8,8 @@ from app.domain.orders import OrderFilter
 from graphql_schema.context import Info
 from graphql_schema.ids import node_id_of
 from graphql_schema.pagination import page_request
-from graphql_schema.types.orders import Order, OrderConnection, OrderFilterInput
+from graphql_schema.prefetch import selected_paths
+from graphql_schema.types.orders import Order, OrderConnection, OrderFilterInput, shows_routing
 
 
 async def order(info: Info, id: relay.GlobalID) -> Order | None:  # noqa: A002
@@ -28,5 +29,8 @@ async def orders(
     after: str | None = None,
 ) -> OrderConnection:
     selection = filter.to_domain() if filter else OrderFilter()
-    page = await info.context.services.orders.page(info.context.actor, selection, page_request(first, after))
-    return await OrderConnection.resolve(info, page)
+    paths = selected_paths(info)
+    page = await info.context.services.orders.page(
+        info.context.actor, selection, page_request(first, after), with_routing=shows_routing(paths)
+    )
+    return await OrderConnection.resolve(info, page, paths)

@@ -53,12 +53,19 @@ def page_of(docs: Sequence[dict[str, Any]], page: PageRequest, from_doc: Callabl
 
 
 async def newest_first_page(
-    collection: AsyncCollection, query: dict[str, Any], page: PageRequest, from_doc: Callable[[dict[str, Any]], T]
+    collection: AsyncCollection,
+    query: dict[str, Any],
+    page: PageRequest,
+    from_doc: Callable[[dict[str, Any]], T],
+    *,
+    leave_out: Sequence[str] = (),
 ) -> Page[T]:
+    """`leave_out`: top-level fields the page does not read (from_doc must do without them)."""
     if page.after:
         keyset = after_cursor(page.after)
         query = {"$and": [query, keyset]} if query else keyset
-    docs = await collection.find(query).sort(NEWEST_FIRST).limit(page.first + 1).to_list()
+    projection = {name: 0 for name in leave_out} or None
+    docs = await collection.find(query, projection).sort(NEWEST_FIRST).limit(page.first + 1).to_list()
     return page_of(docs, page, from_doc)
 
 
@@ -68,14 +75,18 @@ async def newest_first_pages_by_customer(
     customer_ids: list[str],
     page: PageRequest,
     from_doc: Callable[[dict[str, Any]], T],
+    *,
+    leave_out: Sequence[str] = (),
 ) -> dict[str, Page[T]]:
-    """The same page for several customers in one aggregation ($firstN per customer, bounded)."""
+    """The same page for several customers in one aggregation ($firstN per customer, bounded).
+    `leave_out` as for newest_first_page."""
     query = {**query, "customer_id": {"$in": customer_ids}}
     if page.after:
         query = {"$and": [query, after_cursor(page.after)]}
     pipeline: list[dict[str, Any]] = [
         {"$match": query},
         {"$sort": {"customer_id": 1, "created_at": -1, "_id": -1}},
+        *([{"$unset": list(leave_out)}] if leave_out else []),
         {"$group": {"_id": "$customer_id", "docs": {"$firstN": {"input": "$$ROOT", "n": page.first + 1}}}},
     ]
     found: dict[str, list[dict[str, Any]]] = {}

@@ -49,6 +49,8 @@ class CustomerOrdersKey:
     customer_id: str
     selection: OrderFilter
     page: PageRequest
+    # Whether the orders carry their routing explanation (a large part of each stored order).
+    with_routing: bool = True
 
 
 class OrderQueryService:
@@ -64,25 +66,29 @@ class OrderQueryService:
         order = await self._orders.by_external_id(channel_id, external_id)
         return order if order and self.visible(principal, order) else None
 
-    async def page(self, principal: Principal, selection: OrderFilter, page: PageRequest) -> Page[Order]:
-        return await self._orders.page(scoped_filter(principal, selection), page)
+    async def page(
+        self, principal: Principal, selection: OrderFilter, page: PageRequest, *, with_routing: bool = True
+    ) -> Page[Order]:
+        """`with_routing=False`: the orders come without their routing explanation (`routing` is None),
+        for lists that do not show it. Such orders are for reading only, never for writing back."""
+        return await self._orders.page(scoped_filter(principal, selection), page, with_routing=with_routing)
 
     async def pages_for_customers(self, principal: Principal, keys: list[CustomerOrdersKey]) -> list[Page[Order]]:
         """Many customers' first pages in one query per distinct (filter, page) instead of one per customer."""
         results: dict[CustomerOrdersKey, Page[Order]] = {}
-        groups: dict[tuple[OrderFilter, PageRequest], list[str]] = defaultdict(list)
+        groups: dict[tuple[OrderFilter, PageRequest, bool], list[str]] = defaultdict(list)
         for key in keys:
             # Only for customers the caller may see at all: defence in depth, should a Customer object
             # ever reach a caller by another path than the scoped loaders.
             if principal.can_see_customer(key.customer_id):
-                groups[(key.selection, key.page)].append(key.customer_id)
+                groups[(key.selection, key.page, key.with_routing)].append(key.customer_id)
             else:
                 results[key] = Page(items=[], cursors=[], has_next_page=False)
-        for (selection, page), customer_ids in groups.items():
+        for (selection, page, with_routing), customer_ids in groups.items():
             scoped = scoped_filter(principal, dataclasses.replace(selection, customer_id=None))
-            pages = await self._orders.pages_by_customer(customer_ids, scoped, page)
+            pages = await self._orders.pages_by_customer(customer_ids, scoped, page, with_routing=with_routing)
             for customer_id in customer_ids:
-                results[CustomerOrdersKey(customer_id, selection, page)] = pages[customer_id]
+                results[CustomerOrdersKey(customer_id, selection, page, with_routing)] = pages[customer_id]
         return [results[key] for key in keys]
 
     async def timelines(self, principal: Principal, order_ids: list[str]) -> dict[str, list[DomainEvent]]:

@@ -21,7 +21,7 @@ from app.services.case_queries import CustomerCasesKey
 from graphql_schema.context import Info
 from graphql_schema.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from graphql_schema.pagination import page_request
-from graphql_schema.prefetch import now_or_later
+from graphql_schema.prefetch import now_or_later, selected_paths
 from graphql_schema.types.catalog import Channel
 from graphql_schema.types.common import Address, AddressInput, Money
 
@@ -142,12 +142,13 @@ class Customer(relay.Node):
         first: int | None = None,
         after: str | None = None,
     ) -> OrderConnectionRef:
-        from graphql_schema.types.orders import OrderConnection
+        from graphql_schema.types.orders import OrderConnection, shows_routing
 
         selection = filter.to_domain() if filter else OrderFilter()
-        key = CustomerOrdersKey(self.id, selection, page_request(first, after))
+        paths = selected_paths(info)
+        key = CustomerOrdersKey(self.id, selection, page_request(first, after), shows_routing(paths))
         page = await info.context.loaders.orders_page_by_customer.load(key)
-        return await OrderConnection.resolve(info, page)
+        return await OrderConnection.resolve(info, page, paths)
 
     @strawberry.field(description="This customer's returns on every channel, newest first.")
     async def returns(

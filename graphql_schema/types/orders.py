@@ -18,7 +18,7 @@ from graphql_schema.context import Info
 from graphql_schema.ids import node_id_of
 from graphql_schema.enums import AllocationStatus, DeliveryMethod, OrderReturnStatus, OrderStatus, PointSource
 from graphql_schema.pagination import edges as edges_of, page_info
-from graphql_schema.prefetch import now_or_later, prime, selected_paths
+from graphql_schema.prefetch import now_or_later, prime
 from graphql_schema.types.catalog import Channel, Location, Product
 from graphql_schema.types.common import Address, GeoPoint, Money
 from graphql_schema.types.customers import Customer
@@ -312,9 +312,10 @@ class OrderConnection(relay.Connection[Order]):
     edges: list[OrderEdge]
 
     @classmethod
-    async def resolve(cls, info: Info, page: Page[orders.Order]) -> OrderConnection:
-        """The connection, with the references its selection asks for loaded in one batch each."""
-        await prefetch_order_references(info, page.items, selected_paths(info))
+    async def resolve(cls, info: Info, page: Page[orders.Order], paths: frozenset[str]) -> OrderConnection:
+        """The connection, with the references its selection (`paths`, from selected_paths) asks
+        for loaded in one batch each."""
+        await prefetch_order_references(info, page.items, paths)
         return cls.from_page(page)
 
     @classmethod
@@ -323,6 +324,12 @@ class OrderConnection(relay.Connection[Order]):
             edges=edges_of(page, Order.from_domain, OrderEdge),
             page_info=page_info(page),
         )
+
+
+def shows_routing(paths: frozenset[str]) -> bool:
+    """Whether a connection's selection shows the orders' routing explanation: if not, the page is
+    read without it (the bulk of a routed order's document)."""
+    return "edges.node.routing" in paths
 
 
 def _latest_eta(found: Sequence[shipments.Shipment]) -> date | None:
