@@ -1,12 +1,14 @@
 """The raw-driver baseline for bench.capture_order: the database work of one capture, no layers.
 
-Per order, the same reads and writes the service makes, in the same transaction shape: channel and
-products (outside), then in one snapshot transaction the (channel, external id) lookup, customer
-match by email, routing policy, stock of the SKUs (available > 0), the locations holding it,
-nearest-first placement in plain Python (routing's scoring is CPU the API pays and this does not),
-one guarded `available >= q` reserve per allocation (update pipeline recomputing `available`),
-the order insert and its events (OrderCaptured, OrderStatusChanged, one StockLevelChanged per level),
-and fulfilment's shipments (one per allocating location, with ShipmentCreated).
+Per order, the same reads and writes the service makes, in the same transaction shape and the same
+round trips (bench/capture_costs.py counts both): channel and products (outside), then in one
+snapshot transaction the (channel, external id) lookup, customer match by email, routing policy,
+stock of the SKUs (available > 0), the locations holding it, nearest-first placement in plain
+Python (routing's scoring is CPU the API pays and this does not), one guarded `available >= q`
+reserve per allocated level (update pipelines recomputing `available`, in one bulk write), the
+order insert, fulfilment's shipments (one per allocating location) and every event in one insert
+(OrderCaptured, OrderStatusChanged, one StockLevelChanged per level, ShipmentCreated per shipment).
+Not the API's own round trip to the shared rate-limit bucket: that is per request, not capture work.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from pymongo import AsyncMongoClient, ReadPreference, WriteConcern
+from pymongo import AsyncMongoClient, ReadPreference, UpdateOne, WriteConcern
 from pymongo.read_concern import ReadConcern
 
 _AVAILABLE = {"$set": {"available": {"$max": [0, {"$subtract": [{"$subtract": ["$on_hand", "$reserved"]}, "$safety_stock"]}]}}}
@@ -34,8 +37,10 @@ def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 class Baseline:
-    def __init__(self, uri: str, database: str):
-        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, w="majority", tz_aware=True, maxPoolSize=100)
+    def __init__(self, uri: str, database: str, *, event_listeners: Sequence[Any] = ()):
+        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            uri, w="majority", tz_aware=True, maxPoolSize=100, event_listeners=list(event_listeners)
+        )
         self.db = self.client[database]
 
     async def close(self) -> None:
@@ -61,7 +66,8 @@ class Baseline:
                 (doc["sku"], doc["location_id"]): doc
                 async for doc in db["inventory"].find(
                     {"sku": {"$in": skus}, "available": {"$gt": 0}},
-                    {"_id": 1, "sku": 1, "location_id": 1, "available": 1, "on_hand": 1, "reorder_point": 1},
+                    {"_id": 0, "sku": 1, "location_id": 1, "available": 1, "on_hand": 1, "reserved": 1, "safety_stock": 1,
+                     "incoming": 1, "reorder_point": 1, "reorder_quantity": 1},
                     session=session,
                 )
             }
@@ -72,7 +78,7 @@ class Baseline:
             ]
             ranked = sorted(locations, key=lambda loc: _km((loc["point"]["coordinates"][1], loc["point"]["coordinates"][0]), point))
             now = datetime.now(timezone.utc)
-            allocations, events = [], []
+            allocations, events, reserve = [], [], {}
             for n, line in enumerate(given["lines"], start=1):
                 left = line["quantity"]
                 for loc in ranked:
@@ -80,22 +86,28 @@ class Baseline:
                     take = min(left, level["available"] if level else 0)
                     if take <= 0:
                         continue
-                    before = await db["inventory"].find_one_and_update(
-                        {"_id": f"{line['sku']}@{loc['_id']}", "available": {"$gte": take}},
-                        [{"$set": {"reserved": {"$add": ["$reserved", take]}, "updated_at": now}}, _AVAILABLE],
-                        session=session,
-                    )
-                    if before is None:
-                        raise RuntimeError("stale plan")
+                    reserve[(line["sku"], loc["_id"])] = take
                     allocations.append({"id": _oid(), "line_id": str(n), "sku": line["sku"], "location_id": loc["_id"], "quantity": take, "status": "OPEN"})
+                    # The level as read in this snapshot is the one the reservation changes (a
+                    # change committed since would fail the transaction with a write conflict).
                     events.append(
                         {"_id": _oid(), "type": "StockLevelChanged", "aggregate_type": "InventoryLevel", "aggregate_id": f"{line['sku']}@{loc['_id']}", "at": now,
                          "actor": {"subject": "baseline", "role": "CHANNEL"}, "sku": line["sku"], "location_id": loc["_id"],
-                         "payload": {"onHand": before["on_hand"], "reserved": before["reserved"] + take, "cause": "RESERVATION"}}
+                         "payload": {"onHand": level["on_hand"], "reserved": level["reserved"] + take, "cause": "RESERVATION"}}
                     )
                     left -= take
                     if left == 0:
                         break
+            if reserve:
+                # One guarded reserve per level, all in one bulk write.
+                result = await db["inventory"].bulk_write(
+                    [UpdateOne({"_id": f"{sku}@{location_id}", "available": {"$gte": take}},
+                               [{"$set": {"reserved": {"$add": ["$reserved", take]}, "updated_at": now}}, _AVAILABLE])
+                     for (sku, location_id), take in sorted(reserve.items())],
+                    ordered=True, session=session,
+                )
+                if result.matched_count != len(reserve):
+                    raise RuntimeError("stale plan")
             order_id = _oid()
             status = "ALLOCATED" if sum(a["quantity"] for a in allocations) == sum(line["quantity"] for line in given["lines"]) else "PARTIALLY_ALLOCATED"
             if not allocations:
@@ -117,9 +129,8 @@ class Baseline:
             )
             head = {"aggregate_type": "Order", "aggregate_id": order_id, "at": now, "actor": {"subject": "baseline", "role": "CHANNEL"},
                     "order_id": order_id, "channel_id": given["channel"]}
-            # Fulfilment's part of the same transaction: the order's shipments read back, then one
-            # shipment per allocating location, each with its ShipmentCreated event.
-            await db["shipments"].find({"order_id": order_id}, session=session).to_list()
+            # Fulfilment's part of the same transaction: one shipment per allocating location, each
+            # with its ShipmentCreated event.
             per_location: dict[str, list[dict[str, Any]]] = {}
             for allocation in allocations:
                 per_location.setdefault(allocation["location_id"], []).append(allocation)

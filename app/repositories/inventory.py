@@ -102,6 +102,22 @@ def _field(name: str) -> dict[str, Any]:
     return {"$ifNull": [f"${name}", 0]}
 
 
+_LEVEL_FIELDS = {
+    "_id": 0, "sku": 1, "location_id": 1, "on_hand": 1, "reserved": 1, "safety_stock": 1,
+    "incoming": 1, "reorder_point": 1, "reorder_quantity": 1,
+}
+
+
+def stock_at(level: InventoryLevel) -> StockAtLocation:
+    return StockAtLocation(
+        sku=level.sku,
+        location_id=level.location_id,
+        available=level.available,
+        on_hand=level.on_hand,
+        reorder_point=level.reorder_point,
+    )
+
+
 # Recomputes the stored `available` in the same atomic update as the change (an update pipeline).
 _AVAILABLE = {
     "$set": {
@@ -120,19 +136,28 @@ class InventoryRepository:
 
     async def routing_stock(self, skus: list[str], *, session: Session | None = None) -> list[StockAtLocation]:
         """What routing needs: levels of these SKUs with something available, wherever they are."""
+        return [stock_at(level) for level in await self.routing_levels(skus, session=session)]
+
+    async def routing_levels(self, skus: list[str], *, session: Session | None = None) -> list[InventoryLevel]:
+        """`routing_stock` as whole levels (quantities and policy, no bin): in a transaction, what a
+        reservation of one of them starts from (a level changed since would fail it with a write
+        conflict), so the reservation need not read it again."""
         cursor = self.collection.find(
             {"sku": {"$in": skus}, "available": {"$gt": 0}},
-            {"_id": 0, "sku": 1, "location_id": 1, "available": 1, "on_hand": 1, "reorder_point": 1},
+            _LEVEL_FIELDS,
             session=session,
             batch_size=1_000,  # a popular SKU is stocked at hundreds of locations: fewer round trips
         ).limit(MAX_LEVELS_PER_SKU * max(1, len(skus)))
         return [
-            StockAtLocation(
+            InventoryLevel(
                 sku=doc["sku"],
                 location_id=doc["location_id"],
-                available=int(doc["available"]),
                 on_hand=int(doc.get("on_hand", 0)),
+                reserved=int(doc.get("reserved", 0)),
+                safety_stock=int(doc.get("safety_stock", 0)),
+                incoming=int(doc.get("incoming", 0)),
                 reorder_point=int(doc.get("reorder_point", 0)),
+                reorder_quantity=int(doc.get("reorder_quantity", 0)),
             )
             async for doc in cursor
         ]
@@ -305,6 +330,22 @@ class InventoryRepository:
         if not operations:
             return True
         result = await self.collection.bulk_write(operations, ordered=False)
+        return result.matched_count == len(operations)
+
+    async def reserve_read(self, quantities: dict[tuple[str, str], int], *, at: datetime, session: Session) -> bool:
+        """`reserve` for levels this transaction has read already (`routing_levels`): one bulk write,
+        each level under the same no-oversell guard, in sorted order. False when a guard failed
+        (the caller aborts the transaction: earlier levels of the batch may be written)."""
+        operations = [
+            UpdateOne(
+                {"_id": inventory_id(sku, location_id), "available": {"$gte": quantity}},
+                [{"$set": {"reserved": {"$add": [_field("reserved"), quantity]}, "updated_at": at}}, _AVAILABLE],
+            )
+            for (sku, location_id), quantity in sorted(quantities.items())
+        ]
+        if not operations:
+            return True
+        result = await self.collection.bulk_write(operations, ordered=True, session=session)
         return result.matched_count == len(operations)
 
     async def release(self, sku: str, location_id: str, quantity: int, *, at: datetime, session: Session) -> InventoryLevel | None:

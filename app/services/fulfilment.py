@@ -6,17 +6,21 @@ Every use case runs in one transaction: shipment, order, inventory and their eve
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
+from app.domain.channels import Channel
 from app.domain.clock import utcnow
 from app.domain.errors import Conflict, NotFound, Validator
 from app.domain.events import Actor, DomainEvent
 from app.domain.fulfilment import plan_sync, shipping_policy_for
 from app.domain.ids import new_id
+from app.domain.locations import Location
 from app.domain.orders import Order
 from app.domain.picking import MAX_WAVE
+from app.domain.products import Product
 from app.domain.principals import Principal
 from app.domain.shipments import (
     FulfilmentMethod,
@@ -31,6 +35,8 @@ from app.services import fulfilment_events as ev
 from app.services.fulfilment_unit import FulfilmentRepos, Unit
 from app.services.shipments import can_see_shipment
 from app.services.short_picks import ShortPickHandler
+
+T = TypeVar("T")
 
 MAX_PACKAGES = 20
 MAX_PACKAGE_GRAMS = 68_000  # 150 lb, the parcel carriers' limit
@@ -49,6 +55,27 @@ class PackageInput:
     length_cm: float
     width_cm: float
     height_cm: float
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentReferences:
+    """Reference data a caller of `write_shipments` has read already: products by SKU, locations by
+    id, the order's channel. Capture has all of it (validation and routing read it)."""
+
+    products: Mapping[str, Product] = field(default_factory=dict)
+    locations: Mapping[str, Location] = field(default_factory=dict)
+    channel: Channel | None = None
+
+
+async def _by_key(
+    known: Mapping[str, T], keys: list[str], read: Callable[[list[str]], Awaitable[list[T]]], key: Callable[[T], str]
+) -> dict[str, T]:
+    """`keys` found in `known`, the rest read (one read, only when some are missing)."""
+    found = {k: known[k] for k in keys if k in known}
+    missing = [k for k in keys if k not in found]
+    if missing:
+        found |= {key(item): item for item in await read(missing)}
+    return found
 
 
 class FulfilmentService:
@@ -76,15 +103,35 @@ class FulfilmentService:
         """Idempotent: makes the order's shipments match its OPEN allocations (see app.domain.fulfilment.plan_sync)
         and appends the events. Call it inside the transaction of every use case that changes an order.
         `existing`: the order's shipments when the caller already has them (a new order has none)."""
+        shipments, events = await self.write_shipments(order, session=session, actor=actor, now=now, existing=existing)
+        await self._events.append(events, session=session)
+        return shipments
+
+    async def write_shipments(
+        self,
+        order: Order,
+        *,
+        session: Session,
+        actor: Actor | None = None,
+        now: datetime | None = None,
+        existing: list[Shipment] | None = None,
+        known: ShipmentReferences | None = None,
+    ) -> tuple[list[Shipment], list[DomainEvent]]:
+        """`sync_shipments` for a caller that appends the events itself, with its other events of the
+        same change in one insert. `known`: what the caller has read already (only the rest is read)."""
         at = now or utcnow()
         who = actor or Actor.system("fulfilment")
+        known = known or ShipmentReferences()
         if existing is None:
             existing = (await self._shipments.for_orders([order.id], session=session))[order.id]
         skus = sorted({a.sku for a in order.allocations})
         location_ids = sorted({a.location_id for a in order.open_allocations} | {order.delivery.pickup_location_id or ""} - {""})
-        products = {p.sku: p for p in await self._products.by_skus(skus, session=session)} if skus else {}
-        locations = {loc.id: loc for loc in await self._locations.by_ids(location_ids, session=session)} if location_ids else {}
-        channel = await self._channels.by_ids([order.channel_id], session=session)
+        products = await _by_key(known.products, skus, lambda missing: self._products.by_skus(missing, session=session), lambda p: p.sku)
+        locations = await _by_key(known.locations, location_ids, lambda missing: self._locations.by_ids(missing, session=session), lambda loc: loc.id)
+        channel = known.channel if known.channel is not None and known.channel.id == order.channel_id else None
+        if channel is None:
+            found = await self._channels.by_ids([order.channel_id], session=session)
+            channel = found[0] if found else None
         plan = plan_sync(
             order,
             existing,
@@ -92,7 +139,7 @@ class FulfilmentService:
             locations=locations,
             now=at,
             new_id=new_id,
-            shipping_policy=shipping_policy_for(order, channel[0] if channel else None),
+            shipping_policy=shipping_policy_for(order, channel),
         )
         events: list[DomainEvent] = []
         await self._shipments.insert_many(list(plan.created), session=session)
@@ -122,9 +169,8 @@ class FulfilmentService:
                         {"lines": [{"lineId": ln.line_id, "sku": ln.sku, "quantity": ln.quantity} for ln in after.lines], "held": after.held},
                     )
                 )
-        await self._events.append(events, session=session)
         changed = {after.id: after for _, after in plan.changed}
-        return [changed.get(s.id, s) for s in existing] + list(plan.created)
+        return [changed.get(s.id, s) for s in existing] + list(plan.created), events
 
     # --- work flow ---------------------------------------------------------------------------------
 

@@ -62,6 +62,7 @@ from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
 from app.services.contention import KeyedLocks
+from app.services.fulfilment import ShipmentReferences
 from app.services.geocoding import Geocoder
 from app.domain.routing.plan import RoutingPlan
 from app.services.order_routing import LineNeed, OrderRouting, scheduled_release
@@ -211,11 +212,14 @@ class OrderCaptureService:
             extra_payments=replacement.credit if replacement else (),
             exchange_for_return_id=replacement.return_id if replacement else None,
         )
-        created = replace(created, release_at=await scheduled_release(self._locations, created, at))
+        created = replace(created, release_at=await scheduled_release(self._locations, created, at, known=placement.locations))
         order = with_status(created, settled_status(created, at), at)
         events.append(order_event(order, "OrderCaptured", actor, at, _captured_payload(order)))
         events += status_changed(created.status, order, actor, at)
-        await self._writer.write(session, None, order, events, actor=actor, at=at)
+        # Stock, locations, products and channel are read once per capture: the writer reserves from
+        # the levels routing read and makes the shipments from what validation and routing read.
+        known = ShipmentReferences(products=refs.products, channel=refs.channel)
+        await self._writer.write(session, None, order, events, actor=actor, at=at, read=placement, known=known)
         return order, False
 
     async def _validated(self, principal: Principal, request: CaptureRequest, *, replacement: Replacement | None = None) -> _Refs:

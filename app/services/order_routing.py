@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from app.domain.ids import new_id
-from app.domain.inventory import available
+from app.domain.inventory import InventoryLevel, available
+from app.domain.locations import Location
 from app.domain.orders import Allocation, Delivery, DeliveryMethod, Order
 from app.domain.routing.explanation import explanation_to_dict
 from app.domain.routing.plan import PickupAlternative, RoutingLine, RoutingPlan, RoutingRequest, StockAtLocation
@@ -37,6 +38,10 @@ class Placement:
     allocations: tuple[Allocation, ...]
     explanation: dict[str, Any]
     plan: RoutingPlan
+    # What the plan was made from, as read (in the caller's transaction): writers reuse it instead of
+    # reading it again. Locations by id; stock levels with something available by (sku, location id).
+    locations: Mapping[str, Location] = field(default_factory=dict)
+    levels: Mapping[tuple[str, str], InventoryLevel] = field(default_factory=dict)
 
     def placed(self, line_id: str) -> int:
         return sum(a.quantity for a in self.allocations if a.line_id == line_id)
@@ -91,9 +96,17 @@ class OrderRouting:
             destination_source=None if pickup else delivery.point_source,
             pickup_location_id=delivery.pickup_location_id if pickup else None,
         )
-        plan = await (self._plan_with_credit(request, credit, session) if credit else self._routing.plan(request, session=session))
+        if credit:
+            plan = await self._plan_with_credit(request, credit, session)
+            locations: Mapping[str, Location] = {}
+            levels: Mapping[tuple[str, str], InventoryLevel] = {}
+        else:
+            routed = await self._routing.plan_seen(request, session=session)
+            plan, locations, levels = routed.plan, routed.locations, routed.levels
         allocations = tuple(allocation(a.line_id, a.sku, a.location_id, a.quantity) for a in plan.allocations)
-        return Placement(allocations=allocations, explanation=explanation_to_dict(plan.explanation), plan=plan)
+        return Placement(
+            allocations=allocations, explanation=explanation_to_dict(plan.explanation), plan=plan, locations=locations, levels=levels
+        )
 
     async def preview(self, request: RoutingRequest) -> RoutingPlan:
         return await self._routing.plan(request)
@@ -124,17 +137,26 @@ def allocation(line_id: str, sku: str, location_id: str, quantity: int) -> Alloc
     return Allocation(id=new_id(), line_id=line_id, sku=sku, location_id=location_id, quantity=quantity)
 
 
-async def scheduled_release(locations: LocationRepository, order: Order, now: datetime) -> datetime | None:
+async def scheduled_release(
+    locations: LocationRepository, order: Order, now: datetime, *, known: Mapping[str, Location] | None = None
+) -> datetime | None:
     """When a scheduled order must start fulfilment: its date minus handling and the longest transit
-    from the locations holding its stock. None when that moment has passed (release now)."""
+    from the locations holding its stock. None when that moment has passed (release now).
+    `known`: locations the caller has read already, by id (the others are read)."""
     requested = order.delivery.requested_date
     if requested is None:
         return None
     pickup = order.delivery.method is DeliveryMethod.PICKUP_IN_STORE
     origins = sorted({a.location_id for a in order.open_allocations})
-    found = await locations.by_ids(origins) if origins and not pickup else []
+    found = await _locations(locations, origins, known or {}) if origins and not pickup else []
     transit = max(
         (transit_days(loc.point, order.delivery.point, pickup=pickup) for loc in found),
         default=transit_days(None, order.delivery.point, pickup=pickup),
     )
     return release_at(requested, transit, now)
+
+
+async def _locations(repository: LocationRepository, ids: list[str], known: Mapping[str, Location]) -> list[Location]:
+    missing = [i for i in ids if i not in known]
+    read = await repository.by_ids(missing) if missing else []
+    return [known[i] for i in ids if i in known] + read

@@ -8,12 +8,15 @@ planner. Reserving what the plan says is the caller's job.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from app.domain.errors import Forbidden, NotFound, Validator
+from app.domain.inventory import InventoryLevel
 from app.domain.locations import Location
 from app.domain.orders import DeliveryMethod
 from app.domain.principals import Principal, Role
-from app.domain.routing.plan import PickupAlternative, RoutingPlan, RoutingRequest, StockAtLocation
+from app.domain.routing.plan import PickupAlternative, RoutingPlan, RoutingRequest
 from app.domain.routing.planner import find_pickup_alternatives, plan_routing
 from app.domain.routing.policy import (
     DEFAULT_POLICY,
@@ -27,12 +30,22 @@ from app.domain.routing.policy import (
 from app.repositories.channels import ChannelRepository
 from app.repositories.database import Mongo, Session
 from app.repositories.events import EventRepository
-from app.repositories.inventory import InventoryRepository
+from app.repositories.inventory import InventoryRepository, stock_at
 from app.repositories.locations import LocationRepository
 from app.repositories.routing import RoutingPolicyRepository, policy_to_doc
 from app.services.scoped_policies import change_scoped_policy
 
 OVERRIDE_SOURCE = "override"
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A plan and what it was made from: the candidate locations and the stock levels (available > 0)
+    as read, by (sku, location id); in a transaction, as of its snapshot."""
+
+    plan: RoutingPlan
+    locations: Mapping[str, Location]
+    levels: Mapping[tuple[str, str], InventoryLevel]
 _POLICY_READERS = (Role.ADMIN, Role.CSR, Role.STORE_STAFF, Role.WAREHOUSE)
 
 
@@ -145,14 +158,29 @@ class RoutingService:
         service does. Reads are bounded and indexed: the policy (≤ 2 documents), the stock of the
         requested SKUs with available > 0, and the locations holding it plus the pick-up store.
         Candidates are those locations: a location with none of the SKUs is not listed."""
+        return (await self.plan_seen(request, session=session, policy_override=policy_override)).plan
+
+    async def plan_seen(
+        self,
+        request: RoutingRequest,
+        *,
+        session: Session | None = None,
+        policy_override: RoutingPolicy | None = None,
+    ) -> Routed:
+        """`plan`, with the locations and stock levels it read, for a caller that would read them again."""
         if policy_override is not None:
             validate_policy(policy_override, prefix=("policy",))
             policy, source = policy_override, OVERRIDE_SOURCE
         else:
             configured = await self.policy_for(request.channel_id, session=session)
             policy, source = configured.policy, configured.source
-        locations, stock = await self._network(request, session=session)
-        return plan_routing(request, locations, stock, policy, policy_source=source)
+        locations, levels = await self._network(request, session=session)
+        plan = plan_routing(request, locations, [stock_at(level) for level in levels], policy, policy_source=source)
+        return Routed(
+            plan=plan,
+            locations={loc.id: loc for loc in locations},
+            levels={(level.sku, level.location_id): level for level in levels},
+        )
 
     async def nearby_pickup_stores(
         self,
@@ -167,16 +195,17 @@ class RoutingService:
             return []
         if policy is None:
             policy = (await self.policy_for(request.channel_id, session=session)).policy
-        locations, stock = await self._network(request, session=session)
+        locations, levels = await self._network(request, session=session)
         origin = next((loc for loc in locations if loc.id == request.pickup_location_id), None)
         if origin is None:
             return []
-        return list(find_pickup_alternatives(request, locations, stock, policy, origin=origin))
+        return list(find_pickup_alternatives(request, locations, [stock_at(level) for level in levels], policy, origin=origin))
 
     async def _network(
         self, request: RoutingRequest, *, session: Session | None
-    ) -> tuple[list[Location], list[StockAtLocation]]:
-        stock = await self._inventory.routing_stock(list(request.skus), session=session) if request.skus else []
+    ) -> tuple[list[Location], list[InventoryLevel]]:
+        """The levels of the requested SKUs with stock available, and the locations holding them."""
+        stock = await self._inventory.routing_levels(list(request.skus), session=session) if request.skus else []
         ids = {s.location_id for s in stock}
         if request.pickup_location_id:
             ids.add(request.pickup_location_id)
