@@ -139,6 +139,11 @@ CONTENTION_WAITS = Counter(
     "Writers that queued in-process behind another writer of the same SKU (app/services/contention.py) "
     "instead of colliding in MongoDB.",
 )
+SKU_TURN_WAITS = Counter(
+    "oms_sku_turn_waits_total",
+    "Captures that met another process's capture on a hot SKU (a write conflict or a refused turn) and "
+    "queued for the SKU's turn in the database (app/services/contention.py SkuTurns).",
+)
 CAPTURE_RETRIES = Counter(
     "oms_capture_retries_total",
     "Whole-capture retries after a race the transaction helper does not retry (stock moved, an external "

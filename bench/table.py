@@ -288,6 +288,23 @@ def soak(result: Mapping[str, Any]) -> list[Figure]:
     ]
 
 
+def contention(result: Mapping[str, Any]) -> list[Figure]:
+    name, clients = "flash sale, 2 workers against 1", result.get("clients")
+    one, two = result.get("one_worker") or {}, result.get("two_workers") or {}
+    return [
+        Figure(name, f"orders/s, {clients} clients (baseline: 1 worker)", two.get("orders_per_s"), "/s",
+               one.get("orders_per_s"), ratio_at_least(1.0)),
+        Figure(name, "p99 (baseline: 1 worker)", two.get("p99_ms"), "ms", one.get("p99_ms")),
+        _tail(name, "2 workers", two, clients),
+        Figure(name, "write conflicts per order, 2 workers",
+               round(two["during"]["oms_mongo_write_conflicts_total"] / two["orders"], 2) if two.get("orders") and two.get("during") else None),
+        Figure(name, "no oversell, reserved = open allocations, no failed capture",
+               bool(one and two) and not one.get("oversold") and not two.get("oversold")
+               and bool(one.get("invariant_reserved_equals_open_allocations") and two.get("invariant_reserved_equals_open_allocations"))
+               and one.get("failed_requests") == 0 and two.get("failed_requests") == 0, target=HOLDS),
+    ]
+
+
 def _rss(*path: str) -> Callable[[Mapping[str, Any]], float | None]:
     return lambda result: _get(result, *path)
 
@@ -302,6 +319,7 @@ EXTRACTORS: dict[str, tuple[Callable[[Mapping[str, Any]], list[Figure]], Callabl
     "subscriptions": (subscriptions, _rss("server_rss_mb", "end")),
     "tails": (tails, lambda result: (_get(result, "variants", "after", "rss_mb_by_round") or [None])[-1]),
     "soak": (soak, _rss("rss_mb", "end")),
+    "contention": (contention, _rss("two_workers", "server_rss_mb")),
 }
 
 

@@ -95,3 +95,17 @@ def test_a_failed_run_keeps_its_figures_and_its_error() -> None:
     assert next(f for f in run.figures if "oversell" in f.what).met is False
     table = render(MACHINE, [run])
     assert "**failed**: exit status 1" in table and "**not met**" in table
+
+
+def test_the_flash_sale_with_two_workers_is_judged_against_one_worker_in_the_same_run() -> None:
+    def side(rate: float, p50: float, p99: float, failed: int = 0) -> dict:
+        return {"orders": 200, "orders_per_s": rate, "p50_ms": p50, "p99_ms": p99, "oversold": False, "failed_requests": failed,
+                "invariant_reserved_equals_open_allocations": True, "during": {"oms_mongo_write_conflicts_total": 50.0}}
+
+    result = {"clients": 16, "one_worker": side(100.0, 150.0, 360.0), "two_workers": side(110.0, 140.0, 420.0) | {"server_rss_mb": 300.0}}
+    table = render(MACHINE, [bench_run("contention", 60.0, result)])
+    assert _row(table, "orders/s, 16 clients")[2:] == ["110/s", "100/s", "1.1×", "ratio ≥ 1×", "met"]
+    assert _row(table, "write conflicts per order")[2] == "0.25"
+    assert _row(table, "no oversell")[-1] == "met"
+    failed = render(MACHINE, [bench_run("contention", 60.0, result | {"two_workers": side(110.0, 140.0, 420.0, failed=3)})])
+    assert _row(failed, "no oversell")[-1] == "**not met**"

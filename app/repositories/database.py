@@ -29,7 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 
 from app import metrics
-from app.domain.errors import ServiceUnavailable
+from app.domain.errors import Conflict, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,11 @@ _WRITE_CONFLICT = 112
 T = TypeVar("T")
 
 Session = AsyncClientSession
+
+
+class WriteConflict(Conflict):
+    """Another transaction wrote a document this one writes (MongoDB aborted this one at once).
+    Raised only to callers that schedule their own retries (`transaction(..., raise_conflicts=True)`)."""
 
 
 # How the driver watches the server, unless MONGODB_URI says otherwise. A check every second (an
@@ -100,23 +105,27 @@ class Mongo:
         # dies mid-transaction (app/services/instances.py).
         self.session_tracker: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None
 
-    async def transaction(self, work: Callable[[Session], Awaitable[T]], *, session: Session | None = None) -> T:
+    async def transaction(
+        self, work: Callable[[Session], Awaitable[T]], *, session: Session | None = None, raise_conflicts: bool = False
+    ) -> T:
         """Run `work` in a multi-document transaction, retried on transient errors and unknown commits.
 
         `work` may run more than once, so it must not have side effects outside the session.
         `session` is for a caller that must be able to name its transactions' session (see kill_session).
+        `raise_conflicts`: a write conflict raises WriteConflict instead of being retried after the
+        driver's backoff (which grows to half a second): for a caller that knows when to try again.
         """
         if session is None:
             async with self.client.start_session() as own:
                 if self.session_tracker is not None:
                     await self.session_tracker(own.session_id)
                 try:
-                    return await self._run_transaction(own, work)
+                    return await self._run_transaction(own, work, raise_conflicts)
                 except PyMongoError as exc:
                     if unavailable_error(exc) is not None:
                         self._abandoned(own)
                     raise
-        return await self._run_transaction(session, work)
+        return await self._run_transaction(session, work, raise_conflicts)
 
     def _abandoned(self, session: Session) -> None:
         """A transaction given up on because the database did not answer may still be open on the
@@ -150,7 +159,7 @@ class Mongo:
                 self._orphans.pop(key, None)
 
     @staticmethod
-    async def _run_transaction(session: Session, work: Callable[[Session], Awaitable[T]]) -> T:
+    async def _run_transaction(session: Session, work: Callable[[Session], Awaitable[T]], raise_conflicts: bool = False) -> T:
         attempts = 0
 
         async def counted(session: Session) -> T:
@@ -164,6 +173,8 @@ class Mongo:
             except OperationFailure as exc:
                 if exc.code == _WRITE_CONFLICT:
                     metrics.TRANSACTION_CONFLICTS.inc()
+                    if raise_conflicts:  # not a PyMongoError: the driver aborts and hands it on
+                        raise WriteConflict("another transaction is writing the same documents") from exc
                 raise
 
         metrics.TRANSACTIONS.inc()

@@ -18,6 +18,7 @@ from app.domain.webhooks import WebhookOptions
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.cases import CaseRepository
 from app.repositories.channels import ChannelRepository
+from app.repositories.contention import TurnRepository
 from app.repositories.customers import CustomerRepository
 from app.repositories.dashboard import DashboardRepository
 from app.repositories.database import Mongo, deadline, unavailable_error
@@ -49,7 +50,7 @@ from app.services.case_sla import CaseSla
 from app.services.cases import CaseService
 from app.services.catalog import CatalogService
 from app.services.channels import ChannelService
-from app.services.contention import KeyedLocks
+from app.services.contention import KeyedLocks, SkuTurns
 from app.services.customers import CustomerService
 from app.services.dashboard import DashboardService
 from app.services.events import EventService
@@ -276,6 +277,7 @@ def build_services(
         routing=routing,
         writer=writer,
         queue=queue,
+        turns=SkuTurns(mongo=mongo, turns=TurnRepository(db)),
         geocoder=geocoder(),
     )
     return_service = ReturnService(

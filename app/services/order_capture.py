@@ -61,7 +61,7 @@ from app.repositories.database import Mongo, Session
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
-from app.services.contention import KeyedLocks
+from app.services.contention import KeyedLocks, SkuTurns
 from app.services.fulfilment import ShipmentReferences
 from app.services.geocoding import Geocoder
 from app.domain.routing.plan import RoutingPlan
@@ -105,6 +105,7 @@ class OrderCaptureService:
         routing: OrderRouting,
         writer: OrderWriter,
         queue: KeyedLocks,
+        turns: SkuTurns,
         geocoder: Geocoder,
     ):
         self._mongo = mongo
@@ -116,6 +117,7 @@ class OrderCaptureService:
         self._routing = routing
         self._writer = writer
         self._queue = queue
+        self._turns = turns
         self._geocoder = geocoder
 
     async def capture(self, principal: Principal, request: CaptureRequest, *, replacement: Replacement | None = None) -> Captured:
@@ -127,9 +129,11 @@ class OrderCaptureService:
         lines = order_lines(request, refs.products)
         for attempt in range(MAX_ATTEMPTS):
             try:
-                async with self._queue.hold(line.sku for line in lines):
-                    order, replayed = await self._mongo.transaction(
-                        lambda session: self._capture_in(session, principal, request, refs, lines, digest, replacement)
+                skus = [line.sku for line in lines]
+                # In line in this process, then (on SKUs hot across processes) for the SKUs' turns.
+                async with self._queue.hold(skus):
+                    order, replayed = await self._turns.transaction(
+                        skus, lambda session: self._capture_in(session, principal, request, refs, lines, digest, replacement)
                     )
             except (StockMoved, OrderChanged, CustomerKeyTaken, ExternalIdTaken):
                 metrics.CAPTURE_RETRIES.inc()
