@@ -103,8 +103,12 @@ class LocalBroker:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for writer in list(self._connections):
+        connections = list(self._connections)
+        for writer in connections:
             writer.close()
+        for writer in connections:
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None

@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket as sockets
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import pytest
+
+from app.cli import _local_broker
 from app.domain.events import EventFilter
 from app.repositories.database import Mongo
 from app.services.container import Services
 from subscriptions.hub import CHANNEL, Feed
-from subscriptions.local_broker import LocalBroker, broker_url
+from app.settings import Settings
+from subscriptions.local_broker import LocalBroker, broker_url, socket_path
 from subscriptions.realtime import Realtime, RealtimeOptions
 from tests.factories import customer, order
 from tests.realtime import append, order_event, wait_stamped
@@ -127,3 +133,23 @@ async def test_a_worker_that_starts_before_its_broker_connects_when_the_broker_a
             await broker.stop()
     finally:
         await lonely.stop()
+
+
+def test_serve_gives_workers_a_broker_for_memory_fan_out_and_leaves_an_explicit_one_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the default memory:// fan-out the supervisor serves a broker on a private socket
+    monkeypatch.delenv("OMS_BROADCAST_URL", raising=False)
+    with contextlib.ExitStack() as stack:
+        _local_broker(Settings.from_env({}), stack)
+        url = os.environ["OMS_BROADCAST_URL"]
+        path = Path(socket_path(url))
+        assert url.startswith("local+unix:///") and path.is_socket()
+        assert path.parent.stat().st_mode & 0o077 == 0
+        with sockets.socket(sockets.AF_UNIX) as client:
+            client.connect(str(path))
+    assert not path.parent.exists()  # removed when serving ends
+
+    # An explicit broker (Redis) serves the workers instead
+    monkeypatch.setenv("OMS_BROADCAST_URL", "redis://127.0.0.1:6379/0")
+    with contextlib.ExitStack() as stack:
+        _local_broker(Settings.from_env({"OMS_BROADCAST_URL": "redis://127.0.0.1:6379/0"}), stack)
+        assert os.environ["OMS_BROADCAST_URL"] == "redis://127.0.0.1:6379/0"
