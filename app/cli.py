@@ -247,6 +247,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         workers = _worker_count(settings, args.workers)
         if workers > 1:
             _raise_open_files_limit()  # the workers inherit it
+            _local_broker(settings, stack)
             _serve_workers(uri, host, port, workers, stack)
             return
         app = create_app(settings, mongodb_uri=uri)
@@ -310,6 +311,20 @@ def _serve_workers(uri: str, host: str, port: int, workers: int, stack: contextl
     # Multiprocess handles SIGINT/SIGTERM itself: it stops the workers, then returns here so the
     # embedded mongod and the data directory's lock are released as in a single-process serve.
     Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def _local_broker(settings: Settings, stack: contextlib.ExitStack) -> None:
+    """With the default memory:// fan-out, a pub/sub broker in this process for the workers
+    (subscriptions/local_broker.py): the sequencer's leader publishes each batch once and the others
+    receive it without reading MongoDB. An explicit broker (redis://) serves them instead."""
+    if not settings.broadcast_url.startswith("memory:"):
+        return
+    from subscriptions.local_broker import BrokerThread, broker_url
+
+    directory = tempfile.mkdtemp(prefix="oms-broker-")  # mode 0700: only this user's processes connect
+    stack.callback(shutil.rmtree, directory, ignore_errors=True)
+    broker = stack.enter_context(BrokerThread(pathlib.Path(directory) / "broker.sock"))
+    os.environ["OMS_BROADCAST_URL"] = broker_url(broker.broker.path)
 
 
 def _metrics_dir(stack: contextlib.ExitStack) -> None:

@@ -2,8 +2,9 @@
 
 `memory://` (one process, or several sharing a database): the leader publishes what it stamps to
 its own broadcaster; the other processes follow the relay state and publish to theirs.
-`redis://...`: only the leader publishes, once; every process subscribes. Either way each process
-delivers each event to its subscribers once.
+`redis://...`, or `local+unix://...` (the broker `oms serve --workers N` runs for its workers):
+only the leader publishes, once; every process subscribes. Either way each process delivers each
+event to its subscribers once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from app.services.container import Services
 from app.services.sequencer import LEASE_SECONDS, Sequencer
 from subscriptions.dashboard import DashboardFeed
 from subscriptions.hub import CHANNEL, EventHub
+from subscriptions.local_broker import SCHEME as LOCAL_BROKER_SCHEME
+from subscriptions.local_broker_backend import LocalBrokerBackend
 from subscriptions.redis_backend import RedisPubSubBackend
 
 log = logging.getLogger("oms.realtime")
@@ -28,6 +31,8 @@ log = logging.getLogger("oms.realtime")
 def broadcast_for(url: str) -> Broadcast:
     if url.startswith(("redis://", "rediss://")):
         return Broadcast(backend=RedisPubSubBackend(url))
+    if url.startswith(LOCAL_BROKER_SCHEME):
+        return Broadcast(backend=LocalBrokerBackend(url))
     return Broadcast(url)
 
 
