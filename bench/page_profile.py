@@ -114,7 +114,7 @@ async def _run(uri: str, token: str, customers: list[str], args: argparse.Namesp
                     "db_commands_p50": statistics.median(round_trips),
                 }
                 if profiler:
-                    results[workload]["profile"] = _profile_report(profiler, len(bodies), args.top, args.sort)
+                    results[workload]["profile"] = _profile_report(profiler, len(bodies), args.top, args.sort, args.callers)
     return results
 
 
@@ -124,7 +124,7 @@ def _check(workload: str, body: dict[str, Any]) -> None:
         assert len(body["data"]["orders"]["edges"]) == 100, body
 
 
-def _profile_report(profiler: cProfile.Profile, pages: int, top: int, sort: str) -> str:
+def _profile_report(profiler: cProfile.Profile, pages: int, top: int, sort: str, callers: str | None) -> str:
     stats = pstats.Stats(profiler)
     total_ms = stats.total_tt * 1000 / pages  # type: ignore[attr-defined]
     calls = sum(entry[1] for entry in stats.stats.values())  # type: ignore[attr-defined]
@@ -132,6 +132,8 @@ def _profile_report(profiler: cProfile.Profile, pages: int, top: int, sort: str)
     out.write(f"cProfile: {total_ms:.1f} ms CPU per page (with the profiler's overhead), {calls / pages:,.0f} calls per page\n")
     stats.stream = out  # type: ignore[attr-defined]
     stats.sort_stats(sort).print_stats(top)
+    if callers:
+        stats.print_callers(callers)
     return out.getvalue()
 
 
@@ -141,7 +143,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--profile", choices=["orders_page", "customer_360"])
     parser.add_argument("--top", type=int, default=40)
-    parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--sort", default="tottime", help="a pstats sort key: tottime, cumulative, ncalls")
+    parser.add_argument("--callers", help="also print who calls the functions matching this regular expression")
     args = parser.parse_args()
     with mongodb() as uri:
         token, customers = asyncio.run(_prepare(uri, args.orders))

@@ -8,6 +8,12 @@ Here scalars and enums are read and coerced in place, and objects go straight to
 sub-selection. Anything unusual (a null for a non-null field, a value that does not coerce, a
 schema extension with a `resolve` hook) takes the standard path, so results and errors are the
 same, in the same order.
+
+Reference fields (customer, channel, product) and relay ids are resolvers, ~500 on such a page:
+a plain synchronous resolver of the source and `info` (no arguments, no permission class or other
+field extension) is called directly, without Strawberry's argument conversion and extension chain,
+which it has nothing for. Objects of a type with an `is_type_of` check (relay nodes) go straight to
+their sub-selection when the value is of the type's own class, which that check always accepts.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLField,
+    GraphQLResolveInfo,
+    GraphQLSchema,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -27,10 +35,14 @@ from graphql import (
     is_leaf_type,
     is_object_type,
 )
-from graphql.execution.executor import gather_with_cancel
+from graphql.execution.executor import gather_with_cancel, to_nodes
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
+from strawberry.types.fields.resolver import StrawberryResolver
 
 from app.tracing import traced_field
 
@@ -62,33 +74,97 @@ class _Object(NamedTuple):
     type: GraphQLObjectType
     return_type: GraphQLOutputType
     nullable: bool
+    # For a type with an `is_type_of` check (Strawberry adds one to types with interfaces, e.g.
+    # relay nodes): a value of exactly this class passes it; any other value takes the standard path.
+    origin: type | None
 
 
-def _plan(field: GraphQLField | None) -> _Leaf | _Object | None:
-    if field is None or not getattr(field.resolve, "_is_default", False):
+class _Direct(NamedTuple):
+    """A field with a plain synchronous resolver of the source and `info` only (no arguments, no
+    permission classes or other field extensions): called straight, without Strawberry's argument
+    conversion and extension chain, and an object it returns completes as `_Object`'s do."""
+
+    field: GraphQLField
+    resolver: StrawberryResolver[Any]
+    info_class: type[Info[Any, Any]]
+    definition: StrawberryField
+    returns: _Object | None  # how an object result completes; None: the standard completion
+
+    def call(self, source: Any, info: GraphQLResolveInfo) -> Any:
+        """As Strawberry's get_arguments and get_result call it, with nothing to convert."""
+        resolver = self.resolver
+        kwargs: dict[str, Any] = {}
+        if resolver.parent_parameter is not None:
+            kwargs[resolver.parent_parameter.name] = source
+        if resolver.root_parameter is not None:
+            kwargs[resolver.root_parameter.name] = source
+        if resolver.info_parameter is not None:
+            kwargs[resolver.info_parameter.name] = self.info_class(_raw_info=info, _field=self.definition)
+        if resolver.self_parameter is not None:
+            return resolver(source, **kwargs)
+        return resolver(**kwargs)
+
+
+def _plan(field: GraphQLField | None, schema: GraphQLSchema) -> _Leaf | _Object | _Direct | None:
+    if field is None:
         return None
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     attribute = getattr(definition, "python_name", None)
-    if not attribute or getattr(definition, "base_resolver", None) is not None:
+    if not attribute:
+        return None
+    if not getattr(field.resolve, "_is_default", False):
+        return _direct(field, definition, schema)
+    if getattr(definition, "base_resolver", None) is not None:
         return None
     nullable = not isinstance(field.type, GraphQLNonNull)
     named = field.type if nullable else field.type.of_type
     if is_leaf_type(named):
         return _Leaf(attribute, named, nullable)
-    if is_object_type(named) and named.is_type_of is None:
-        return _Object(attribute, named, field.type, nullable)
+    return _object(attribute, field.type)
+
+
+def _object(attribute: str, return_type: GraphQLOutputType) -> _Object | None:
+    nullable = not isinstance(return_type, GraphQLNonNull)
+    named = return_type if nullable else return_type.of_type  # type: ignore[attr-defined]
+    if not is_object_type(named):
+        return None
+    if named.is_type_of is None:
+        return _Object(attribute, named, return_type, nullable, None)
+    type_definition = (named.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if isinstance(type_definition, StrawberryObjectDefinition) and type_definition.is_type_of is None:
+        # Strawberry's own check, which a value of the type's class always passes.
+        return _Object(attribute, named, return_type, nullable, type_definition.origin)
     return None
 
 
-class _Plans(dict[str, "_Leaf | _Object | None"]):
+def _direct(field: GraphQLField, definition: Any, schema: GraphQLSchema) -> _Direct | None:
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    resolver = getattr(definition, "base_resolver", None)
+    if (
+        not isinstance(definition, StrawberryField)
+        or resolver is None
+        or strawberry_schema is None
+        or strawberry_schema.exception_handlers  # they wrap every resolver: not bypassed
+        or definition.extensions
+        or definition.is_async
+        or field.args
+        or resolver.is_async
+        or len(resolver.arguments) > 0
+    ):
+        return None
+    return _Direct(field, resolver, strawberry_schema.config.info_class, definition, _object(definition.python_name, field.type))
+
+
+class _Plans(dict[str, "_Leaf | _Object | _Direct | None"]):
     """Field name → its plan (None: standard path), for one object type."""
 
-    def __init__(self, parent_type: GraphQLObjectType):
+    def __init__(self, parent_type: GraphQLObjectType, schema: GraphQLSchema):
         super().__init__()
         self.parent_type = parent_type
+        self.schema = schema
 
-    def __missing__(self, field_name: str) -> _Leaf | _Object | None:
-        plan = self[field_name] = _plan(self.parent_type.fields.get(field_name))
+    def __missing__(self, field_name: str) -> _Leaf | _Object | _Direct | None:
+        plan = self[field_name] = _plan(self.parent_type.fields.get(field_name), self.schema)
         return plan
 
 
@@ -96,10 +172,10 @@ class _Plans(dict[str, "_Leaf | _Object | None"]):
 _plans: dict[GraphQLObjectType, _Plans] = {}
 
 
-def _plans_for(parent_type: GraphQLObjectType) -> _Plans:
+def _plans_for(parent_type: GraphQLObjectType, schema: GraphQLSchema) -> _Plans:
     plans = _plans.get(parent_type)
     if plans is None:
-        plans = _plans[parent_type] = _Plans(parent_type)
+        plans = _plans[parent_type] = _Plans(parent_type, schema)
     return plans
 
 
@@ -132,7 +208,7 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         if not self._fast_path:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        plans = _plans_for(parent_type)
+        plans = _plans_for(parent_type, self.schema)
         leaves: dict[str, Any] = {}
         rest: dict[str, Any] = {}
         for response_name, field_details_list in grouped_field_set.items():
@@ -180,14 +256,49 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         # Also reached without execute_fields: mutations run their root fields one by one.
-        plan = _plans_for(parent_type)[field_details_list[0].node.name.value] if self._fast_path else None
+        plan = _plans_for(parent_type, self.schema)[field_details_list[0].node.name.value] if self._fast_path else None
         if type(plan) is _Object:
             value = getattr(source, plan.attribute, _STANDARD)
             if value is None and plan.nullable:
                 return None
-            if value is not None and value is not _STANDARD and not isinstance(value, Exception):
+            if _completes_fast(plan, value):
                 return self._complete_object(plan, field_details_list, path, value, position_context)
+        elif type(plan) is _Direct:
+            return self._resolve_directly(plan, parent_type, source, field_details_list, path, position_context)
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _resolve_directly(
+        self, plan: _Direct, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path, position_context: Any
+    ) -> Any:
+        """graphql-core's execute_field for a `_Direct` field: the resolver called straight, and an
+        object result completed without its type checks when it is of the type's own class."""
+        return_type = plan.field.type
+        info = self.build_resolve_info(plan.field, to_nodes(field_details_list), parent_type, path)
+        try:
+            result = plan.call(source, info)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(return_type, field_details_list, info, path, result, position_context)
+            returns = plan.returns
+            if returns is not None and result is None and returns.nullable:
+                return None
+            if returns is not None and _completes_fast(returns, result):
+                completed = self.collect_and_execute_subfields(returns.type, field_details_list, path, result, position_context)
+            else:
+                completed = self.complete_value(return_type, field_details_list, info, path, result, position_context)
+        except Exception as raw_error:  # noqa: BLE001 - located and nulled (or raised) as the standard path does
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:  # noqa: BLE001 - as above
+                self.handle_field_error(raw_error, return_type, field_details_list, path)
+                return None
+
+        return await_completed()
 
     def _complete_object(self, plan: _Object, field_details_list: Any, path: Path, value: Any, position_context: Any) -> Any:
         """complete_value for an object, with execute_field's error handling around it."""
@@ -207,6 +318,12 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
 
         return await_completed()
+
+
+def _completes_fast(plan: _Object, value: Any) -> bool:
+    if value is None or value is _STANDARD or isinstance(value, Exception):
+        return False
+    return plan.origin is None or type(value) is plan.origin
 
 
 def _helpers_not_holding(executor: OmsExecutionContext) -> GraphQLResolveInfoHelpers:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry import relay
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.repositories.database import Mongo
@@ -32,6 +33,21 @@ class Price:
 
 
 @strawberry.type
+class Shop(relay.Node):
+    """A relay node: Strawberry gives it an `is_type_of` check and an `id` resolver."""
+
+    code: relay.NodeID[str]
+    city: str
+
+
+class PopUpShop(Shop):
+    """Not the type's own class: its values take the standard completion."""
+
+
+SHOPS = {"s1": Shop(code="s1", city="Boston"), "s2": PopUpShop(code="s2", city="Salem")}
+
+
+@strawberry.type
 class Item:
     name: str
     colour: Colour
@@ -47,6 +63,26 @@ class Item:
     @strawberry.field
     async def later_strict(self) -> int:
         raise ValueError("late boom")
+
+    # Plain synchronous resolvers of the source (and info): called straight by the fast path.
+    @strawberry.field
+    def shop(self) -> Shop | None:
+        return SHOPS.get(self.name.replace("i", "s"))
+
+    @strawberry.field
+    def strict_shop(self, info: strawberry.Info) -> Shop:
+        return SHOPS.get({"i1": "s1", "i2": "s2", "s1": "s1"}.get(self.name, "none"))  # type: ignore[return-value]
+
+    @strawberry.field
+    def where(self, info: strawberry.Info) -> str:
+        return ".".join(str(key) for key in info.path.as_list()) + f"@{info.field_name}"
+
+    @strawberry.field
+    def shop_later(self) -> Shop | None:
+        async def load() -> Shop | None:
+            return SHOPS.get("s1")
+
+        return load()  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -88,6 +124,10 @@ class Query:
     async def later(self) -> Box:
         return BOXES[0]
 
+    @strawberry.field
+    def lone(self) -> Item | None:
+        return item("i9")
+
 
 @strawberry.type
 class Mutation:
@@ -99,11 +139,13 @@ class Mutation:
 MUTATION = "mutation { repack { label item { name price { currency } } strict { name colour } } }"
 
 QUERY = """
-fragment I on Item { name colour made price { amount currency } discount { amount } tags broken }
+fragment I on Item { name colour made price { amount currency } discount { amount } tags broken
+  shop { id city } strictShop { id city } where shopLater { id } }
 query {
   boxes { label first: item { ...I } strict { name price { currency } } __typename
           again: item @include(if: true) { name } skipped: item @skip(if: true) { name } }
   later { label item { ...I } other: item { name laterStrict } }
+  lone { name strictShop { id } }
 }
 """
 
@@ -147,6 +189,14 @@ async def test_same_data_errors_and_order_as_the_standard_path() -> None:
     assert any(e.message == "boom" for e in got.errors)
     assert got.data["later"]["other"] is None  # an awaited error under a fast-path object
     assert any(e.message == "late boom" and e.path == ["later", "other", "laterStrict"] for e in got.errors)
+    # Resolvers called straight: relay ids, info as the standard path gives it, a subclass, an
+    # awaitable, and a null for a non-null object bubbling to the nullable item.
+    fine = got.data["boxes"][0]["first"]
+    assert fine["shop"] == {"id": relay.to_base64("Shop", "s1"), "city": "Boston"}
+    assert fine["where"] == "boxes.0.first.where@where" and fine["shopLater"] == {"id": relay.to_base64("Shop", "s1")}
+    assert got.data["boxes"][1]["strict"] is not None and got.data["later"]["item"]["shop"]["city"] == "Boston"
+    assert got.data["boxes"][2]["first"] is None  # the bad enum, as before
+    assert got.data["lone"] is None and any(e.path == ["lone", "strictShop"] for e in got.errors)
     # ...and the fast path is taken: far fewer resolve infos are built.
     assert CountingFast.infos < CountingStandard.infos / 3
 

@@ -250,7 +250,7 @@ def filter_query(selection: OrderFilter) -> dict[str, Any]:
 
 # The routing explanation (every candidate location, its scores and the decisions) is most of a
 # routed order's document: ~15 KB of ~17. A page that does not show it leaves it in the database,
-# which cut decoding a page of 100 from ~40 ms of CPU to ~4 (docs/ARCHITECTURE.md, "Orders page").
+# which cut decoding a page of 100 from ~40 ms of CPU to ~4 (docs/ARCHITECTURE.md, "One request").
 _ROUTING = ("routing",)
 
 
