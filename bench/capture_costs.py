@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import contextvars
 import cProfile
+import gc
 import io
 import json
 import os
@@ -78,13 +79,14 @@ def counted() -> Any:
 
 
 def settings_for(uri: str) -> Settings:
-    env = {"MONGODB_URI": uri, "OMS_DB_NAME": DATABASE, "OMS_ENV": "production", "OMS_LOG_LEVEL": "WARNING"}
+    # A generous database deadline: a busy machine makes requests slow, and a timed-out one is no capture.
+    env = {"MONGODB_URI": uri, "OMS_DB_NAME": DATABASE, "OMS_ENV": "production", "OMS_LOG_LEVEL": "WARNING", "OMS_DB_TIMEOUT": "60"}
     return Settings.from_env(env)
 
 
 @contextlib.asynccontextmanager
-async def in_process_api(uri: str, listener: RequestCommands) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings_for(uri), mongo_listeners=[listener])
+async def in_process_api(uri: str, listeners: list[RequestCommands]) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings_for(uri), mongo_listeners=listeners)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://oms.bench", timeout=120) as client:
@@ -98,20 +100,34 @@ def per_capture(counts: Counter[str], captures: int) -> dict[str, float]:
 async def measure(args: argparse.Namespace, uri: str) -> dict[str, Any]:
     rng = random.Random(5)
     token, emails, skus, _ = await prepare(uri, customers=args.customers, flash_stock=10)
+    # The collector as `oms serve` tunes it (app/cli.py), for both sides.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 200, 100)
     listener = RequestCommands()
-    baseline = Baseline(uri, DATABASE, event_listeners=[listener])
-    report: dict[str, Any] = {"captures": args.captures}
-    try:
-        # The baseline alone first: with the app running, its relay would bill this process for
-        # the baseline's events too.
-        for n in range(args.warmup):
-            await baseline.capture(order_input(rng, n, emails, skus, prefix="BWARM"))
-        with counted() as raw_commands:
-            for n in range(args.captures):
-                await baseline.capture(order_input(rng, n, emails, skus, prefix="RAW"))
-        raw_cpu = await cpu_ms(baseline.capture, rng, emails, skus, args.captures, prefix="BCPU")
 
-        async with in_process_api(uri, listener) as http:
+    def inputs(prefix: str, count: int) -> list[dict[str, Any]]:
+        return [order_input(rng, n, emails, skus, prefix=prefix) for n in range(count)]
+
+    # Commands are counted on clients with the listener, CPU measured on clients without one (the
+    # driver builds an event object per command for a listener). The baseline runs before the app
+    # starts: the app's event relay would bill this process for the baseline's events too.
+    for name, listeners in (("counted", [listener]), ("plain", [])):
+        baseline = Baseline(uri, DATABASE, event_listeners=listeners)
+        try:
+            for given in inputs(f"BWARM{name}", args.warmup):
+                await baseline.capture(given)
+            if listeners:
+                with counted() as raw_commands:
+                    for given in inputs("RAW", args.captures):
+                        await baseline.capture(given)
+            else:
+                raw_cpu = await cpu_ms(baseline.capture, inputs("BCPU", args.captures))
+        finally:
+            await baseline.close()
+
+    for name, listeners in (("counted", [listener]), ("plain", [])):
+        async with in_process_api(uri, listeners) as http:
             headers = {"Authorization": f"Bearer {token}"}
 
             async def via_api(given: dict[str, Any]) -> str:
@@ -119,43 +135,43 @@ async def measure(args: argparse.Namespace, uri: str) -> dict[str, Any]:
                 result = body["data"]["captureOrder"] if not body.get("errors") else {"__typename": "errors", "code": str(body["errors"])}
                 return result["order"]["status"] if result["__typename"] == "CaptureOrderPayload" else result["code"]
 
-            for n in range(args.warmup):  # connection pools, caches, code paths
-                await via_api(order_input(rng, n, emails, skus, prefix="WARM"))
-            # Database commands, one capture at a time (no retries can inflate them).
-            outcomes: Counter[str] = Counter()
-            with counted() as api_commands:
-                for n in range(args.captures):
-                    outcomes[await via_api(order_input(rng, n, emails, skus, prefix="API"))] += 1
-            api_cpu = await cpu_ms(via_api, rng, emails, skus, args.captures, prefix="CPU")
-
+            for given in inputs(f"WARM{name}", args.warmup):  # connection pools, caches, code paths
+                await via_api(given)
+            if listeners:
+                # One capture at a time: no retries can inflate the counts.
+                outcomes: Counter[str] = Counter()
+                with counted() as api_commands:
+                    for given in inputs("API", args.captures):
+                        outcomes[await via_api(given)] += 1
+                continue
+            api_cpu = await cpu_ms(via_api, inputs("CPU", args.captures))
             profiler = cProfile.Profile(time.process_time)  # CPU, not wall time: waits cost nothing
+            profiled = inputs("PROF", args.captures // 2)
             profiler.enable()
-            for n in range(args.captures // 2):
-                await via_api(order_input(rng, n, emails, skus, prefix="PROF"))
+            for given in profiled:
+                await via_api(given)
             profiler.disable()
-    finally:
-        await baseline.close()
-    report["api_outcomes"] = dict(outcomes)
+    report: dict[str, Any] = {"captures": args.captures, "api_outcomes": dict(outcomes)}
     report["round_trips_per_capture"] = {
         "api": round(sum(api_commands.values()) / args.captures, 2),
         "baseline": round(sum(raw_commands.values()) / args.captures, 2),
     }
     report["commands_per_capture"] = {"api": per_capture(api_commands, args.captures), "baseline": per_capture(raw_commands, args.captures)}
     report["cpu_ms_per_capture"] = {"api": api_cpu, "baseline": raw_cpu}
-    report["profile_cumulative"] = top_functions(profiler, args.top, captures=args.captures // 2, key="cumulative")
-    report["profile_own"] = top_functions(profiler, args.top, captures=args.captures // 2, key="own")
+    report["profile_cumulative"] = top_functions(profiler, args.top, captures=len(profiled), key="cumulative")
+    report["profile_own"] = top_functions(profiler, args.top, captures=len(profiled), key="own")
     if args.profile:
         profiler.dump_stats(args.profile)
     report["load_average"] = [round(x, 2) for x in os.getloadavg()]
     return report
 
 
-async def cpu_ms(send: Any, rng: random.Random, emails: list[str], skus: list[str], captures: int, *, prefix: str) -> float:
+async def cpu_ms(send: Any, inputs: list[dict[str, Any]]) -> float:
     """This process's CPU ms per capture, captures sent one after another."""
     started = time.process_time()
-    for n in range(captures):
-        await send(order_input(rng, n, emails, skus, prefix=prefix))
-    return round((time.process_time() - started) * 1000 / captures, 2)
+    for given in inputs:
+        await send(given)
+    return round((time.process_time() - started) * 1000 / len(inputs), 2)
 
 
 def top_functions(profiler: cProfile.Profile, top: int, *, captures: int, key: str) -> list[str]:

@@ -52,6 +52,7 @@ SUITE = (
     Bench("store_availability", ("--locations", "100", "--skus", "5000", "--requests", "400"), 150),
     Bench("orders_page", ("--orders", "4000", "--requests", "60"), 80),
     Bench("capture_order", ("--clients", "16", "--orders", "200", "--flash-orders", "150", "--warmup", "30", "--customers", "200"), 100),
+    Bench("capture_costs", ("--captures", "100", "--warmup", "10", "--customers", "200", "--top", "15"), 90),
     Bench("tails", ("--orders", "4000", "--rounds", "2", "--requests", "16", "--clients", "16"), 100),
     Bench("subscriptions", ("--quick",), 60),
     Bench("returns", ("--clients", "16", "--returns", "120", "--races", "30", "--warmup", "20"), 70),

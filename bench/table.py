@@ -227,6 +227,18 @@ def capture_order(result: Mapping[str, Any]) -> list[Figure]:
     ]
 
 
+def capture_costs(result: Mapping[str, Any]) -> list[Figure]:
+    """What one capture costs, load-independent: the database commands it sends and this process's
+    CPU per capture, against the raw baseline doing the same database work (bench/capture_costs.py)."""
+    name = "captureOrder, per capture"
+    return [
+        Figure(name, "database commands (the API's includes its rate-limit charge)", _get(result, "round_trips_per_capture", "api"), "",
+               _get(result, "round_trips_per_capture", "baseline"), ratio_at_most(1.1)),
+        Figure(name, "CPU of its process, one client", _get(result, "cpu_ms_per_capture", "api"), "ms",
+               _get(result, "cpu_ms_per_capture", "baseline")),
+    ]
+
+
 def returns(result: Mapping[str, Any]) -> list[Figure]:
     name, clients = "returns (request + receive + refund)", result.get("clients")
     return [
@@ -314,6 +326,7 @@ EXTRACTORS: dict[str, tuple[Callable[[Mapping[str, Any]], list[Figure]], Callabl
     "store_availability": (store_availability, _rss("server_rss_mb", "after")),
     "orders_page": (orders_page, _rss("server_rss_mb")),
     "capture_order": (capture_order, _rss("server_rss_after_flash", "rss_mb")),
+    "capture_costs": (capture_costs, lambda result: None),  # in-process: no server of its own
     "returns": (returns, _rss("server_rss_after_api", "rss_mb")),
     "cases": (cases, _rss("server_rss_after_api", "rss_mb")),
     "subscriptions": (subscriptions, _rss("server_rss_mb", "end")),
