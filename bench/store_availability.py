@@ -102,6 +102,10 @@ class _Api:
         return response.status, json.loads(response.read())
 
     def timed(self, probes: list[tuple[str, float, float]], query: str) -> tuple[list[float], int]:
+        # A fresh connection, opened untimed: the server closes one idle past its keep-alive
+        # timeout (5 s), which a loaded machine can exceed while the other side of a round runs.
+        self.connection.close()
+        self.post(query, *probes[0])
         samples, non_empty = [], 0
         for probe in probes:
             started = time.perf_counter()
