@@ -1,23 +1,34 @@
 """storeAvailability over HTTP vs the raw $geoNear with PyMongo, same data, same run.
 
-    .venv/bin/python -m bench.store_availability [--locations 120 --skus 5000 --requests 2000] [--record]
+    .venv/bin/python -m bench.store_availability [--locations 120 --skus 5000 --requests 2000 --rounds 10] [--record]
 
 Writes bench/out/store_availability.json (--record: bench/results/, the recorded figures).
 
-Target: GraphQL p50 ≤ 1.5× the raw query's p50.
+Target: GraphQL p50 ≤ 1.5× the raw query's p50. The two are measured interleaved: each round runs
+its share of the probes raw, then through the API (then both again with location names), so a
+change in the machine's load hits both alike; the load average is reported with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import json
+import os
 import random
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from app.domain.cities import CITIES
+from app.embedded_mongod import free_port
 from app.domain.principals import Role
 from app.repositories.database import Mongo, connect
 from app.services.container import build_services
@@ -65,48 +76,73 @@ async def _prepare(uri: str, size: SeedSize) -> str:
         await mongo.close()
 
 
-async def _raw(uri: str, probes: list[tuple[str, float, float]], *, with_names: bool) -> list[float]:
-    client = connect(uri)
-    db = client[DATABASE]
+async def _raw(db: Any, probes: list[tuple[str, float, float]], *, with_names: bool) -> list[float]:
     samples = []
-    try:
-        for warm in probes[:200]:
-            await (await db.inventory.aggregate(_raw_pipeline(*warm))).to_list()
-        for sku, lat, lng in probes:
-            started = time.perf_counter()
-            rows = await (await db.inventory.aggregate(_raw_pipeline(sku, lat, lng))).to_list()
-            if with_names and rows:
-                await db.locations.find({"_id": {"$in": [r["location_id"] for r in rows]}}, {"name": 1}).to_list()
-            samples.append((time.perf_counter() - started) * 1000)
-    finally:
-        await client.close()
+    for sku, lat, lng in probes:
+        started = time.perf_counter()
+        rows = await (await db.inventory.aggregate(_raw_pipeline(sku, lat, lng))).to_list()
+        if with_names and rows:
+            await db.locations.find({"_id": {"$in": [r["location_id"] for r in rows]}}, {"name": 1}).to_list()
+        samples.append((time.perf_counter() - started) * 1000)
     return samples
 
 
-def _graphql(base: str, token: str, probes: list[tuple[str, float, float]], query: str) -> tuple[list[float], int]:
+class _Api:
     """A keep-alive http.client connection: the figure is the server's, not a client library's
     (httpx adds ~0.9 ms of client-side Python per request here)."""
-    samples, non_empty = [], 0
-    connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=10)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def post(sku: str, lat: float, lng: float) -> tuple[int, dict]:
-        connection.request("POST", "/graphql", json.dumps({"query": query, "variables": {"sku": sku, "lat": lat, "lng": lng}}), headers)
-        response = connection.getresponse()
+    def __init__(self, base: str, token: str):
+        self.connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=10)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(self, query: str, sku: str, lat: float, lng: float) -> tuple[int, dict]:
+        body = json.dumps({"query": query, "variables": {"sku": sku, "lat": lat, "lng": lng}})
+        self.connection.request("POST", "/graphql", body, self.headers)
+        response = self.connection.getresponse()
         return response.status, json.loads(response.read())
 
-    try:
-        for probe in probes[:200]:
-            post(*probe)
+    def timed(self, probes: list[tuple[str, float, float]], query: str) -> tuple[list[float], int]:
+        # A fresh connection, opened untimed: the server closes one idle past its keep-alive
+        # timeout (5 s), which a loaded machine can exceed while the other side of a round runs.
+        self.connection.close()
+        self.post(query, *probes[0])
+        samples, non_empty = [], 0
         for probe in probes:
             started = time.perf_counter()
-            status, body = post(*probe)
+            status, body = self.post(query, *probe)
             samples.append((time.perf_counter() - started) * 1000)
             assert status == 200 and "errors" not in body, body
             non_empty += bool(body["data"]["storeAvailability"])
+        return samples, non_empty
+
+
+@contextlib.contextmanager
+def _floor_server(uri: str) -> Iterator[str]:
+    """bench/store_availability_floor.py under uvicorn: the same query behind bare HTTP + JSON."""
+    port = free_port()
+    env = {**os.environ, "MONGODB_URI": uri, "OMS_DB_NAME": DATABASE}
+    command = [sys.executable, "-m", "uvicorn", "bench.store_availability_floor:app", "--port", str(port), "--log-level", "warning", "--timeout-keep-alive", "600"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the floor server did not start")
+        yield base
     finally:
-        connection.close()
-    return samples, non_empty
+        process.terminate()
+        process.wait(20)
+
+
+def _rounds(probes: list[tuple[str, float, float]], rounds: int) -> Iterator[list[tuple[str, float, float]]]:
+    size = max(1, len(probes) // rounds)
+    for start in range(0, len(probes), size):
+        yield probes[start : start + size]
 
 
 def main() -> None:
@@ -114,6 +150,7 @@ def main() -> None:
     parser.add_argument("--locations", type=int, default=120)
     parser.add_argument("--skus", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=10, help="raw and API alternate this many times")
     add_output_flags(parser)
     args = parser.parse_args()
     rng = random.Random(1)
@@ -121,23 +158,54 @@ def main() -> None:
         (f"SKU-{rng.randint(1, args.skus):05d}", city[3] + rng.uniform(-0.1, 0.1), city[4] + rng.uniform(-0.1, 0.1))
         for city in (rng.choice(CITIES[: max(1, args.locations // 2)]) for _ in range(args.requests))
     ]
+    samples: dict[str, list[float]] = {"raw": [], "api": [], "floor": [], "raw_names": [], "api_names": []}
+    round_ratios = []
+    non_empty = 0
+    load_start = os.getloadavg()
     with mongodb() as uri:
         token = asyncio.run(_prepare(uri, SeedSize(locations=args.locations, skus=args.skus, customers=50, orders=0)))
-        raw = asyncio.run(_raw(uri, probes, with_names=False))
-        raw_names = asyncio.run(_raw(uri, probes, with_names=True))
-        with server(uri, DATABASE) as (base, pid):
+        with server(uri, DATABASE) as (base, pid), _floor_server(uri) as floor_base, asyncio.Runner() as runner:
+            client = connect(uri)
+            db = client[DATABASE]
+            api = _Api(base, token)
+            floor = _Api(floor_base, token)
             rss_before = rss_mb(pid)
-            api, non_empty = _graphql(base, token, probes, QUERY)
-            api_names, _ = _graphql(base, token, probes, QUERY_WITH_NAMES)
+            warm = probes[:200]
+            runner.run(_raw(db, warm, with_names=True))
+            api.timed(warm, QUERY)
+            api.timed(warm, QUERY_WITH_NAMES)
+            floor.timed(warm, QUERY)
+            for share in _rounds(probes, args.rounds):
+                raw = runner.run(_raw(db, share, with_names=False))
+                through_api, found = api.timed(share, QUERY)
+                samples["raw"] += raw
+                samples["api"] += through_api
+                samples["floor"] += floor.timed(share, QUERY)[0]
+                non_empty += found
+                samples["raw_names"] += runner.run(_raw(db, share, with_names=True))
+                samples["api_names"] += api.timed(share, QUERY_WITH_NAMES)[0]
+                round_ratios.append(round(summary(through_api)["p50_ms"] / summary(raw)["p50_ms"], 2))
+            api.connection.close()
+            floor.connection.close()
+            runner.run(client.close())
             rss_after = rss_mb(pid)
+    raw, through_api = summary(samples["raw"]), summary(samples["api"])
+    raw_names, api_names = summary(samples["raw_names"]), summary(samples["api_names"])
     result = {
         "data": {"locations": args.locations, "skus": args.skus, "requests": args.requests, "non_empty_answers": non_empty},
-        "raw_geo_query": summary(raw),
-        "graphql_http": summary(api),
-        "ratio_p50": round(summary(api)["p50_ms"] / summary(raw)["p50_ms"], 2),
-        "raw_geo_query_plus_location_names": summary(raw_names),
-        "graphql_http_with_location_names": summary(api_names),
-        "ratio_p50_with_names": round(summary(api_names)["p50_ms"] / summary(raw_names)["p50_ms"], 2),
+        "rounds": args.rounds,
+        "load_average": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
+        "raw_geo_query": raw,
+        "graphql_http": through_api,
+        "ratio_p50": round(through_api["p50_ms"] / raw["p50_ms"], 2),
+        "ratio_p50_by_round": round_ratios,
+        # The same query behind bare uvicorn + Starlette + JSON (bench/store_availability_floor.py):
+        # what any HTTP API in this stack pays above the raw query, GraphQL or not.
+        "floor_http_json": summary(samples["floor"]),
+        "floor_ratio_p50": round(summary(samples["floor"])["p50_ms"] / raw["p50_ms"], 2),
+        "raw_geo_query_plus_location_names": raw_names,
+        "graphql_http_with_location_names": api_names,
+        "ratio_p50_with_names": round(api_names["p50_ms"] / raw_names["p50_ms"], 2),
         "server_rss_mb": {"before": round(rss_before, 1), "after": round(rss_after, 1)},
     }
     print(json.dumps(result, indent=2))

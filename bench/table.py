@@ -203,6 +203,9 @@ def store_availability(result: Mapping[str, Any]) -> list[Figure]:
                _get(result, "raw_geo_query", "p50_ms"), ratio_at_most(1.5)),
         Figure(name, "p50 with location names", _get(result, "graphql_http_with_location_names", "p50_ms"), "ms",
                _get(result, "raw_geo_query_plus_location_names", "p50_ms")),
+        # The floor: the same query behind bare uvicorn + Starlette + JSON (bench/store_availability_floor.py).
+        Figure(name, "p50 floor: same query, bare HTTP + JSON", _get(result, "floor_http_json", "p50_ms"), "ms",
+               _get(result, "raw_geo_query", "p50_ms")),
     ]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry import relay
+from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.tools import merge_types
 
 from graphql_schema.execution import OmsExecutionContext
+from graphql_schema.extension_runner import CachedHooksRunner
 from graphql_schema.extensions import TypedErrors, log_errors
 from graphql_schema.limits import OperationGuard
 from graphql_schema.operation_cache import OperationCache
@@ -86,6 +88,10 @@ class OmsSchema(strawberry.Schema):
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         log_errors(errors, execution_context)
+
+    def create_extensions_runner(self, execution_context: ExecutionContext, extensions: list[SchemaExtension]) -> CachedHooksRunner:
+        """Hooks looked up once per extension class, not per request (graphql_schema/extension_runner.py)."""
+        return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
 
 
 # Built once per process: Relay fields are bound to their resolvers at schema build time.

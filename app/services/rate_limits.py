@@ -5,12 +5,13 @@ With a shared store, a process does not ask the store per operation: it *leases*
 (`lease_units`, default 1% of the bucket) in one round trip, pouring it into the shared bucket at
 once, and spends it on its own operations without I/O until it runs out; units given back refill
 the lease up to the block, and the rest travels with the client's next round trip. A round trip
-used to be a third of a small query's CPU (a MongoDB command through PyMongo) and its latency.
+was a third of a small query's server CPU (a MongoDB command through PyMongo), and its latency.
 The bounds, per client: poured units are spent at most once, so over any interval the operations
 admitted are at most what the shared bucket admitted in it plus what the processes held at its
 start: over-admission ≤ processes × block. Units a process holds and does not spend (its client
 went elsewhere) make the bucket look fuller to the others by at most a block each, until they
-drain with it. With `lease_units=1` (or a bucket of under 200 units) every charge is its own round trip, exact.
+drain with it. With a block of 1 unit (the default for buckets under 200 units) a process holds at
+most one unit: nearly every charge is its own round trip, as before leases.
 
 Where the buckets live is a deployment choice (OMS_RATE_LIMIT_STORAGE, docs/OPERATIONS.md):
 `mongodb` (the default) or `redis` share one bucket per client among every instance; `memory`
