@@ -117,8 +117,8 @@ class SkuTurns:
                     if in_line:
                         pause = _FIRST_PAUSE_SECONDS
                         continue
-                    # Someone else is next: hold no place in other lines meanwhile (no hold-and-wait).
-                    await self._turns.leave_line(keys, me)
+                    if len(keys) > 1:  # someone else is next: hold no place in other lines (no hold-and-wait)
+                        await self._turns.leave_line(keys, me)
                 # Someone else is next, or the collision came past the turn (a writer that takes no
                 # turns, such as a process that has not met this SKU's contention yet).
                 await asyncio.sleep(random.uniform(0, pause))  # noqa: S311
