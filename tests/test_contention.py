@@ -162,3 +162,24 @@ async def test_a_waiter_that_vanished_holds_the_line_only_for_its_lease(mongo: M
     await mongo.db["sku_turns"].update_one({"_id": "SKU-HOT"}, [{"$set": {"waiter_until": {"$subtract": ["$$NOW", 1]}}}])
     await claim("next")
     assert await _nobody_waiting(mongo)
+
+
+async def test_captures_of_a_sold_out_sku_stop_taking_turns(world: World, services: Services, mongo: Mongo) -> None:
+    """Backorders reserve nothing, so there is nothing to collide on: no turns once a capture finds
+    the SKU sold out (and again after the next collision)."""
+    await network(world)
+    services.order_capture._turns.mark_hot(["SKU-HOT"])
+
+    async def capture(n: int) -> str:
+        given = capture_input(f"S-{n}", lines=[HOT], customer={"email": f"s{n}@example.com"})
+        return (await services.order_capture.capture(SYSTEM, capture_request(given))).order.status.value
+
+    async def turns_taken() -> int:
+        found = await mongo.db["sku_turns"].find_one({"_id": "SKU-HOT"})
+        return found["turns"] if found else 0
+
+    assert [await capture(n) for n in range(10)] == ["ALLOCATED"] * 10
+    assert await turns_taken() == 10
+    assert await capture(10) == "BACKORDERED"  # took its turn, found none: the SKU cools
+    assert await capture(11) == "BACKORDERED"
+    assert await turns_taken() == 11

@@ -74,10 +74,10 @@ class TurnRepository:
 
     async def wait_in_line(self, skus: list[str], me: str) -> bool:
         """Outside any transaction: register `me` as next on each SKU whose waiting slot is free.
-        The server holds this write back while a transaction holds the turn, so it returns about
-        when that transaction ends. False when someone else was already registered on some SKU
-        (then nothing is written, and nothing waits)."""
-        registered = True
+        The write always changes the document (`knocks`), so the server holds it back while a
+        transaction holds the turn: it returns about when that transaction ends, and sees the slot
+        its commit freed. False when someone else is registered on some SKU (from that one on,
+        nothing is registered)."""
         for sku in sorted(skus):
             free = _free(me)
             after = await self.collection.find_one_and_update(
@@ -85,6 +85,7 @@ class TurnRepository:
                 [
                     {
                         "$set": {
+                            "knocks": {"$add": [{"$ifNull": ["$knocks", 0]}, 1]},
                             "waiter": {"$cond": [free, me, "$waiter"]},
                             "waiter_until": {"$cond": [free, {"$add": ["$$NOW", WAITER_LEASE_MS]}, "$waiter_until"]},
                         }
@@ -94,8 +95,9 @@ class TurnRepository:
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
-            registered = registered and bool(after) and after.get("waiter") == me
-        return registered
+            if not after or after.get("waiter") != me:
+                return False  # in sorted order, like the claims: never next in a later line only
+        return True
 
     async def leave_line(self, skus: list[str], me: str) -> None:
         """Give up a registration (a capture that ended without taking its turn)."""

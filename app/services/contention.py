@@ -117,15 +117,17 @@ class SkuTurns:
                     if in_line:
                         pause = _FIRST_PAUSE_SECONDS
                         continue
-                    # Someone else is next: hold no place in other lines meanwhile (no hold-and-wait).
-                    await self._turns.leave_line(keys, me)
+                    if len(keys) > 1:  # someone else is next: hold no place in other lines (no hold-and-wait)
+                        await self._turns.leave_line(keys, me)
                 # Someone else is next, or the collision came past the turn (a writer that takes no
                 # turns, such as a process that has not met this SKU's contention yet).
                 await asyncio.sleep(random.uniform(0, pause))  # noqa: S311
                 pause = min(pause * 2, _MAX_PAUSE_SECONDS)
         finally:
             if in_line:  # ended without taking the turn (an error, a refusal): let the next one go
-                await self._turns.leave_line(keys, me)
+                # Best effort: past the request's deadline this fails too, and the lease ends it.
+                with contextlib.suppress(Exception):
+                    await self._turns.leave_line(keys, me)
 
     def _hot(self, keys: list[str]) -> list[str]:
         now = time.monotonic()
@@ -133,6 +135,12 @@ class SkuTurns:
         if len(self._hot_until) > 10_000:  # forget long-cold SKUs: the map stays as small as recent contention
             self._hot_until = {key: until for key, until in self._hot_until.items() if until > now}
         return hot
+
+    def cool(self, skus: Iterable[str]) -> None:
+        """Captures of these SKUs stop taking turns (a capture found none of them to reserve: with
+        nothing to reserve there is nothing to collide on), until the next collision."""
+        for key in skus:
+            self._hot_until.pop(key, None)
 
     def mark_hot(self, skus: Iterable[str]) -> None:
         """Captures of these SKUs take turns from now on, for `hot_seconds` (what a collision does;

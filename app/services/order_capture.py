@@ -135,6 +135,8 @@ class OrderCaptureService:
                     order, replayed = await self._turns.transaction(
                         skus, lambda session: self._capture_in(session, principal, request, refs, lines, digest, replacement)
                     )
+                    # A sold-out SKU's captures (backorders) write no stock, so they need no turns.
+                    self._turns.cool(set(skus) - {a.sku for a in order.open_allocations})
             except (StockMoved, OrderChanged, CustomerKeyTaken, ExternalIdTaken):
                 metrics.CAPTURE_RETRIES.inc()
                 await asyncio.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
