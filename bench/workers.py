@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -71,20 +73,23 @@ def _start(uri: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     )
 
 
-async def _wait_ready(base: str, process: subprocess.Popen[bytes], workers: int) -> None:
-    """Ready once `workers` distinct workers have answered /readyz (new connection each time)."""
-    seen: set[str] = set()
-    deadline = time.monotonic() + 120
-    while len(seen) < workers:
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"server with {workers} workers did not start (exit {process.poll()})")
-        try:
-            async with httpx.AsyncClient() as client:
-                answer = await client.get(f"{base}/readyz")
-            if answer.status_code == 200:
-                seen.add(answer.headers["x-request-id"][:16])
-        except httpx.TransportError:
+async def _wait_ready(base: str, process: subprocess.Popen[bytes], workers: int, uri: str) -> None:
+    """Ready once every worker has registered its instance and the port answers /readyz. (Which
+    worker answers is the kernel's choice: an idle server may hand every new connection to one.)"""
+    client = connect(uri)
+    deadline = time.monotonic() + 180  # a busy machine starts N interpreters slowly
+    try:
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server with {workers} workers did not start (exit {process.poll()})")
+            registered = await client[DATABASE].instances.count_documents({})
+            with contextlib.suppress(httpx.TransportError):
+                async with httpx.AsyncClient() as http:
+                    if (await http.get(f"{base}/readyz")).status_code == 200 and registered >= workers:
+                        return
             await asyncio.sleep(0.1)
+    finally:
+        await client.close()
 
 
 async def _mongod_pid(uri: str) -> int | None:
@@ -145,13 +150,16 @@ async def _settled(uri: str) -> None:
         await client.close()
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _children_rss(pid: int) -> float:
     """RSS of the server: the supervisor plus its workers, in MB."""
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
+    pids = [pid, *_children(pid)]
     return round(sum(mb for mb in map(rss_mb, pids) if mb == mb), 1)  # a process gone meanwhile: NaN
 
 
@@ -173,7 +181,7 @@ async def _one_server(args: argparse.Namespace, uri: str, workers: int) -> dict[
     report: dict[str, Any] = {"workers": workers}
     mongod = await _mongod_pid(uri)
     try:
-        await _wait_ready(base, process, workers)
+        await _wait_ready(base, process, workers, uri)
         report["change_streams"] = await _change_streams(uri)
         admin = httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {admin_token}"}, timeout=120)
         async with admin:
@@ -245,7 +253,13 @@ async def _one_server(args: argparse.Namespace, uri: str, workers: int) -> dict[
         report["server_rss_mb"] = _children_rss(process.pid)
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a worker stuck in shutdown: the figures are taken already
+            for pid in [*_children(process.pid), process.pid]:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            process.wait()
     mismatches, level = await invariant(uri)
     allocated = flash.outcomes.get("ALLOCATED", 0)
     report[f"flash_sale_{clients}_clients"] = flash.summary() | {
