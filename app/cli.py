@@ -306,6 +306,10 @@ def _serve_workers(uri: str, host: str, port: int, workers: int, stack: contextl
         ws="websockets-sansio",
         lifespan="on",
         http="app.worker_process:HttpProtocol",  # the deadlines of the single-process server
+        # uvicorn kills a worker that leaves its health-check ping unanswered this long. Its default,
+        # 5 s, is shorter than a spawned interpreter's imports on a busy machine (load 15 on 2 cores):
+        # workers were killed and restarted before they could answer, and the server never came up.
+        timeout_worker_healthcheck=30,
     )
     print(f"OMS GraphQL on http://{config.host}:{config.port}/graphql ({workers} workers)", file=sys.stderr)
     # Multiprocess handles SIGINT/SIGTERM itself: it stops the workers, then returns here so the

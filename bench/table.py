@@ -13,12 +13,13 @@ from typing import Any
 # A p99 no worse than 4× the p50 at 16 clients; RSS within 15% of where it settled.
 TAIL_RATIO = 4.0
 RSS_GROWTH = 1.15
+# Throughput with 2 workers on 2 cores against one worker, at 16 clients.
+WORKERS_SPEED_UP = 1.6
 
 
 # Targets of issue 17 / PRODUCT.md that no bench of the set measures, named so the table is not
 # read as covering them.
 NOT_MEASURED = (
-    "`--workers 2` on 2 cores ≥ 1.6× one worker: no bench in the set yet",
     "orders page ≥ 5× a mature peer's throughput: the peer (Saleor) is measured from outside, not here",
     "10,000 subscribers on one process: the short run has fewer (`python -m bench.subscriptions --subscribers 10000`)",
 )
@@ -320,6 +321,32 @@ def contention(result: Mapping[str, Any]) -> list[Figure]:
     ]
 
 
+def workers(result: Mapping[str, Any]) -> list[Figure]:
+    """`oms serve --workers 2` against `--workers 1` in the same run: the baseline column is one worker."""
+    name = "`--workers 2` (baseline: 1 worker)"
+    one, two = result.get("one_worker") or {}, result.get("two_workers") or {}
+    figures = []
+    for key, what in (("stock_lookups", "stock lookups/s"), ("orders_pages", "orders pages/s"), ("captures", "captures/s")):
+        for clients in (1, 16):
+            found = f"{key}_{clients}_clients"
+            figures.append(Figure(name, f"{what}, {clients} client{'s' if clients > 1 else ''}", _get(two, found, "orders_per_s"), "/s",
+                                  _get(one, found, "orders_per_s"), ratio_at_least(WORKERS_SPEED_UP) if clients == 16 else None))
+    streams = [_get(two, "change_streams"), _get(two, "change_streams_after")]
+    followed = None if None in streams else all(not found.get("relay_state") for found in streams)
+    flash = "flash_sale_16_clients"
+    return [
+        *figures,
+        Figure(name, "mongod CPU per captured order, 16 clients", _get(two, "captures_16_clients", "mongod_cpu_ms_per_order"), "ms",
+               _get(one, "captures_16_clients", "mongod_cpu_ms_per_order")),
+        Figure(name, "no worker follows the relay through MongoDB (0 change streams on relay_state)", followed, target=HOLDS),
+        Figure(name, "flash sale orders/s, 16 clients", _get(two, flash, "orders_per_s"), "/s", _get(one, flash, "orders_per_s"),
+               ratio_at_least(1.0)),
+        Figure(name, "flash sale: no oversell, reserved = open allocations",
+               _get(two, flash, "oversold") is False and bool(two.get("invariant_reserved_equals_open_allocations")) if two else None,
+               target=HOLDS),
+    ]
+
+
 def _rss(*path: str) -> Callable[[Mapping[str, Any]], float | None]:
     return lambda result: _get(result, *path)
 
@@ -336,6 +363,7 @@ EXTRACTORS: dict[str, tuple[Callable[[Mapping[str, Any]], list[Figure]], Callabl
     "tails": (tails, lambda result: (_get(result, "variants", "after", "rss_mb_by_round") or [None])[-1]),
     "soak": (soak, _rss("rss_mb", "end")),
     "contention": (contention, _rss("two_workers", "server_rss_mb")),
+    "workers": (workers, _rss("two_workers", "server_rss_mb")),
 }
 
 

@@ -5,7 +5,9 @@ the relay through MongoDB (a change stream on `relay_state`, which makes the ser
 plus a read of each batch): database work per extra process. Instead the supervising process runs
 this broker in a thread and hands the workers `OMS_BROADCAST_URL=local+unix:///…`: the leader
 publishes each stamped batch once, the broker copies the frame to every other worker, and no worker
-reads anything from MongoDB to receive it (`subscriptions/local_broker_backend.py`).
+reads anything from MongoDB to receive it (`subscriptions/local_broker_backend.py`). A leader
+outside the group (another host's process, `oms relay`) does not publish here, so while one leads,
+the workers follow the relay as memory:// processes do (app/services/sequencer.py, `fanout_group`).
 
 The broker keeps nothing: a frame it cannot deliver (a worker not connected, or too far behind, whose
 connection is then closed) is simply not delivered, and that worker's hub fills the gap from the
@@ -23,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import socket
 import struct
 import threading
 from pathlib import Path
@@ -44,6 +48,13 @@ _CHANNEL_LENGTH = struct.Struct(">H")
 
 def broker_url(path: str | Path) -> str:
     return f"{SCHEME}{Path(path)}"
+
+
+def broker_group(url: str) -> str:
+    """Names the workers sharing one broker (in their sequencer ids), so a worker can tell a sibling
+    leader, whose publishes it receives, from one elsewhere (another host, `oms relay`), which it
+    must follow through MongoDB."""
+    return hashlib.sha1(f"{socket.gethostname()} {url}".encode()).hexdigest()[:12]
 
 
 def socket_path(url: str) -> str:

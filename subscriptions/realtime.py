@@ -22,6 +22,7 @@ from app.services.sequencer import LEASE_SECONDS, Sequencer
 from subscriptions.dashboard import DashboardFeed
 from subscriptions.hub import CHANNEL, EventHub
 from subscriptions.local_broker import SCHEME as LOCAL_BROKER_SCHEME
+from subscriptions.local_broker import broker_group
 from subscriptions.local_broker_backend import LocalBrokerBackend
 from subscriptions.redis_backend import RedisPubSubBackend
 
@@ -74,11 +75,14 @@ class Realtime:
         await self.broadcast.connect()
         await self.hub.start()
         if self._options.relay:
+            local_broker = self._options.broadcast_url.startswith(LOCAL_BROKER_SCHEME)
             self.sequencer = self._services.sequencer(
                 on_sequenced=self.hub.publish,
-                # With a shared broker the leader's single publish reaches every process.
-                follow=not self._options.shared_broadcast,
+                # With a shared broker the leader's single publish reaches every process. The local
+                # broker is shared by one serve's workers only: they follow a leader outside it.
+                follow=not self._options.shared_broadcast or local_broker,
                 lease_seconds=self._options.lease_seconds,
+                fanout_group=broker_group(self._options.broadcast_url) if local_broker else None,
             )
             self._sequencer_task = asyncio.create_task(self.sequencer.run(), name="sequencer")
 

@@ -109,3 +109,29 @@ def test_the_flash_sale_with_two_workers_is_judged_against_one_worker_in_the_sam
     assert _row(table, "no oversell")[-1] == "met"
     failed = render(MACHINE, [bench_run("contention", 60.0, result | {"two_workers": side(110.0, 140.0, 420.0, failed=3)})])
     assert _row(failed, "no oversell")[-1] == "**not met**"
+
+
+def test_two_workers_are_judged_against_one_worker_of_the_same_run() -> None:
+    # Given bench.workers' result: one server with 1 worker, one with 2, on the same database
+    def server(rate: float, relay_streams: int) -> dict:
+        figures = {f"{key}_{clients}_clients": {"orders_per_s": rate * clients} for key in ("stock_lookups", "orders_pages") for clients in (1, 16)}
+        return figures | {
+            "captures_1_clients": {"orders_per_s": rate}, "captures_16_clients": {"orders_per_s": rate * 8, "mongod_cpu_ms_per_order": 8.0 + relay_streams},
+            "flash_sale_16_clients": {"orders_per_s": rate * 4, "oversold": False}, "invariant_reserved_equals_open_allocations": True,
+            "change_streams": {"events": 1, "relay_state": relay_streams}, "change_streams_after": {"events": 1}, "server_rss_mb": 300.0,
+        }
+
+    run = bench_run("workers", 90.0, {"one_worker": server(10.0, 0), "two_workers": server(17.0, 0)})
+    table = render(MACHINE, [run])
+
+    # Then each 16-client throughput is 1.7× its 1-worker baseline (target ≥ 1.6×); 1 client is reported only
+    assert _row(table, "stock lookups/s, 16 clients")[2:] == ["272/s", "160/s", "1.7×", "ratio ≥ 1.6×", "met"]
+    assert _row(table, "orders pages/s, 1 client")[4:] == ["1.7×", "", ""]
+    assert _row(table, "captures/s, 16 clients")[-1] == "met"
+    assert _row(table, "mongod CPU per captured order")[2:5] == ["8 ms", "8 ms", "1×"]
+    assert _row(table, "follows the relay")[-1] == "met"
+    assert _row(table, "flash sale orders/s")[-1] == "met" and _row(table, "no oversell")[-1] == "met"
+    assert run.rss_mb == 300.0
+    # A worker following relay_state fails the guarantee, whenever it was seen
+    following = bench_run("workers", 90.0, {"one_worker": server(10.0, 0), "two_workers": server(17.0, 1)})
+    assert next(f for f in following.figures if "relay" in f.what).met is False

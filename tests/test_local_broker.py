@@ -21,7 +21,7 @@ from app.repositories.database import Mongo
 from app.services.container import Services
 from subscriptions.hub import CHANNEL, Feed
 from app.settings import Settings
-from subscriptions.local_broker import LocalBroker, broker_url, socket_path
+from subscriptions.local_broker import SUBSCRIBE, SUBSCRIBED, LocalBroker, broker_group, broker_url, frame, socket_path
 from subscriptions.realtime import Realtime, RealtimeOptions
 from tests.factories import customer, order
 from tests.realtime import append, order_event, wait_stamped
@@ -80,7 +80,39 @@ async def test_the_leaders_batches_reach_the_other_worker_through_the_broker_onc
             # The leader delivers its own batches locally: the broker forwarded to the follower only
             assert 1 <= broker.forwarded <= 6
             assert leader.hub.delivered == follower.hub.delivered == 6
+            # The follower never read the batches back: its leader is a sibling on the broker
+            assert not follower.sequencer.following
+            assert leader.sequencer is not None and leader.sequencer.owner.endswith(":" + broker_group(broker_url(broker.path)))
     finally:
+        await broker.stop()
+
+
+async def test_a_leader_outside_the_brokers_workers_is_followed_through_the_relay_state(
+    services: Services, mongo: Mongo, tmp_path: Path
+) -> None:
+    # Given a leader that does not publish to this broker (another host's process, or `oms relay`)
+    broker = LocalBroker(tmp_path / "broker.sock")
+    await broker.start()
+    outside = Realtime(services, RealtimeOptions(broadcast_url="memory://", lease_seconds=1, tail_check_seconds=0))
+    await outside.start()
+    try:
+        assert outside.sequencer is not None
+        await asyncio.wait_for(outside.sequencer.leading.wait(), 10)
+        options = RealtimeOptions(broadcast_url=broker_url(broker.path), lease_seconds=1, tail_check_seconds=0)
+        worker = Realtime(services, options)
+        await worker.start()
+        try:
+            assert worker.sequencer is not None
+            await until(lambda: worker.sequencer is not None and worker.sequencer.following, "following the outside leader")
+            feed = worker.hub.subscribe(EventFilter().matches)
+
+            # When events are stamped, the worker reads them back from the log as before
+            await write(mongo, 3, stamped_before=0)
+            assert await drain(feed, 3) == [1, 2, 3]
+        finally:
+            await worker.stop()
+    finally:
+        await outside.stop()
         await broker.stop()
 
 
@@ -146,6 +178,8 @@ def test_serve_gives_workers_a_broker_for_memory_fan_out_and_leaves_an_explicit_
         assert path.parent.stat().st_mode & 0o077 == 0
         with sockets.socket(sockets.AF_UNIX) as client:
             client.connect(str(path))
+            client.sendall(frame(SUBSCRIBE, CHANNEL.encode()))
+            assert client.recv(1024) == frame(SUBSCRIBED, CHANNEL.encode())  # the broker's thread answers
     assert not path.parent.exists()  # removed when serving ends
 
     # An explicit broker (Redis) serves the workers instead

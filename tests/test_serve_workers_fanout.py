@@ -33,6 +33,11 @@ from tests.test_serve_workers import (
 )
 
 
+# A busy machine (load 15 on 2 cores) took over 90 s to start two workers; and the client's own
+# WebSocket keep-alive is off, since a late pong there says nothing about what is tested here.
+START_TIMEOUT = 240
+
+
 def _environ(pid: int) -> dict[str, str]:
     raw = Path(f"/proc/{pid}/environ").read_bytes().decode()
     return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
@@ -84,7 +89,7 @@ async def test_workers_get_batches_from_the_local_broker_and_follow_nothing_in_m
     await mongo.db.inventory.update_one({"_id": "SKU-1@DC-CHI"}, {"$set": {"on_hand": 10_000, "available": 10_000}})
     _, token = await services.auth.create_api_key(name="workers", role=Role.ADMIN)
     async with WorkersServer(settings, tmp_path / "serve.log", OMS_HUB_TAIL_CHECK="0") as server:
-        pids = await server.wait_workers(mongo)
+        pids = await server.wait_workers(mongo, timeout=START_TIMEOUT)
 
         # The workers were given the supervisor's broker, on a socket only this user can open
         urls = {_environ(pid)["OMS_BROADCAST_URL"] for pid in pids}
@@ -98,7 +103,7 @@ async def test_workers_get_batches_from_the_local_broker_and_follow_nothing_in_m
         start = (await mongo.db.events.find_one({}, sort=[("seq", -1)]) or {}).get("seq") or 0
         async with contextlib.AsyncExitStack() as stack:
             subscribers = [
-                await stack.enter_async_context(GraphQLWs.connect(f"ws://127.0.0.1:{server.port}/graphql", token))
+                await stack.enter_async_context(GraphQLWs.connect(f"ws://127.0.0.1:{server.port}/graphql", token, ping_interval=None))
                 for _ in range(4)
             ]
             for subscriber in subscribers:
@@ -133,7 +138,7 @@ async def test_subscribers_lose_nothing_when_the_leading_worker_dies_and_its_rep
     await mongo.db.inventory.update_one({"_id": "SKU-1@DC-CHI"}, {"$set": {"on_hand": 10_000, "available": 10_000}})
     _, token = await services.auth.create_api_key(name="workers", role=Role.ADMIN)
     async with WorkersServer(settings, tmp_path / "serve.log", OMS_HUB_TAIL_CHECK="0") as server:
-        pids = await server.wait_workers(mongo)
+        pids = await server.wait_workers(mongo, timeout=START_TIMEOUT)
         leader = await _leader_pid(mongo, pids)
         start = (await mongo.db.events.find_one({}, sort=[("seq", -1)]) or {}).get("seq") or 0
         ws_url = f"ws://127.0.0.1:{server.port}/graphql"
@@ -145,7 +150,7 @@ async def test_subscribers_lose_nothing_when_the_leading_worker_dies_and_its_rep
             deadline = time.monotonic() + 60
             while len(survivors) < 2:
                 assert time.monotonic() < deadline, "no subscriber landed on the following worker"
-                client = await stack.enter_async_context(GraphQLWs.connect(ws_url, token))
+                client = await stack.enter_async_context(GraphQLWs.connect(ws_url, token, ping_interval=None))
                 if _worker_of(client, server.port, pids) != leader:
                     await client.subscribe(ORDER_UPDATED, {"after": str(start)})
                     survivors.append(client)
@@ -175,7 +180,7 @@ async def test_subscribers_lose_nothing_when_the_leading_worker_dies_and_its_rep
             deadline = time.monotonic() + 60
             while not fresh:
                 assert time.monotonic() < deadline, "no subscriber landed on the replacement worker"
-                client = await stack.enter_async_context(GraphQLWs.connect(ws_url, token))
+                client = await stack.enter_async_context(GraphQLWs.connect(ws_url, token, ping_interval=None))
                 if _worker_of(client, server.port, replaced) != new_leader:
                     fresh.append(client)
             await fresh[0].subscribe(ORDER_UPDATED, {"after": str(start)})
@@ -192,7 +197,7 @@ async def _replaced(server: WorkersServer, mongo: Mongo, dead: int, *, timeout: 
     while True:
         pids = await worker_pids(mongo)
         if len(pids) == server.workers and dead not in pids:
-            return await server.wait_workers(mongo)
+            return await server.wait_workers(mongo, timeout=START_TIMEOUT)
         assert time.monotonic() < deadline, f"the dead worker was not replaced: {pids}"
         await asyncio.sleep(0.1)
 

@@ -161,9 +161,13 @@ class Services:
         restart the process, a wedged client is."""
         return await self.mongo.responsive()
 
-    def sequencer(self, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = LEASE_SECONDS) -> Sequencer:
+    def sequencer(
+        self, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = LEASE_SECONDS, fanout_group: str | None = None
+    ) -> Sequencer:
         """The process's sequencer candidate (services/sequencer.py); the real-time layer runs it."""
-        return build_sequencer(self.mongo, on_sequenced=on_sequenced, follow=follow, lease_seconds=lease_seconds)
+        return build_sequencer(
+            self.mongo, on_sequenced=on_sequenced, follow=follow, lease_seconds=lease_seconds, fanout_group=fanout_group
+        )
 
     def webhook_worker(self, *, owner: str | None = None, options: WebhookOptions | None = None) -> WebhookWorker:
         """This process's candidate for the one webhook delivery worker (services/webhook_delivery.py)."""

@@ -6,7 +6,9 @@ and stamps consecutive seqs in batches; each batch's transaction also stores the
 token and checks the leader's epoch (fencing), so a restart resumes exactly where the last committed
 batch ended and a deposed leader cannot stamp. After each commit the stamped events are handed to
 `on_sequenced` (the fan-out). In memory mode, instances that do not lead follow the relay state and
-hand the newly stamped events to their own fan-out.
+hand the newly stamped events to their own fan-out. Instances that share a fan-out with the leader
+(a `fanout_group`: the workers of one `oms serve` on its local broker) receive its publishes and
+follow only while the leader is outside their group (another host, or `oms relay`).
 
 Degraded mode: when the stored token has left the oplog (or on first start), the leader opens a
 fresh stream, then stamps every still-unstamped event in `_id` order before continuing with the
@@ -71,6 +73,7 @@ class Sequencer:
         owner: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         batch_size: int = 500,
+        fanout_group: str | None = None,
     ):
         self._mongo = mongo
         self._events = events
@@ -78,26 +81,38 @@ class Sequencer:
         self._relay_state = relay_state
         self._on_sequenced = on_sequenced
         self._follow = follow
-        self.owner = owner or instance_id()
+        # The group ends the owner's id, so a candidate sees from the lease whether its leader is a sibling.
+        self._group_suffix = f":{fanout_group}" if fanout_group else None
+        self.owner = owner or instance_id() + (self._group_suffix or "")
         self._lease_seconds = lease_seconds
         self._batch_size = batch_size
         self._next_seq = 1
         self._followed: int | None = None
+        self._follower: asyncio.Task[None] | None = None
         self.leading = asyncio.Event()
+
+    @property
+    def following(self) -> bool:
+        """Whether this candidate is reading the leader's batches back from MongoDB right now."""
+        return self._follower is not None and not self._follower.done()
 
     async def run(self) -> None:
         """Lead when the lease is free, otherwise follow (memory mode) and keep trying. Runs until cancelled."""
         retry = self._lease_seconds / 8
-        follower: asyncio.Task[None] | None = None
         try:
             while True:
                 lease = await self._try_acquire()
                 if lease is None:
-                    if self._follow and (follower is None or follower.done()):
-                        follower = asyncio.create_task(self._follow_stamps())
+                    if self._follow and await self._leader_outside_group():
+                        if not self.following:
+                            self._follower = asyncio.create_task(self._follow_stamps())
+                    elif self.following:
+                        # A sibling leads and publishes to our fan-out: stop reading it back (the hub fills any gap).
+                        self._follower = await _cancel(self._follower)
+                        self._followed = None
                     await asyncio.sleep(retry)
                     continue
-                follower = await _cancel(follower)
+                self._follower = await _cancel(self._follower)
                 try:
                     await self._lead(lease)
                 except LostLeadership as exc:
@@ -112,7 +127,16 @@ class Sequencer:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(self._leases.release(SEQUENCER, lease))
         finally:
-            await _cancel(follower)
+            self._follower = await _cancel(self._follower)
+
+    async def _leader_outside_group(self) -> bool:
+        if self._group_suffix is None:
+            return True
+        try:
+            holder = await self._leases.holder(SEQUENCER)
+        except Exception:  # noqa: BLE001 - a database hiccup: decide on the next round
+            return self.following
+        return holder is not None and holder.owner is not None and not holder.owner.endswith(self._group_suffix)
 
     async def _try_acquire(self) -> Lease | None:
         try:
@@ -272,7 +296,13 @@ async def _cancel(task: asyncio.Task[None] | None) -> None:
 
 
 def build_sequencer(
-    mongo: Mongo, *, on_sequenced: OnSequenced, follow: bool, lease_seconds: float = LEASE_SECONDS, owner: str | None = None
+    mongo: Mongo,
+    *,
+    on_sequenced: OnSequenced,
+    follow: bool,
+    lease_seconds: float = LEASE_SECONDS,
+    owner: str | None = None,
+    fanout_group: str | None = None,
 ) -> Sequencer:
     db = mongo.db
     return Sequencer(
@@ -284,4 +314,5 @@ def build_sequencer(
         follow=follow,
         owner=owner,
         lease_seconds=lease_seconds,
+        fanout_group=fanout_group,
     )
