@@ -106,7 +106,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             if server is not None:
                 server.terminate()
-                server.wait(timeout=30)
+                try:
+                    server.wait(timeout=60)  # closing thousands of WebSockets takes a while
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
             await mongo.client.drop_database(DATABASE)
             await mongo.close()
             if mongod is not None:
@@ -187,11 +191,13 @@ async def measure(args: argparse.Namespace, mongo: Mongo, token: str, port: int,
             await asyncio.to_thread(swarms[0].wait_connected)
             await until_subscribed(http, first)
             rss_points["first_tenth"] = rss_mb(pid).get("rss_mb")
+            print(f"{first} subscribed, RSS {rss_points['first_tenth']} MB", file=sys.stderr, flush=True)
             swarms[1].start()
             await asyncio.to_thread(swarms[1].wait_connected)
             await until_subscribed(http, len(owners))
             connect_seconds = time.perf_counter() - connect_started
             rss_points["subscribed"] = rss_mb(pid).get("rss_mb")
+            print(f"{len(owners)} subscribed in {connect_seconds:.0f} s, RSS {rss_points['subscribed']} MB", file=sys.stderr, flush=True)
 
             # Warm-up: one event per order (n < 0, not measured), until every subscriber has had one.
             events = EventRepository(mongo.db)
@@ -202,6 +208,7 @@ async def measure(args: argparse.Namespace, mongo: Mongo, token: str, port: int,
                 for swarm, size in zip(swarms, (first, len(owners) - first))
             ))
             rss_points["warmed"] = rss_mb(pid).get("rss_mb")
+            print(f"every subscriber has had an event, RSS {rss_points['warmed']} MB", file=sys.stderr, flush=True)
 
             sent: dict[int, float] = {}
             total = int(args.rate * args.seconds)
