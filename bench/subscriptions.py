@@ -2,13 +2,18 @@
 written at a steady rate, event→client latency and server memory.
 
     python -m bench.subscriptions            # 1,000 subscribers, 10 events/s (~550 deliveries/s) for 30 s
+    python -m bench.subscriptions --subscribers 10000 --seconds 20
     python -m bench.subscriptions --quick    # smoke test, well under a minute
     make bench-subscriptions
 
 The server is `oms serve` (uvicorn, memory broadcaster) in a subprocess. The writer, in this
 process, appends events the way every service does (one transaction through EventRepository) and
-notes when each commit returned; the subscribers, also here, note when each event arrives. Latency
-is the difference: commit → change stream → sequencer stamp → broadcaster → hub → WebSocket → client.
+notes when each commit returned; the subscribers, lean clients in processes of their own
+(bench/ws_clients.py, one per 2,500), note when each event arrives on the same monotonic clock.
+Latency is the difference: commit → change stream → sequencer stamp → broadcaster → hub → WebSocket
+→ client. Measuring starts once every subscriber has had a warm-up event (so all are live), and the
+RSS per subscriber is the margin from the first tenth subscribed to all of them: from idle, the
+first subscriptions' one-off costs (imports, caches, arenas) would read as per subscriber.
 Most subscribers watch one order (`orderUpdated(orderId)`), a fraction watch the whole channel
 (`orderUpdated(channel)`), so one event reaches a few clients or many.
 """
