@@ -1,15 +1,18 @@
 """A long mixed load on one server process, to see whether its memory levels off.
 
-    python -m bench.soak                  # 30 minutes: captureOrder over HTTP + 50 live subscribers
+    python -m bench.soak                  # 30 minutes: captures, lookups, pages, 360s + 50 live subscribers
+    python -m bench.soak --minutes 10     # the recorded run (RSS at each minute in the result)
     python -m bench.soak --minutes 6      # shorter
     python -m bench.soak --quick          # ~1 minute smoke test
     python -m bench.soak --stuck 5        # plus 5 subscribers that never read their socket
 
 The server is `oms serve` in a subprocess on a throwaway mongod (or MONGODB_URI), seeded with the
 demo network and ample stock. This process drives it: `--clients` workers capture orders over HTTP
-at `--rate` orders per second in total, and `--subscribers` WebSocket clients read everything that
-happens (most watch the web channel's orders, some all stock changes, two the dashboard). Every 30 s
-it prints the server's RSS. At the end: RSS at `--reference-minute` (default 5: start-up and warm-up
+at `--rate` orders per second in total; `--readers` workers read at `--read-rate` requests per second
+in total, in turn a store clerk's stock lookup (storeAvailability), a page of 100 orders and a
+customer 360; and `--subscribers` WebSocket clients read everything that happens (most watch the web
+channel's orders, some all stock changes, two the dashboard). Every 30 s it prints the server's RSS
+(`rss_mb_by_minute` in the result: the series to judge). At the end: RSS at `--reference-minute` (default 5: start-up and warm-up
 are over by then) against RSS at the end; the exit status is 1 if it grew by more than `--max-growth`
 (default 15%), or if a subscriber that reads was told it was too slow.
 """
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
+import os
 import random
 import resource
 import sys
@@ -32,6 +37,7 @@ import websockets
 from websockets.client import ClientProtocol
 from websockets.uri import parse_uri
 
+from app.domain.cities import CITIES
 from app.domain.principals import Role
 from app.repositories.database import Mongo, connect
 from app.repositories.indexes import ensure_indexes
@@ -39,6 +45,9 @@ from app.services.container import build_services
 from app.services.demo_seed import SeedSize, seed_demo
 from bench.capture_order import CAPTURE, order_input
 from bench.harness import add_output_flags, mongodb, rss_mb, server, write_result
+from bench.orders_page import QUERY as ORDERS_PAGE
+from bench.store_availability import QUERY as STOCK_LOOKUP
+from bench.tails import CUSTOMER_360
 
 DATABASE = "bench_soak"
 SAMPLE_SECONDS = 30.0
@@ -54,6 +63,8 @@ SUBSCRIPTIONS = {
 class Tally:
     orders: int = 0
     capture_errors: int = 0
+    reads: dict[str, int] = field(default_factory=lambda: {"stock_lookup": 0, "orders_page": 0, "customer_360": 0})
+    read_errors: int = 0
     deliveries: int = 0
     too_slow: int = 0
     other_errors: list[Any] = field(default_factory=list)
@@ -61,8 +72,9 @@ class Tally:
     stuck_queued: int = 0  # the most bytes the kernel held for one stuck subscriber's connection
 
 
-async def prepare(uri: str, customers: int) -> tuple[str, str, list[str], list[str]]:
-    """Seeds the demo network with ample stock; returns a web channel key, an admin key, emails, SKUs."""
+async def prepare(uri: str, customers: int) -> tuple[str, str, list[str], list[str], list[str]]:
+    """Seeds the demo network with ample stock; returns a web channel key, an admin key, emails,
+    SKUs and customer ids."""
     mongo = Mongo(connect(uri), DATABASE)
     try:
         await mongo.client.drop_database(DATABASE)
@@ -74,7 +86,8 @@ async def prepare(uri: str, customers: int) -> tuple[str, str, list[str], list[s
         _, admin = await services.auth.create_api_key(name="soak-admin", role=Role.ADMIN)
         emails = [doc["email"] async for doc in mongo.db["customers"].find({}, {"email": 1})]
         skus = [doc["_id"] async for doc in mongo.db["products"].find({}, {"_id": 1})]
-        return web, admin, emails, skus
+        customer_ids = [doc["_id"] async for doc in mongo.db["customers"].find({}, {"_id": 1})]
+        return web, admin, emails, skus, customer_ids
     finally:
         await mongo.close()
 
@@ -102,6 +115,47 @@ async def capture(base: str, token: str, args: argparse.Namespace, emails: list[
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
         await asyncio.gather(*(worker(i) for i in range(args.clients)))
+
+
+def read_request(kind: str, rng: random.Random, skus: list[str], customer_ids: list[str]) -> dict[str, Any]:
+    if kind == "stock_lookup":
+        city = rng.choice(CITIES[:12])  # the seeded network's cities
+        return {"query": STOCK_LOOKUP, "variables": {"sku": rng.choice(skus), "lat": city[3] + rng.uniform(-0.1, 0.1), "lng": city[4] + rng.uniform(-0.1, 0.1)}}
+    if kind == "orders_page":
+        return {"query": ORDERS_PAGE, "variables": {"filter": rng.choice([None, {"channels": ["web"]}])}}
+    customer = base64.b64encode(f"Customer:{rng.choice(customer_ids)}".encode()).decode()
+    return {"query": CUSTOMER_360, "variables": {"id": customer}}
+
+
+async def read(base: str, token: str, args: argparse.Namespace, skus: list[str], customer_ids: list[str], tally: Tally, stop: asyncio.Event) -> None:
+    """Stock lookups, order pages and customer 360s in turn, at `--read-rate` per second in total."""
+    if args.readers <= 0 or args.read_rate <= 0:
+        return
+    rng = random.Random(13)
+    interval = args.readers / args.read_rate
+    kinds = list(tally.reads)
+    limits = httpx.Limits(max_connections=args.readers, max_keepalive_connections=args.readers)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60) as http:
+
+        async def worker(index: int) -> None:
+            n = index
+            next_at = time.monotonic()
+            while not stop.is_set():
+                kind = kinds[n % len(kinds)]
+                n += args.readers
+                try:
+                    body = (await http.post("/graphql", json=read_request(kind, rng, skus, customer_ids))).json()
+                    ok = not body.get("errors") and body.get("data") is not None
+                except (httpx.HTTPError, ValueError):
+                    ok = False
+                if ok:
+                    tally.reads[kind] += 1
+                else:
+                    tally.read_errors += 1
+                next_at += interval
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+        await asyncio.gather(*(worker(i) for i in range(args.readers)))
 
 
 async def subscriber(url: str, token: str, kind: str, tally: Tally, ready: asyncio.Event) -> None:
@@ -170,8 +224,8 @@ async def sample(pid: int, started: float, minutes: float, tally: Tally, stop: a
         elapsed = time.monotonic() - started
         tally.samples.append((elapsed, rss_mb(pid)))
         print(
-            f"{elapsed:7.0f} s  rss {tally.samples[-1][1]:7.1f} MB  orders {tally.orders:7d}  "
-            f"deliveries {tally.deliveries:9d}  too-slow {tally.too_slow}  errors {tally.capture_errors + len(tally.other_errors)}"
+            f"{elapsed:7.0f} s  rss {tally.samples[-1][1]:7.1f} MB  orders {tally.orders:7d}  reads {sum(tally.reads.values()):7d}  "
+            f"deliveries {tally.deliveries:9d}  too-slow {tally.too_slow}  errors {tally.capture_errors + tally.read_errors + len(tally.other_errors)}"
             + (f"  stuck send queue <= {tally.stuck_queued / 1024:.0f} KiB" if queues else ""),
             flush=True,
         )
@@ -185,7 +239,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * (args.subscribers + args.stuck) + 256)), hard))
     with mongodb() as uri:
-        web, admin, emails, skus = await prepare(uri, args.customers)
+        web, admin, emails, skus, customer_ids = await prepare(uri, args.customers)
         env = {"OMS_ENV": "production", "OMS_SCHEDULER_INTERVAL": "0"}
         with server(uri, DATABASE, env=env) as (base, pid):
             url = base.replace("http://", "ws://") + "/graphql"
@@ -202,7 +256,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             port = int(base.rsplit(":", 1)[1])
             queues = [(port, int(writer.get_extra_info("sockname")[1])) for writer in stuck]
             await asyncio.gather(
-                capture(base, web, args, emails, skus, tally, stop), sample(pid, started, args.minutes, tally, stop, queues)
+                capture(base, web, args, emails, skus, tally, stop),
+                read(base, admin, args, skus, customer_ids, tally, stop),
+                sample(pid, started, args.minutes, tally, stop, queues),
             )
             failed = [r for r in readers if r.done() and not r.cancelled() and r.exception() is not None]
             tally.other_errors += [repr(r.exception()) for r in failed]
@@ -220,6 +276,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "stuck_subscribers": args.stuck,
         "orders": tally.orders,
         "capture_errors": tally.capture_errors,
+        "read_rate_per_s": args.read_rate,
+        "reads": tally.reads,
+        "read_errors": tally.read_errors,
         "deliveries": tally.deliveries,
         "subscriber_too_slow": tally.too_slow,
         "subscriber_other_errors": tally.other_errors[:5],
@@ -227,6 +286,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "rss_mb": {"idle": round(idle, 1), "reference": round(reference[1], 1), "end": round(end[1], 1)},
         "reference_at_s": round(reference[0]),
         "ratio_end_to_reference": round(end[1] / reference[1], 3),
+        # The series to judge by eye: RSS at each whole minute (the sample nearest to it).
+        "rss_mb_by_minute": {
+            str(minute): round(min(tally.samples, key=lambda s: abs(s[0] - minute * 60))[1], 1)
+            for minute in range(1, int(args.minutes) + 1)
+        },
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -237,6 +302,8 @@ def main() -> None:
     parser.add_argument("--reference-minute", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=10.0, help="orders captured per second, in total")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--read-rate", type=float, default=10.0, help="reads per second in total: stock lookups, order pages, customer 360s")
+    parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--subscribers", type=int, default=50)
     parser.add_argument("--stuck", type=int, default=0, help="subscribers that never read their socket")
     parser.add_argument("--customers", type=int, default=500)

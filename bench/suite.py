@@ -54,7 +54,7 @@ SUITE = (
     Bench("capture_order", ("--clients", "16", "--orders", "200", "--flash-orders", "150", "--warmup", "30", "--customers", "200"), 100),
     Bench("capture_costs", ("--captures", "100", "--warmup", "10", "--customers", "200", "--top", "15"), 90),
     Bench("tails", ("--orders", "4000", "--rounds", "2", "--requests", "16", "--clients", "16"), 100),
-    Bench("subscriptions", ("--quick",), 60),
+    Bench("subscriptions", ("--quick",), 90),
     Bench("returns", ("--clients", "16", "--returns", "120", "--races", "30", "--warmup", "20"), 70),
     Bench("cases", ("--clients", "16", "--cases", "120", "--warmup", "20"), 60),
     Bench("soak", ("--quick",), 100),
