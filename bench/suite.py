@@ -57,7 +57,7 @@ SUITE = (
     Bench("returns", ("--clients", "16", "--returns", "120", "--races", "30", "--warmup", "20"), 70),
     Bench("cases", ("--clients", "16", "--cases", "120", "--warmup", "20"), 60),
     Bench("soak", ("--quick",), 100),
-    Bench("workers", ("--quick",), 200),
+    Bench("workers", ("--quick",), 240),
 )
 
 
