@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.clients = (1, 16)
     if args.quick:
-        args.lookups, args.orders, args.pages, args.flash_orders, args.warmup, args.customers = 300, 150, 40, 200, 30, 200
+        args.lookups, args.orders, args.pages, args.flash_orders, args.warmup, args.customers = 200, 120, 24, 120, 20, 200
     args.flash_stock = args.flash_orders // 4 if args.flash_stock is None else args.flash_stock
     report = asyncio.run(run(args))
     text = json.dumps(report, indent=2)
