@@ -269,10 +269,10 @@ def subscriptions(result: Mapping[str, Any]) -> list[Figure]:
     subscribers = result.get("subscribers")
     name = "subscriptions"
     idle, subscribed = _get(result, "server_rss_mb", "idle"), _get(result, "server_rss_mb", "subscribed")
-    # The margin (first tenth → all, bench/subscriptions.py) when the run measured it: from idle,
-    # a short run's start-up costs (the first subscriptions' imports and caches) read as per subscriber.
+    # The margin (first tenth → all, bench/subscriptions.py; none in a short run, too few to see):
+    # from idle, the first subscriptions' one-off costs (imports, caches) read as per subscriber.
     per_subscriber = _get(result, "rss_per_subscriber_kb", "subscribed")
-    if per_subscriber is None:
+    if "rss_per_subscriber_kb" not in result:  # an older result
         per_subscriber = round((subscribed - idle) * 1024 / subscribers, 1) if idle and subscribed and subscribers else None
     return [
         Figure(name, f"event → client p99, {subscribers} subscribers", _get(result, "latency_ms", "p99"), "ms",
