@@ -54,7 +54,7 @@ async def _round(args: argparse.Namespace, uri: str, workers: int, number: int) 
     process = _start(uri, port, workers)
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
     try:
-        await _wait_ready(base, process, workers)
+        await _wait_ready(base, process, workers, uri)
         async with httpx.AsyncClient(
             base_url=base, headers={"Authorization": f"Bearer {admin_token}"}, timeout=120
         ) as admin, httpx.AsyncClient(

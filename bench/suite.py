@@ -59,7 +59,7 @@ SUITE = (
     Bench("cases", ("--clients", "16", "--cases", "120", "--warmup", "20"), 60),
     Bench("soak", ("--quick",), 100),
     Bench("contention", ("--quick",), 120),
-    Bench("workers", ("--quick",), 240),
+    Bench("workers", ("--quick",), 300),
 )
 
 

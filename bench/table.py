@@ -338,6 +338,10 @@ def workers(result: Mapping[str, Any]) -> list[Figure]:
             found = f"{key}_{clients}_clients"
             figures.append(Figure(name, f"{what}, {clients} client{'s' if clients > 1 else ''}", _get(two, found, "orders_per_s"), "/s",
                                   _get(one, found, "orders_per_s"), ratio_at_least(WORKERS_SPEED_UP) if clients == 16 else None))
+        # Where the second worker's speed-up went: the cores the machine, and the server, kept busy.
+        for part in ("machine", "server"):
+            figures.append(Figure(name, f"{what.removesuffix('/s')}, 16 clients: cores busy ({'the whole machine' if part == 'machine' else 'the server'})",
+                                  _get(two, f"{key}_16_clients", "cores_used", part), "cores", _get(one, f"{key}_16_clients", "cores_used", part)))
     streams = [_get(two, "change_streams"), _get(two, "change_streams_after")]
     followed = None if None in streams else all(not found.get("relay_state") for found in streams)
     flash = "flash_sale_16_clients"

@@ -150,6 +150,28 @@ async def _settled(uri: str) -> None:
         await client.close()
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_snapshot(server: int, mongod: int | None) -> tuple[float, ...]:
+    own = os.times()
+    serving = sum(seconds or 0.0 for seconds in map(_cpu_seconds, [server, *_children(server)]))
+    return time.monotonic(), _machine_busy_seconds(), serving, _cpu_seconds(mongod) or 0.0, own.user + own.system
+
+
+def _cores_used(before: tuple[float, ...], after: tuple[float, ...]) -> dict[str, float]:
+    """Cores in use between two snapshots: by the whole machine, the server (all its workers),
+    mongod and this load generator. When the machine is already busy with one worker, a second
+    has no core to run on: that is the ceiling of the speed-up on this machine."""
+    elapsed = max(after[0] - before[0], 1e-9)
+    used = [round((a - b) / elapsed, 2) for a, b in zip(after[1:], before[1:], strict=True)]
+    return dict(zip(("machine", "server", "mongod", "load_generator"), used, strict=True))
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -213,21 +235,28 @@ async def _one_server(args: argparse.Namespace, uri: str, workers: int) -> dict[
                     pages = [rng.choice([None, {"channels": ["web"]}]) for _ in range(args.pages)]
                     await drive("warm-up", [rng.choice(skus) for _ in range(args.warmup)], clients, lookup)
                     await drive("warm-up", [order_input(rng, n, emails, skus, prefix=f"WARM{clients}") for n in range(args.warmup)], clients, capture)
+                    cpu = _cpu_snapshot(process.pid, mongod)
                     stock = await drive("stock", [rng.choice(skus) for _ in range(args.lookups)], clients, lookup)
+                    stock_cores = _cores_used(cpu, _cpu_snapshot(process.pid, mongod))
                     orders = [order_input(rng, n, emails, skus, prefix=f"C{clients}") for n in range(args.orders)]
                     await _settled(uri)
                     cpu_before = _cpu_seconds(mongod)
+                    cpu = _cpu_snapshot(process.pid, mongod)
                     captured = await drive("capture", orders, clients, capture)
+                    capture_cores = _cores_used(cpu, _cpu_snapshot(process.pid, mongod))
                     await _settled(uri)
                     cpu_after = _cpu_seconds(mongod)
                     await drive("warm-up", pages[: args.warmup // 3], clients, page)  # after the captures: 100 orders exist
+                    cpu = _cpu_snapshot(process.pid, mongod)
                     paged = await drive("orders page", pages, clients, page)
-                    report[f"stock_lookups_{clients}_clients"] = stock.summary()
+                    page_cores = _cores_used(cpu, _cpu_snapshot(process.pid, mongod))
+                    report[f"stock_lookups_{clients}_clients"] = stock.summary() | {"cores_used": stock_cores}
                     report[f"captures_{clients}_clients"] = captured.summary() | {
                         "mongod_cpu_ms_per_order": None if cpu_before is None or cpu_after is None
                         else round((cpu_after - cpu_before) * 1000 / len(orders), 2),
+                        "cores_used": capture_cores,
                     }
-                    report[f"orders_pages_{clients}_clients"] = paged.summary()
+                    report[f"orders_pages_{clients}_clients"] = paged.summary() | {"cores_used": page_cores}
 
             clients = max(args.clients)
             limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -315,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.clients = (1, 16)
     if args.quick:
-        args.lookups, args.orders, args.pages, args.flash_orders, args.warmup, args.customers = 200, 120, 24, 120, 20, 200
+        args.lookups, args.orders, args.pages, args.flash_orders, args.warmup, args.customers = 1000, 240, 48, 120, 20, 200
     args.flash_stock = args.flash_orders // 4 if args.flash_stock is None else args.flash_stock
     report = asyncio.run(run(args))
     text = json.dumps(report, indent=2)
