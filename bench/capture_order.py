@@ -228,6 +228,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 mongod.stop()
 
 
+async def capture_outcome(http: httpx.AsyncClient, given: dict[str, Any]) -> str:
+    """What one captureOrder came to: the order's status, the refusal's code, or graphql-error."""
+    body = (await http.post("/graphql", json={"query": CAPTURE, "variables": {"input": given}})).json()
+    if body.get("errors"):
+        return "graphql-error"
+    result = body["data"]["captureOrder"]
+    return result["order"]["status"] if result["__typename"] == "CaptureOrderPayload" else result["code"]
+
+
 async def measure(
     args: argparse.Namespace,
     rng: random.Random,
@@ -243,12 +252,7 @@ async def measure(
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=120) as http:
 
         async def via_api(given: dict[str, Any]) -> str:
-            response = await http.post("/graphql", json={"query": CAPTURE, "variables": {"input": given}})
-            body = response.json()
-            if body.get("errors"):
-                return "graphql-error"
-            result = body["data"]["captureOrder"]
-            return result["order"]["status"] if result["__typename"] == "CaptureOrderPayload" else result["code"]
+            return await capture_outcome(http, given)
 
         baseline = Baseline(uri, DATABASE)
         try:

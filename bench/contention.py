@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from app.embedded_mongod import free_port
-from bench.capture_order import CAPTURE, FLASH_SKU, RunResult, drive, invariant, order_input, prepare
+from bench.capture_order import FLASH_SKU, RunResult, capture_outcome, drive, invariant, order_input, prepare
 from bench.harness import mongodb
 from bench.workers import _admin_token, _children_rss, _start, _wait_ready
 
@@ -62,11 +62,7 @@ async def _round(args: argparse.Namespace, uri: str, workers: int, number: int) 
         ) as channel:
 
             async def capture(given: dict[str, Any]) -> str:
-                body = (await channel.post("/graphql", json={"query": CAPTURE, "variables": {"input": given}})).json()
-                if body.get("errors"):
-                    return "graphql-error"
-                result = body["data"]["captureOrder"]
-                return result["order"]["status"] if result["__typename"] == "CaptureOrderPayload" else result["code"]
+                return await capture_outcome(channel, given)
 
             warm = [order_input(rng, n, emails, skus, prefix=f"WARM{number}") for n in range(args.warmup)]
             await drive("warm-up", warm, args.clients, capture)

@@ -41,7 +41,7 @@ from app.domain.principals import Role
 from app.embedded_mongod import free_port
 from app.repositories.database import Mongo, connect
 from app.services.container import build_services
-from bench.capture_order import CAPTURE, DATABASE, FLASH_SKU, drive, invariant, order_input, prepare
+from bench.capture_order import DATABASE, FLASH_SKU, capture_outcome, drive, invariant, order_input, prepare
 from bench.harness import ROOT, mongodb, rss_mb
 from bench.orders_page import QUERY as ORDERS_PAGE
 
@@ -220,11 +220,7 @@ async def _one_server(args: argparse.Namespace, uri: str, workers: int) -> dict[
                         return str(body["errors"][0].get("extensions", {}).get("code", "graphql-error")) if body.get("errors") else "ok"
 
                     async def capture(given: dict[str, Any]) -> str:
-                        body = (await channel.post("/graphql", json={"query": CAPTURE, "variables": {"input": given}})).json()
-                        if body.get("errors"):
-                            return "graphql-error"
-                        result = body["data"]["captureOrder"]
-                        return result["order"]["status"] if result["__typename"] == "CaptureOrderPayload" else result["code"]
+                        return await capture_outcome(channel, given)
 
                     async def page(selection: dict[str, Any] | None) -> str:
                         body = (await http.post("/graphql", json={"query": ORDERS_PAGE, "variables": {"filter": selection}})).json()
@@ -265,11 +261,7 @@ async def _one_server(args: argparse.Namespace, uri: str, workers: int) -> dict[
             ) as channel:
 
                 async def flash_capture(given: dict[str, Any]) -> str:
-                    body = (await channel.post("/graphql", json={"query": CAPTURE, "variables": {"input": given}})).json()
-                    if body.get("errors"):
-                        return "graphql-error"
-                    result = body["data"]["captureOrder"]
-                    return result["order"]["status"] if result["__typename"] == "CaptureOrderPayload" else result["code"]
+                    return await capture_outcome(channel, given)
 
                 before = await _counters(admin)
                 flash_inputs = [
