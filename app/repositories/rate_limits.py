@@ -74,29 +74,32 @@ def _lease_pipeline(need: float, want: float, capacity: int, rate_per_second: fl
     ]
 
 
-def _bucket_pipeline(cost: float, capacity: int, rate_per_second: float, credit: float) -> list[dict[str, Any]]:
-    fits = {"$lte": [{"$add": ["$level", cost]}, capacity]} if cost > 0 else True
-    return [
-        {"$set": {"level": _drained_level(rate_per_second, credit)}},
-        {"$set": {"poured": fits}},
-        {"$set": {"level": {"$cond": ["$poured", {"$max": [0, {"$add": ["$level", cost]}]}, "$level"]}, "at": "$$NOW"}},
-        _expires_at(rate_per_second),
-    ]
+class _PourByLease:
+    """`pour` is a lease of exactly the cost (or, for a cost ≤ 0, of nothing after giving units
+    back as credit): the stores keep one atomic round trip, not two near-identical ones."""
+
+    async def lease(
+        self, client: str, need: float, want: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
+    ) -> tuple[float, float]:
+        raise NotImplementedError
+
+    async def pour(
+        self, client: str, cost: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
+    ) -> tuple[bool, float]:
+        if cost <= 0:
+            _, level = await self.lease(client, 0, 0, capacity=capacity, rate_per_second=rate_per_second, credit=credit - cost)
+            return True, level
+        granted, level = await self.lease(client, cost, cost, capacity=capacity, rate_per_second=rate_per_second, credit=credit)
+        return granted >= cost, level
 
 
-class MongoBuckets:
+class MongoBuckets(_PourByLease):
     name = "mongodb"
 
     def __init__(self, db: AsyncDatabase):
         # w:1: a bucket lost in a failover only ever errs towards serving the client; waiting for a
         # majority would add a replication round trip to every request.
         self._buckets = db.get_collection(COLLECTION, write_concern=WriteConcern(w=1))
-
-    async def pour(
-        self, client: str, cost: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
-    ) -> tuple[bool, float]:
-        after = await self._update(client, _bucket_pipeline(cost, capacity, rate_per_second, credit), {"level": 1, "poured": 1})
-        return bool(after["poured"]), float(after["level"])
 
     async def lease(
         self, client: str, need: float, want: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
@@ -122,31 +125,8 @@ class MongoBuckets:
         return None
 
 
-# KEYS[1] bucket; ARGV cost, capacity, rate, credit. The server's clock (TIME), like $$NOW above.
-# Levels go back as strings: Redis truncates Lua numbers to integers.
-_POUR = """
-local cost = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
-local rate = tonumber(ARGV[3])
-local credit = tonumber(ARGV[4])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'level', 'at')
-local level = tonumber(state[1]) or 0
-local at = tonumber(state[2]) or now
-level = math.max(0, level - math.max(0, now - at) * rate - credit)
-local poured = 0
-if cost <= 0 or level + cost <= capacity then
-  level = math.max(0, level + cost)
-  poured = 1
-end
-redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(level / rate * 1000) + 1)
-return {poured, tostring(level)}
-"""
-
-
-# KEYS[1] bucket; ARGV need, want, capacity, rate, credit. As _POUR, pouring a block (_lease_pipeline).
+# KEYS[1] bucket; ARGV need, want, capacity, rate, credit: _lease_pipeline in Lua. The server's clock
+# (TIME), like $$NOW above. Levels go back as strings: Redis truncates Lua numbers to integers.
 _LEASE = """
 local need = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
@@ -170,7 +150,7 @@ return {tostring(granted), tostring(level)}
 """
 
 
-class RedisBuckets:
+class RedisBuckets(_PourByLease):
     name = "redis"
 
     def __init__(self, url: str):
@@ -183,14 +163,7 @@ class RedisBuckets:
         self._redis = aioredis.Redis.from_url(
             url, socket_timeout=REDIS_SECONDS, socket_connect_timeout=REDIS_SECONDS, retry=Retry(NoBackoff(), 0)
         )
-        self._script = self._redis.register_script(_POUR)
         self._lease = self._redis.register_script(_LEASE)
-
-    async def pour(
-        self, client: str, cost: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
-    ) -> tuple[bool, float]:
-        poured, level = await self._script(keys=[_KEY_PREFIX + client], args=[cost, capacity, rate_per_second, credit])
-        return bool(poured), float(level)
 
     async def lease(
         self, client: str, need: float, want: float, *, capacity: int, rate_per_second: float, credit: float = 0.0
