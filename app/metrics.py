@@ -139,10 +139,20 @@ CONTENTION_WAITS = Counter(
     "Writers that queued in-process behind another writer of the same SKU (app/services/contention.py) "
     "instead of colliding in MongoDB.",
 )
-SKU_TURN_WAITS = Counter(
-    "oms_sku_turn_waits_total",
-    "Captures that met another process's capture on a hot SKU (a write conflict or a refused turn) and "
-    "queued for the SKU's turn in the database (app/services/contention.py SkuTurns).",
+CONTENTION_WAIT = Histogram(
+    "oms_contention_wait_seconds",
+    "Time writers spent queued in-process behind other writers of the same SKUs (app/services/contention.py).",
+    buckets=_LATENCY_BUCKETS,
+)
+CAPTURE_ATTEMPTS = Histogram(
+    "oms_capture_transaction_attempts",
+    "Transactions one capture ran before it committed: 1, or more after write conflicts with another process.",
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64),
+)
+CAPTURE_TRANSACTION = Histogram(
+    "oms_capture_transaction_seconds",
+    "From a capture's first transaction to its commit, every conflicting attempt and pause included.",
+    buckets=_LATENCY_BUCKETS,
 )
 CAPTURE_RETRIES = Counter(
     "oms_capture_retries_total",

@@ -230,7 +230,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 async def capture_outcome(http: httpx.AsyncClient, given: dict[str, Any]) -> str:
     """What one captureOrder came to: the order's status, the refusal's code, or graphql-error."""
-    body = (await http.post("/graphql", json={"query": CAPTURE, "variables": {"input": given}})).json()
+    return outcome_of((await http.post("/graphql", json={"query": CAPTURE, "variables": {"input": given}})).json())
+
+
+def outcome_of(body: dict[str, Any]) -> str:
     if body.get("errors"):
         return "graphql-error"
     result = body["data"]["captureOrder"]

@@ -1,7 +1,9 @@
 """The flash sale (every order wants one SKU, its stock split over two distribution centers) against
 `oms serve --workers 1` and `--workers 2`, in interleaved rounds of one run: throughput, p50/p99,
-write conflicts and turn waits (from the server's /metrics, summed over its workers), no oversell
-and reserved = open allocations after every round.
+write conflicts, and where the slow captures waited (from the server's /metrics, summed over its
+workers: transactions per capture, time queued in-process behind other captures of the SKU, time
+from the first transaction to the commit), requests and latencies per worker (the kernel hands each
+client's connection to one worker), no oversell and reserved = open allocations after every round.
 
     python -m bench.contention            # 4 rounds (1, 2, 2, 1 workers), 16 clients
     python -m bench.contention --quick    # 2 rounds (1, 2 workers), smoke test
@@ -18,31 +20,80 @@ import asyncio
 import json
 import os
 import random
-import re
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.embedded_mongod import free_port
-from bench.capture_order import FLASH_SKU, RunResult, capture_outcome, drive, invariant, order_input, prepare
+from bench.capture_order import CAPTURE, FLASH_SKU, RunResult, drive, invariant, order_input, outcome_of, prepare
 from bench.harness import mongodb
 from bench.workers import _admin_token, _children_rss, _start, _wait_ready
 
 COUNTERS = (
     "oms_mongo_write_conflicts_total",
-    "oms_sku_turn_waits_total",
     "oms_mongo_transaction_retries_total",
     "oms_capture_retries_total",
 )
+# Where a capture's time went on the server (histograms, summed over the workers).
+HISTOGRAMS = ("oms_capture_transaction_attempts", "oms_contention_wait_seconds", "oms_capture_transaction_seconds")
 
 
-async def _counters(http: httpx.AsyncClient) -> dict[str, float]:
-    scrape = (await http.get("/metrics")).text
-    return {
-        name: sum(float(v) for v in re.findall(rf"^{name}(?:\{{[^}}]*\}})? (\S+)$", scrape, re.MULTILINE))
-        for name in COUNTERS
+async def _counters(http: httpx.AsyncClient) -> dict[str, Any]:
+    found: dict[str, Any] = {name: 0.0 for name in COUNTERS} | {
+        name: {"count": 0.0, "sum": 0.0, "buckets": {}} for name in HISTOGRAMS
     }
+    for family in text_string_to_metric_families((await http.get("/metrics")).text):
+        for sample in family.samples:
+            if sample.name in COUNTERS:
+                found[sample.name] += sample.value
+            for name in HISTOGRAMS:
+                if sample.name in (f"{name}_count", f"{name}_sum"):
+                    found[name][sample.name.removeprefix(name + "_")] += sample.value
+                elif sample.name == f"{name}_bucket":
+                    bound = float(sample.labels["le"])
+                    found[name]["buckets"][bound] = found[name]["buckets"].get(bound, 0.0) + sample.value
+    return found
+
+
+def _histogram_during(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Count, mean and the bucket bounds under which half and 99% of the observations fell."""
+    count = after["count"] - before["count"]
+    cumulative = {bound: after["buckets"][bound] - before["buckets"].get(bound, 0.0) for bound in sorted(after["buckets"])}
+
+    def quantile(q: float) -> float | None:
+        return next((bound for bound, seen in cumulative.items() if count and seen >= q * count), None)
+
+    return {
+        "count": count,
+        "mean": round((after["sum"] - before["sum"]) / count, 4) if count else None,
+        "p50_at_most": quantile(0.5),
+        "p99_at_most": quantile(0.99),
+    }
+
+
+def _during(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {name: after[name] - before[name] for name in COUNTERS} | {
+        name: _histogram_during(before[name], after[name]) for name in HISTOGRAMS
+    }
+
+
+def _per_worker(served: list[tuple[str, float]]) -> dict[str, dict[str, float]]:
+    """Requests and latency percentiles by the worker that answered (its request-id prefix)."""
+    by_worker: dict[str, list[float]] = {}
+    for worker, latency in served:
+        by_worker.setdefault(worker, []).append(latency)
+    report = {}
+    for n, latencies in enumerate(sorted(by_worker.values(), key=len, reverse=True)):
+        latencies.sort()
+        report[f"worker_{n + 1}"] = {
+            "requests": len(latencies),
+            "p50_ms": round(latencies[len(latencies) // 2], 1),
+            "p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1),
+        }
+    return report
 
 
 async def _round(args: argparse.Namespace, uri: str, workers: int, number: int) -> tuple[RunResult, dict[str, Any]]:
@@ -61,8 +112,13 @@ async def _round(args: argparse.Namespace, uri: str, workers: int, number: int) 
             base_url=base, headers={"Authorization": f"Bearer {channel_token}"}, limits=limits, timeout=120
         ) as channel:
 
+            served: list[tuple[str, float]] = []
+
             async def capture(given: dict[str, Any]) -> str:
-                return await capture_outcome(channel, given)
+                started = time.perf_counter()
+                response = await channel.post("/graphql", json={"query": CAPTURE, "variables": {"input": given}})
+                served.append((response.headers.get("x-request-id", "")[:16], (time.perf_counter() - started) * 1000))
+                return outcome_of(response.json())
 
             warm = [order_input(rng, n, emails, skus, prefix=f"WARM{number}") for n in range(args.warmup)]
             await drive("warm-up", warm, args.clients, capture)
@@ -72,6 +128,7 @@ async def _round(args: argparse.Namespace, uri: str, workers: int, number: int) 
                 order_input(rng, n, emails, [FLASH_SKU], prefix=f"FLASH{number}", lines=1) | {"lines": [{"sku": FLASH_SKU, "quantity": 1}]}
                 for n in range(args.flash_orders)
             ]
+            served.clear()  # the flash sale's requests only
             flash = await drive("flash sale", flash_inputs, args.clients, capture)
             after = await _counters(admin)
         rss = _children_rss(process.pid)
@@ -88,7 +145,8 @@ async def _round(args: argparse.Namespace, uri: str, workers: int, number: int) 
         "reserved_after": level["reserved"],
         "oversold": level["reserved"] > flash_stock or allocated > flash_stock,
         "invariant_reserved_equals_open_allocations": not mismatches,
-        "during": {name: after[name] - before[name] for name in COUNTERS},
+        "during": _during(before, after),
+        "per_worker": _per_worker(served),
         "server_rss_mb": rss,
     }
 
@@ -105,6 +163,7 @@ def _together(results: list[RunResult], rounds: list[dict[str, Any]]) -> dict[st
         "oversold": any(r["oversold"] for r in rounds),
         "invariant_reserved_equals_open_allocations": all(r["invariant_reserved_equals_open_allocations"] for r in rounds),
         "during": {name: sum(r["during"][name] for r in rounds) for name in COUNTERS},
+        "per_worker_requests": [sorted((w["requests"] for w in r["per_worker"].values()), reverse=True) for r in rounds],
         "failed_requests": sum(count for outcome, count in merged.outcomes.items() if outcome not in ("ALLOCATED", "BACKORDERED")),
         "server_rss_mb": max(r["server_rss_mb"] for r in rounds),
     }

@@ -113,8 +113,6 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
     ],
     "leases": [],
-    # Turns that captures in different processes take on a hot SKU (app/repositories/contention.py).
-    "sku_turns": [],
     "relay_state": [],
     "refunds": [
         IndexModel([("order_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], name="order"),

@@ -18,7 +18,6 @@ from app.domain.webhooks import WebhookOptions
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.cases import CaseRepository
 from app.repositories.channels import ChannelRepository
-from app.repositories.contention import TurnRepository
 from app.repositories.customers import CustomerRepository
 from app.repositories.dashboard import DashboardRepository
 from app.repositories.database import Mongo, deadline, unavailable_error
@@ -50,7 +49,7 @@ from app.services.case_sla import CaseSla
 from app.services.cases import CaseService
 from app.services.catalog import CatalogService
 from app.services.channels import ChannelService
-from app.services.contention import KeyedLocks, SkuTurns
+from app.services.contention import KeyedLocks
 from app.services.customers import CustomerService
 from app.services.dashboard import DashboardService
 from app.services.events import EventService
@@ -281,7 +280,6 @@ def build_services(
         routing=routing,
         writer=writer,
         queue=queue,
-        turns=SkuTurns(mongo=mongo, turns=TurnRepository(db)),
         geocoder=geocoder(),
     )
     return_service = ReturnService(
@@ -482,6 +480,8 @@ def build_services(
             locations=locations,
             inventory_changes=inventory_changes,
             events=events,
+            leases=LeaseRepository(db),
+            owner=instance_id(),
         ),
         webhooks=WebhookService(
             mongo=mongo,

@@ -61,7 +61,7 @@ from app.repositories.database import Mongo, Session
 from app.repositories.locations import LocationRepository
 from app.repositories.orders import OrderRepository
 from app.repositories.products import ProductRepository
-from app.services.contention import KeyedLocks, SkuTurns
+from app.services.contention import KeyedLocks, retry_conflicts
 from app.services.fulfilment import ShipmentReferences
 from app.services.geocoding import Geocoder
 from app.domain.routing.plan import RoutingPlan
@@ -105,7 +105,6 @@ class OrderCaptureService:
         routing: OrderRouting,
         writer: OrderWriter,
         queue: KeyedLocks,
-        turns: SkuTurns,
         geocoder: Geocoder,
     ):
         self._mongo = mongo
@@ -117,7 +116,6 @@ class OrderCaptureService:
         self._routing = routing
         self._writer = writer
         self._queue = queue
-        self._turns = turns
         self._geocoder = geocoder
 
     async def capture(self, principal: Principal, request: CaptureRequest, *, replacement: Replacement | None = None) -> Captured:
@@ -129,14 +127,11 @@ class OrderCaptureService:
         lines = order_lines(request, refs.products)
         for attempt in range(MAX_ATTEMPTS):
             try:
-                skus = [line.sku for line in lines]
-                # In line in this process, then (on SKUs hot across processes) for the SKUs' turns.
-                async with self._queue.hold(skus):
-                    order, replayed = await self._turns.transaction(
-                        skus, lambda session: self._capture_in(session, principal, request, refs, lines, digest, replacement)
+                # In line in this process; across processes, quick retries after a write conflict.
+                async with self._queue.hold(line.sku for line in lines):
+                    order, replayed = await retry_conflicts(
+                        self._mongo, lambda session: self._capture_in(session, principal, request, refs, lines, digest, replacement)
                     )
-                    # A sold-out SKU's captures (backorders) write no stock, so they need no turns.
-                    self._turns.cool(set(skus) - {a.sku for a in order.open_allocations})
             except (StockMoved, OrderChanged, CustomerKeyTaken, ExternalIdTaken):
                 metrics.CAPTURE_RETRIES.inc()
                 await asyncio.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311

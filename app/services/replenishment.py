@@ -7,8 +7,12 @@ update) in the same transaction that adds the PO line. Any number of workers in 
 processes may race on a marker: one transaction commits, the others conflict, retry, and find it
 done. The database backs this up with a unique index on the POs' crossing ids.
 
-Every process runs a worker: a change stream on the markers (low latency) plus a sweep of markers
-left PENDING (a crash between the crossing and its processing, a stream that was down).
+One process of all those sharing the database works on the markers: the holder of the
+`replenishment` lease (the sequencer's leasing, app/repositories/sequencer.py) follows a change
+stream on them (low latency) and sweeps markers left PENDING (a crash between the crossing and its
+processing, a stream that was down). A change stream makes mongod scan the oplog once more per
+stream, so an extra worker must not open another; the others only retry the lease, and the one
+that takes it over from a dead holder first processes everything still PENDING: nothing is lost.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from app.repositories.inventory import InventoryRepository
 from app.repositories.locations import LocationRepository
 from app.repositories.purchase_orders import DraftTaken, PurchaseOrderRepository
 from app.repositories.replenishment import CrossingRepository, ReplenishmentPolicyRepository
+from app.repositories.sequencer import Lease, LeaseRepository
 from app.repositories.suppliers import SupplierRepository
 from app.services.inventory_changes import InventoryChangeService
 from app.services.purchase_orders import PurchaseOrderService
@@ -63,6 +68,9 @@ REPLENISHMENT = Actor.system("replenishment")
 SWEEP_SECONDS = 10.0
 CONCURRENCY = 8
 DRAFT_RETRIES = 5
+LEASE = "replenishment"
+# A dead holder's markers wait at most this long (plus a retry) for the next holder's catch-up.
+LEASE_SECONDS = 8.0
 
 
 class ReplenishmentService:
@@ -79,7 +87,10 @@ class ReplenishmentService:
         locations: LocationRepository,
         inventory_changes: InventoryChangeService,
         events: EventRepository,
+        leases: LeaseRepository,
+        owner: str,
         sweep_seconds: float = SWEEP_SECONDS,
+        lease_seconds: float = LEASE_SECONDS,
     ):
         self._mongo = mongo
         self._crossings = crossings
@@ -91,7 +102,11 @@ class ReplenishmentService:
         self._locations = locations
         self._inventory_changes = inventory_changes
         self._events = events
+        self._leases = leases
+        self.owner = owner
         self._sweep_seconds = sweep_seconds
+        self._lease_seconds = lease_seconds
+        self.leading = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._inflight: set[asyncio.Task[None]] = set()
@@ -145,10 +160,7 @@ class ReplenishmentService:
 
     def start(self) -> None:
         if not self._tasks:
-            self._tasks = [
-                asyncio.create_task(self._follow(), name="oms-replenishment"),
-                asyncio.create_task(self._sweep(), name="oms-replenishment-sweep"),
-            ]
+            self._tasks = [asyncio.create_task(self._run(), name="oms-replenishment")]
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks + list(self._inflight), []
@@ -157,6 +169,53 @@ class ReplenishmentService:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    async def _run(self) -> None:
+        """Follow and sweep the markers while holding the lease, else keep trying for it. Runs until cancelled."""
+        retry = self._lease_seconds / 8
+        while True:
+            try:
+                lease = await self._leases.acquire(LEASE, self.owner, self._lease_seconds)
+            except Exception:  # noqa: BLE001 - a database hiccup: try again on the next round
+                log.exception("replenishment could not reach its lease")
+                lease = None
+            if lease is None:
+                await asyncio.sleep(retry)
+                continue
+            try:
+                await self._lead(lease)
+            except Exception:  # noqa: BLE001 - lost the lease or the database: step down, retry
+                log.exception("replenishment stepped down")
+                await asyncio.sleep(retry)
+            finally:
+                self.leading.clear()
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._leases.release(LEASE, lease))
+
+    async def _lead(self, lease: Lease) -> None:
+        log.info("replenishment leads", extra={"owner": self.owner, "epoch": lease.epoch})
+        tasks = [
+            asyncio.create_task(self._keep_lease(lease), name="oms-replenishment-lease"),
+            asyncio.create_task(self._follow(), name="oms-replenishment-stream"),
+            asyncio.create_task(self._sweep(), name="oms-replenishment-sweep"),
+        ]
+        self.leading.set()
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raises why the lease was lost
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _keep_lease(self, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            if not await self._leases.renew(LEASE, lease, self._lease_seconds):
+                raise RuntimeError("replenishment lease taken over")
 
     async def _follow(self) -> None:
         while True:
