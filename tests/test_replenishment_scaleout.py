@@ -1,5 +1,6 @@
 """Two service processes replenish one database: every reorder-point crossing still gets exactly one
-purchase-order line (both workers see every marker; the claim in the line's transaction decides)."""
+purchase-order line (the holder of the `replenishment` lease follows the markers; were two to act
+on one, the claim in the line's transaction would decide)."""
 
 from __future__ import annotations
 
