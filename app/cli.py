@@ -323,11 +323,12 @@ def _local_broker(settings: Settings, stack: contextlib.ExitStack) -> None:
     receive it without reading MongoDB. An explicit broker (redis://) serves them instead."""
     if not settings.broadcast_url.startswith("memory:"):
         return
-    from subscriptions.local_broker import BrokerThread, broker_url
+    from subscriptions.local_broker import DIRECTORY_PREFIX, SOCKET_NAME, BrokerThread, broker_url, remove_stale_brokers
 
-    directory = tempfile.mkdtemp(prefix="oms-broker-")  # mode 0700: only this user's processes connect
+    remove_stale_brokers(tempfile.gettempdir())  # left by supervisors killed before their exit handlers ran
+    directory = tempfile.mkdtemp(prefix=DIRECTORY_PREFIX)  # mode 0700: only this user's processes connect
     stack.callback(shutil.rmtree, directory, ignore_errors=True)
-    broker = stack.enter_context(BrokerThread(pathlib.Path(directory) / "broker.sock"))
+    broker = stack.enter_context(BrokerThread(pathlib.Path(directory) / SOCKET_NAME))
     os.environ["OMS_BROADCAST_URL"] = broker_url(broker.broker.path)
 
 

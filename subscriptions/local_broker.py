@@ -27,9 +27,12 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import shutil
 import socket
 import struct
 import threading
+import time
 from pathlib import Path
 
 log = logging.getLogger("oms.local_broker")
@@ -212,3 +215,39 @@ class BrokerThread:
             self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()
 
+
+
+DIRECTORY_PREFIX = "oms-broker-"
+SOCKET_NAME = "broker.sock"
+
+
+def remove_stale_brokers(parent: str | Path, *, older_than_seconds: float = 60.0) -> list[Path]:
+    """Remove this user's broker directories under `parent` that no broker serves any more: what a
+    supervisor killed with SIGKILL leaves behind (its exit handlers never ran). A directory counts
+    as stale when nothing accepts on its socket; a young one is spared (a serve starting right now
+    may not have bound it yet). Returns the directories removed."""
+    removed = []
+    for directory in Path(parent).glob(f"{DIRECTORY_PREFIX}*"):
+        try:
+            info = directory.lstat()
+        except OSError:
+            continue
+        if not directory.is_dir() or directory.is_symlink() or info.st_uid != os.getuid():
+            continue
+        if time.time() - info.st_mtime < older_than_seconds or _served(directory / SOCKET_NAME):
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+        removed.append(directory)
+    return removed
+
+
+def _served(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError:
+            return True  # busy or unreadable: leave it alone
+        return True

@@ -21,7 +21,18 @@ from app.repositories.database import Mongo
 from app.services.container import Services
 from subscriptions.hub import CHANNEL, Feed
 from app.settings import Settings
-from subscriptions.local_broker import SUBSCRIBE, SUBSCRIBED, LocalBroker, broker_group, broker_url, frame, socket_path
+from subscriptions.local_broker import (
+    DIRECTORY_PREFIX,
+    SOCKET_NAME,
+    SUBSCRIBE,
+    SUBSCRIBED,
+    LocalBroker,
+    broker_group,
+    broker_url,
+    frame,
+    remove_stale_brokers,
+    socket_path,
+)
 from subscriptions.realtime import Realtime, RealtimeOptions
 from tests.factories import customer, order
 from tests.realtime import append, order_event, wait_stamped
@@ -187,3 +198,29 @@ def test_serve_gives_workers_a_broker_for_memory_fan_out_and_leaves_an_explicit_
     with contextlib.ExitStack() as stack:
         _local_broker(Settings.from_env({"OMS_BROADCAST_URL": "redis://127.0.0.1:6379/0"}), stack)
         assert os.environ["OMS_BROADCAST_URL"] == "redis://127.0.0.1:6379/0"
+
+
+def test_a_start_removes_broker_directories_nobody_serves_and_spares_live_and_young_ones(tmp_path: Path) -> None:
+    """A supervisor killed with SIGKILL leaves its directory and socket file behind; the next start
+    removes it, but not a directory whose broker still accepts, nor one just made."""
+
+    def broker_directory(name: str, *, listening: bool) -> tuple[Path, sockets.socket]:
+        directory = tmp_path / f"{DIRECTORY_PREFIX}{name}"
+        directory.mkdir(mode=0o700)
+        server = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+        server.bind(str(directory / SOCKET_NAME))
+        if listening:
+            server.listen()
+        return directory, server
+
+    dead, dead_socket = broker_directory("dead", listening=False)
+    dead_socket.close()  # the file stays, as after a SIGKILL; nothing accepts on it
+    empty = tmp_path / f"{DIRECTORY_PREFIX}empty"
+    empty.mkdir()
+    live, live_socket = broker_directory("live", listening=True)
+    unrelated = tmp_path / "something-else"
+    unrelated.mkdir()
+    with live_socket:
+        assert remove_stale_brokers(tmp_path, older_than_seconds=3600) == []  # all too young to judge
+        assert sorted(remove_stale_brokers(tmp_path, older_than_seconds=0)) == [dead, empty]
+    assert live.exists() and unrelated.exists() and not dead.exists()
