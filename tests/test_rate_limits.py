@@ -188,3 +188,19 @@ async def test_leases_hold_at_most_a_block_per_process_and_report_what_was_spent
         refused = await two.take(client, 1)
         assert not refused.allowed and refused.retry_after_seconds >= 1
         await store.close()
+
+
+async def test_a_stopping_process_returns_the_units_it_leased_and_did_not_spend(mongo: Mongo, redis_url: str) -> None:
+    for store in (MongoBuckets(mongo.db), RedisBuckets(redis_url)):
+        client = f"leaving-{store.name}"
+        leaving = ClientBudgets(capacity=100, rate_per_second=0.001, store=store, lease_units=10)
+        await leaving.take(client, 3)  # leases a block of 10, holds 7
+        await leaving.take(client, 9)  # leases 10 more, holds 8
+        leaving.give_back(client, 4, level=12)  # 2 refill its block, 2 are owed to the store
+        _, level = await store.pour(client, 0, capacity=100, rate_per_second=0.001)
+        assert round(level) == 20  # both blocks, as the other processes see the client
+        await leaving.close()  # gives back the 10 it holds and the 2 it owes
+        again = MongoBuckets(mongo.db) if store.name == "mongodb" else RedisBuckets(redis_url)
+        _, level = await again.pour(client, 0, capacity=100, rate_per_second=0.001)
+        assert round(level) == 3 + 9 - 4  # what its operations spent, nothing more
+        await again.close()

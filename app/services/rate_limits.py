@@ -40,6 +40,9 @@ log = logging.getLogger("oms.rate_limits")
 STORAGES = ("memory", "mongodb", "redis")
 _MAX_CREDITS = 50_000
 _MAX_LEASES = 50_000
+# At stop: the clients whose unspent units go back to the shared bucket, and how long that may take.
+_RETURNED_AT_STOP = 1_000
+_RETURN_SECONDS = 3.0
 
 
 def default_lease_units(capacity: int) -> int:
@@ -201,7 +204,32 @@ class ClientBudgets:
 
     async def close(self) -> None:
         if self._store is not None:
+            await self.return_held()
             await self._store.close()
+
+    async def return_held(self) -> None:
+        """Give the shared bucket back the units this process leased and did not spend, and the
+        credits it owes (a stopping process: otherwise they stay poured until they drain, and the
+        client looks busier to the other processes). The largest first, within a few seconds:
+        best effort, since a unit not returned only ever errs towards refusing."""
+        owed = dict(self._credits)
+        for client, lease in self._leases.items():
+            owed[client] = owed.get(client, 0.0) + lease.units
+        self._leases, self._credits = {}, {}
+        largest = sorted(((units, client) for client, units in owed.items() if units > 0), reverse=True)[:_RETURNED_AT_STOP]
+        if not largest or self._store is None or self.degraded:
+            return
+        store = self._store
+
+        async def one(client: str, units: float) -> None:
+            await store.lease(client, 0, 0, capacity=self.capacity, rate_per_second=self.rate_per_second, credit=units)
+
+        try:
+            async with asyncio.timeout(_RETURN_SECONDS):
+                for start in range(0, len(largest), 50):
+                    await asyncio.gather(*(one(client, units) for units, client in largest[start : start + 50]))
+        except Exception as exc:  # noqa: BLE001 - the store is down or slow: the units drain by themselves
+            log.warning("could not return leased units at stop: %s", type(exc).__name__, extra={"storage": store.name})
 
 
 def client_budgets(
