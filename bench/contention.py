@@ -38,7 +38,12 @@ COUNTERS = (
     "oms_capture_retries_total",
 )
 # Where a capture's time went on the server (histograms, summed over the workers).
-HISTOGRAMS = ("oms_capture_transaction_attempts", "oms_contention_wait_seconds", "oms_capture_transaction_seconds")
+HISTOGRAMS = (
+    "oms_capture_transaction_attempts",
+    "oms_contention_wait_seconds",
+    "oms_capture_transaction_seconds",
+    "oms_gc_pause_seconds",  # every generation: a long pause stalls the worker's whole per-SKU line
+)
 
 
 async def _counters(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -68,9 +73,11 @@ def _histogram_during(before: dict[str, Any], after: dict[str, Any]) -> dict[str
 
     return {
         "count": count,
+        "sum": round(after["sum"] - before["sum"], 3),
         "mean": round((after["sum"] - before["sum"]) / count, 4) if count else None,
         "p50_at_most": quantile(0.5),
         "p99_at_most": quantile(0.99),
+        "max_at_most": quantile(1.0),
     }
 
 
@@ -164,6 +171,13 @@ def _together(results: list[RunResult], rounds: list[dict[str, Any]]) -> dict[st
         "invariant_reserved_equals_open_allocations": all(r["invariant_reserved_equals_open_allocations"] for r in rounds),
         "during": {name: sum(r["during"][name] for r in rounds) for name in COUNTERS},
         "per_worker_requests": [sorted((w["requests"] for w in r["per_worker"].values()), reverse=True) for r in rounds],
+        # The kernel hands each kept-alive client connection to one worker, and a worker's event loop
+        # accepts every connection pending when it wakes: 1.0 means one worker served the whole round.
+        "busiest_worker_share": max(
+            (max(w["requests"] for w in r["per_worker"].values()) / sum(w["requests"] for w in r["per_worker"].values())
+             for r in rounds if r["per_worker"]),
+            default=None,
+        ),
         "failed_requests": sum(count for outcome, count in merged.outcomes.items() if outcome not in ("ALLOCATED", "BACKORDERED")),
         "server_rss_mb": max(r["server_rss_mb"] for r in rounds),
     }

@@ -10,7 +10,8 @@ one-unit SHIP orders to its own coordinates (so routing sends them there), all a
 `oms serve` processes (production mode). Each location crosses its reorder point exactly once. The
 crossing's marker carries the time of the stock change that crossed (`at`) and the time its PO line
 was committed (`done_at`); their difference is the latency. Both servers run the replenishment
-worker, so every marker is raced for.
+worker; the one holding the `replenishment` lease follows and processes the markers (one change
+stream between them), the other takes over if it dies.
 """
 
 from __future__ import annotations

@@ -319,6 +319,8 @@ def contention(result: Mapping[str, Any]) -> list[Figure]:
                one.get("orders_per_s"), ratio_at_least(1.0)),
         Figure(name, "p99 (baseline: 1 worker)", two.get("p99_ms"), "ms", one.get("p99_ms")),
         _tail(name, "2 workers", two, clients),
+        Figure(name, "2 workers: share of the requests on the busier worker (worst round)",
+               round(two["busiest_worker_share"], 2) if two.get("busiest_worker_share") is not None else None),
         Figure(name, "write conflicts per order, 2 workers",
                round(two["during"]["oms_mongo_write_conflicts_total"] / two["orders"], 2) if two.get("orders") and two.get("during") else None),
         Figure(name, "no oversell, reserved = open allocations, no failed capture",
