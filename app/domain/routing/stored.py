@@ -63,11 +63,23 @@ class _Order:
     max_splits: int
 
 
+def _order_of(
+    criteria: tuple[CriterionWeight, ...], decisions: tuple[RoutingDecision, ...], lines: tuple[LineOutcome, ...], max_splits: int
+) -> _Order:
+    return _Order(
+        criteria=criteria,
+        skus={o.line_id: o.sku for o in lines},
+        reasons={d.location_id: d.reason for d in reversed(decisions)},  # the first decision of a location
+        winners=", ".join(d.location_id for d in decisions),
+        used=len(decisions),
+        max_splits=max_splits,
+    )
+
+
 def explanation_to_dict(explanation: RoutingExplanation) -> dict[str, Any]:
     """A plain JSON-able dict (str keys; str/int/float/bool/None/list/dict values), version 2."""
     e = explanation
-    criteria = tuple((c.criterion, c.weight) for c in e.criteria)
-    skus = {o.line_id: o.sku for o in e.lines}
+    order = _order_of(e.criteria, e.decisions, e.lines, e.max_splits)
     return {
         "v": EXPLANATION_VERSION,
         "delivery_method": e.delivery_method.value,
@@ -77,7 +89,7 @@ def explanation_to_dict(explanation: RoutingExplanation) -> dict[str, Any]:
         "split_only_when_needed": e.split_only_when_needed,
         "max_splits": e.max_splits,
         "summary": e.summary,
-        "candidates": [_candidate_to_list(c, e, criteria, skus) for c in e.candidates],
+        "candidates": [_candidate_to_list(c, order) for c in e.candidates],
         "decisions": [
             [d.step, d.location_id, d.score, _flat(d.allocated), d.runner_up_id, d.runner_up_score, d.reason] for d in e.decisions
         ],
@@ -112,14 +124,7 @@ def explanation_from_dict(data: dict[str, Any]) -> RoutingExplanation:
         )
         for line_id, sku, quantity, allocated, backordered, split in data.get("lines", [])
     )
-    order = _Order(
-        criteria=criteria,
-        skus={o.line_id: o.sku for o in lines},
-        reasons={d.location_id: d.reason for d in reversed(decisions)},  # the first decision of a location
-        winners=", ".join(d.location_id for d in decisions),
-        used=len(decisions),
-        max_splits=int(data["max_splits"]),
-    )
+    order = _order_of(criteria, decisions, lines, int(data["max_splits"]))
     return RoutingExplanation(
         delivery_method=DeliveryMethod(data["delivery_method"]),
         channel_id=data["channel_id"],
@@ -146,25 +151,29 @@ def _pairs(flat: list[Any]) -> tuple[tuple[str, int], ...]:
     return tuple((flat[i], int(flat[i + 1])) for i in range(0, len(flat), 2))
 
 
-def _candidate_to_list(
-    c: ExplainedCandidate, e: RoutingExplanation, criteria: tuple[tuple[RoutingCriterion, float], ...], skus: dict[str, str]
-) -> list[Any]:
-    scores: list[Any]
-    if all(
-        i < len(criteria) and (s.criterion, s.weight) == criteria[i] and s.weighted == round(s.weight * s.score, _SCORE_DIGITS)
-        for i, s in enumerate(c.scores)
-    ):
-        scores = [value for s in c.scores for value in (s.raw, s.score)]
-    else:
+def _candidate_to_list(c: ExplainedCandidate, order: _Order) -> list[Any]:
+    scores: list[Any] = []
+    for i, s in enumerate(c.scores):
+        if i >= len(order.criteria) or s.criterion is not order.criteria[i].criterion or s.weight != order.criteria[i].weight:
+            break
+        if s.weighted != round(s.weight * s.score, _SCORE_DIGITS):
+            break
+        scores += (s.raw, s.score)
+    if len(scores) != 2 * len(c.scores):
         scores = [[s.criterion.value, s.weight, s.raw, s.score, s.weighted] for s in c.scores]
-    fills: str | list[list[Any]] = ";".join(f"{f.line_id}:{f.wanted}:{f.available}:{f.fillable}" for f in c.fills)
-    if any(skus.get(f.line_id) != f.sku or not f.line_id.isdecimal() for f in c.fills):
-        fills = [[f.line_id, f.wanted, f.available, f.fillable, f.sku] for f in c.fills]
-    chosen_reason = next((d.reason for d in e.decisions if d.location_id == c.location_id), None)
-    winners = ", ".join(d.location_id for d in e.decisions)
-    rebuilt = _usual_note(c.outcome, c.exclusions, c.rank, c.total_score, chosen_reason, winners)
-    note: str | int | None = None if rebuilt == c.note else c.note
-    if c.outcome is CandidateOutcome.MAX_SPLITS_REACHED and (leftover := _leftover(c.note, len(e.decisions), e.max_splits)) is not None:
+    skus = order.skus
+    packed = []
+    for f in c.fills:
+        if skus.get(f.line_id) != f.sku or not f.line_id.isdecimal():
+            fills: str | list[list[Any]] = [[f.line_id, f.wanted, f.available, f.fillable, f.sku] for f in c.fills]
+            break
+        packed.append(f"{f.line_id}:{f.wanted}:{f.available}:{f.fillable}")
+    else:
+        fills = ";".join(packed)
+    note: str | int | None = c.note
+    if c.note == _usual_note(c.outcome, c.exclusions, c.rank, c.total_score, order.reasons.get(c.location_id), order.winners):
+        note = None
+    elif c.outcome is CandidateOutcome.MAX_SPLITS_REACHED and (leftover := _leftover(c.note, order.used, order.max_splits)) is not None:
         note = leftover  # the units it could still have supplied: the rest of the sentence is the order's
     stored = [
         c.location_id,
