@@ -6,7 +6,7 @@ snapshot transaction the (channel, external id) lookup, customer match by email,
 stock of the SKUs (available > 0), the locations holding it, nearest-first placement in plain
 Python (routing's scoring is CPU the API pays and this does not), one guarded `available >= q`
 reserve per allocated level (update pipelines recomputing `available`, in one bulk write), the
-order insert, fulfilment's shipments (one per allocating location) and every event in one insert
+order insert (with its routing explanation in the API's stored shape, so the same bytes), fulfilment's shipments (one per allocating location) and every event in one insert
 (OrderCaptured, OrderStatusChanged, one StockLevelChanged per level, ShipmentCreated per shipment).
 Not the API's own round trip to the shared rate-limit bucket: that is per request, not capture work.
 """
@@ -34,6 +34,57 @@ def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
     lat1, lat2 = math.radians(a[0]), math.radians(b[0])
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(math.radians(b[1] - a[1]) / 2) ** 2
     return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _routing(
+    given: dict[str, Any],
+    located: list[tuple[float, dict[str, Any]]],
+    levels: dict[tuple[str, str], dict[str, Any]],
+    allocations: list[dict[str, Any]],
+    lines: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The routing explanation in the shape the API stores (app/domain/routing/stored.py, version 2),
+    from the nearest-first placement: the same bytes for mongod to write, replicate and stream, and
+    for the driver to encode (the API's scoring and sentences are its own CPU, not database work)."""
+    chosen: dict[str, list[Any]] = {}
+    for a in allocations:
+        chosen.setdefault(a["location_id"], []).extend([a["line_id"], a["quantity"]])
+    wanted = [(str(n), line["sku"], line["quantity"]) for n, line in enumerate(given["lines"], start=1)]
+    eligible, excluded = [], []
+    for km, doc in located:
+        if not (doc["capabilities"]["ships"] and doc.get("active", True)):
+            if len(excluded) < 20:
+                excluded.append([doc["_id"], doc["name"], doc["kind"], doc.get("priority", 0), round(km, 3), "EXCLUDED", ["DOES_NOT_SHIP"]])
+            continue
+        fills = [(line_id, q, (levels.get((sku, doc["_id"])) or {}).get("available", 0)) for line_id, sku, q in wanted]
+        share = sum(min(q, have) for _, q, have in fills) / sum(q for _, q, _ in fills)
+        score = (located[0][0] + 1) / (km + 1)
+        candidate = [doc["_id"], doc["name"], doc["kind"], doc.get("priority", 0), round(km, 3),
+                     "CHOSEN" if doc["_id"] in chosen else "NOT_NEEDED", [], [round(km, 4), round(score, 4), round(share, 4), round(share, 4)],
+                     round((score + share) / 2, 4), len(eligible) + 1, ";".join(f"{i}:{q}:{have}:{min(q, have)}" for i, q, have in fills),
+                     share == 1.0]
+        if doc["_id"] in chosen:
+            candidate.append(chosen[doc["_id"]])
+        if len(eligible) < 20 or doc["_id"] in chosen:
+            eligible.append(candidate)
+    winners = [c for c in eligible if c[0] in chosen]
+    runner_up = next((c for c in eligible if c[0] not in chosen), None)
+    return {
+        "v": 2, "delivery_method": "SHIP", "channel_id": given["channel"], "policy_source": "global",
+        "criteria": [["NEAREST", 1.0], ["FEWEST_SHIPMENTS", 1.0]], "split_only_when_needed": True, "max_splits": 3,
+        "summary": f"Ships from {', '.join(c[0] for c in winners)} at {winners[0][4]:.1f} km." if winners else "Nothing can be allocated now.",
+        "candidates": eligible + excluded,
+        "decisions": [
+            [step, c[0], c[8], chosen[c[0]], runner_up[0] if runner_up else None, runner_up[8] if runner_up else None,
+             f"{c[0]} fills all {len(wanted)} line(s) at {c[4]:.1f} km; next best {runner_up[0] if runner_up else '-'} scores "
+             f"{runner_up[8] if runner_up else 0:.2f} vs {c[8]:.2f}"]
+            for step, c in enumerate(winners, start=1)
+        ],
+        "lines": [[line["id"], line["sku"], line["quantity"], [x for a in allocations if a["line_id"] == line["id"] for x in (a["location_id"], a["quantity"])],
+                   0, False] for line in lines],
+        "omitted_candidates": 0, "exclusion_counts": [["DOES_NOT_SHIP", len(excluded)]] if excluded else [], "pickup_alternatives": [],
+        "destination_source": "GIVEN",
+    }
 
 
 class Baseline:
@@ -72,11 +123,12 @@ class Baseline:
                 )
             }
             holding = sorted({location_id for _, location_id in levels})
-            locations = [
-                doc async for doc in db["locations"].find({"_id": {"$in": holding}}, session=session)
-                if doc["capabilities"]["ships"] and doc.get("active", True)
+            located = [
+                (_km((doc["point"]["coordinates"][1], doc["point"]["coordinates"][0]), point), doc)
+                async for doc in db["locations"].find({"_id": {"$in": holding}}, session=session)
             ]
-            ranked = sorted(locations, key=lambda loc: _km((loc["point"]["coordinates"][1], loc["point"]["coordinates"][0]), point))
+            located.sort(key=lambda pair: pair[0])
+            ranked = [doc for _, doc in located if doc["capabilities"]["ships"] and doc.get("active", True)]
             now = datetime.now(timezone.utc)
             allocations, events, reserve = [], [], {}
             for n, line in enumerate(given["lines"], start=1):
@@ -124,7 +176,8 @@ class Baseline:
                  "delivery": {"method": "SHIP", "address": given["delivery"]["address"], "point": {"type": "Point", "coordinates": [point[1], point[0]]}},
                  "totals": {"subtotal_cents": subtotal, "shipping_cents": 0, "tax_cents": 0, "total_cents": subtotal, "currency": "USD"},
                  "allocations": allocations, "location_ids": sorted({a["location_id"] for a in allocations}), "hold": None, "notes": None,
-                 "release_at": None, "routing": {"strategy": "NEAREST"}, "created_at": now, "updated_at": now, "version": 1, "input_hash": _oid()},
+                 "release_at": None, "routing": _routing(given, located, levels, allocations, lines), "created_at": now, "updated_at": now,
+                 "version": 1, "input_hash": _oid()},
                 session=session,
             )
             head = {"aggregate_type": "Order", "aggregate_id": order_id, "at": now, "actor": {"subject": "baseline", "role": "CHANNEL"},

@@ -66,6 +66,13 @@ class RunResult:
     def rate(self) -> float:
         return self.orders / self.seconds if self.seconds else 0.0
 
+    def add(self, other: RunResult) -> None:
+        self.orders += other.orders
+        self.seconds += other.seconds
+        self.latencies_ms += other.latencies_ms
+        for outcome, n in other.outcomes.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
+
     def pct(self, q: float) -> float:
         if not self.latencies_ms:
             return 0.0
@@ -263,9 +270,17 @@ async def measure(
             await drive("warm-up api", warm, args.clients, via_api)
             await drive("warm-up baseline", [order_input(rng, n, emails, skus, prefix="BWARM") for n in range(args.warmup)], args.clients, baseline.capture)
 
-            api = await drive("api", [order_input(rng, n, emails, skus, prefix="API") for n in range(args.orders)], args.clients, via_api)
+            # Interleaved in rounds (API first, then baseline first, ...): a machine busy for part of
+            # the run slows both sides alike instead of one of them.
+            api_inputs = [order_input(rng, n, emails, skus, prefix="API") for n in range(args.orders)]
+            raw_inputs = [order_input(rng, n, emails, skus, prefix="RAW") for n in range(args.orders)]
+            rounds = max(1, min(args.rounds, args.orders))
+            api, raw = RunResult("api", 0, 0.0), RunResult("baseline", 0, 0.0)
+            for r in range(rounds):
+                sides = [(api, api_inputs, via_api), (raw, raw_inputs, baseline.capture)]
+                for total, inputs, send in sides if r % 2 == 0 else sides[::-1]:
+                    total.add(await drive(total.name, inputs[r::rounds], args.clients, send))
             api_rss = rss_mb(server.pid)
-            raw = await drive("baseline", [order_input(rng, n, emails, skus, prefix="RAW") for n in range(args.orders)], args.clients, baseline.capture)
 
             flash_inputs = [
                 order_input(rng, n, emails, [FLASH_SKU], prefix="FLASH", lines=1) | {"lines": [{"sku": FLASH_SKU, "quantity": 1}]}
@@ -282,6 +297,8 @@ async def measure(
         "api": api.summary(),
         "baseline": raw.summary(),
         "ratio_api_to_baseline": round(api.rate / raw.rate, 2) if raw.rate else None,
+        "rounds": rounds,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "server_rss_after_api": api_rss,
         "flash_sale": flash.summary()
         | {
@@ -306,6 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--flash-orders", type=int, default=2000)
     parser.add_argument("--flash-stock", type=int, help="units of the flash-sale SKU (default: a quarter of the orders)")
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=4, help="API and baseline take turns this many times each")
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)

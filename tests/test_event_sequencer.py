@@ -126,6 +126,27 @@ async def test_a_token_that_left_the_oplog_falls_back_to_stamping_the_backlog(se
     assert state["resume_token"] != ancient and state["last_seq"] == 4
 
 
+async def test_events_that_come_round_again_stamped_keep_their_seq(services: Services, mongo: Mongo) -> None:
+    """A batch is stamped without looking first; events stamped before (as the backlog scan stamps
+    ahead of the stream) send it round again with a look-up, so seqs stay dense and none changes."""
+    async with running(services):
+        await append(mongo, event(1))
+        await wait_stamped(mongo, 1)
+        earlier = (await mongo.db.relay_state.find_one({"_id": SEQUENCER}))["resume_token"]
+        await append(mongo, event(2), event(3))
+        await wait_stamped(mongo, 3)
+    # The stream resumes from before events 2 and 3, which have their seqs: they come round again.
+    await mongo.db.relay_state.update_one({"_id": SEQUENCER}, {"$set": {"resume_token": earlier}})
+    async with running(services) as (_, handed_on):
+        await append(mongo, event(4))
+        docs = await wait_stamped(mongo, 4)
+        await handed_on_count(handed_on, 1)
+    assert steps_in_seq_order(docs) == [1, 2, 3, 4]
+    assert [d["seq"] for d in docs] == [1, 2, 3, 4]
+    assert [(e.seq, e.payload["step"]) for e in handed_on] == [(4, 4)]
+    assert (await mongo.db.relay_state.find_one({"_id": SEQUENCER}))["last_seq"] == 4
+
+
 async def test_a_deposed_leader_cannot_stamp(mongo: Mongo) -> None:
     relay_state = RelayStateRepository(mongo.db)
     await relay_state.fence(1)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 
 from app.domain.order_capture import input_hash, normalized
+from app.domain.payments import PaymentMethod, PaymentRequest
 from tests.conftest import GraphQLClient
 from tests.factories import World
 from tests.order_helpers import ERRORS, capture_input, capture_request, counts, network
@@ -97,6 +98,28 @@ async def test_a_replay_with_other_payments_is_a_duplicate_external_id(world: Wo
         changed = (await gql.data(CAPTURE, {"input": given | {"payments": other}}))["captureOrder"]
         assert (changed["__typename"], changed["code"]) == ("ConflictError", "DUPLICATE_EXTERNAL_ID"), (other, changed)
     assert await counts(world) == before
+
+
+def test_the_input_hash_is_the_canonical_json_of_the_whole_request() -> None:
+    """Replays of orders stored earlier compare against hashes made from dataclasses.asdict."""
+    given = capture_input(
+        "P-ALL",
+        customer={"email": "Ada@Example.com ", "phone": "+1 617 555 0100", "firstName": "Ada", "channelCustomerId": "c-9"},
+        lines=[{"sku": "SKU-2", "quantity": 1}, {"sku": " SKU-1", "quantity": 3, "unitPriceCents": 250}],
+        requestedDeliveryDate="2031-02-03",
+        notes=" leave at the door ",
+    )
+    request = replace(
+        capture_request(given),
+        payments=(PaymentRequest("stripe", PaymentMethod.CARD, "ch_2", 500), PaymentRequest("adyen", PaymentMethod.CARD, "ch_1", 250)),
+    )
+    doc = asdict(normalized(request))
+    doc["lines"] = sorted(doc["lines"], key=lambda line: line["sku"])
+    doc["requested_date"] = "2031-02-03"
+    doc["payments"] = sorted(doc["payments"], key=lambda p: (p["provider"], p["reference"], p["amount_cents"]))
+    before = hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    assert input_hash(request) == before
+    assert input_hash(replace(request, notes="another note")) != before
 
 
 def test_orders_captured_without_payments_hash_as_they_did_before_payments_existed() -> None:

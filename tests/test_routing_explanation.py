@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
+import bson
 import pytest
 
 from app.domain.errors import InvalidInput
-from app.domain.routing.explanation import CandidateOutcome, explanation_from_dict, explanation_to_dict
+from app.domain.routing.explanation import CandidateOutcome, RoutingExplanation
+from app.domain.routing.plan import RoutingPlan
+from app.domain.routing.stored import explanation_from_dict, explanation_to_dict
 from app.domain.routing.planner import plan_routing
 from app.domain.routing.policy import CostModel, CriterionWeight, RoutingCriterion as C, RoutingPolicy, validate_policy
 from tests.routing_network import candidate, loc, pickup_at, policy, ship, stock
@@ -57,16 +61,111 @@ def test_the_winner_is_explained_against_the_next_best() -> None:
     ]
 
 
-def test_explanation_survives_a_json_round_trip() -> None:
+def _plans_of_every_kind() -> list[RoutingPlan]:
+    """Chosen, not needed (ranked, preferred-single, nothing left), out of splits, excluded for fixed
+    reasons and for figures (too far, low priority), split lines, backorders, pick-up, weighted criteria."""
     locations, network = _boston_network()
-    plans = [
+    wide = [loc(f"ST-{i:02}", 10 + i, priority=2) for i in range(12)] + [loc("ST-FAR", 900, priority=2), loc("ST-LOW", 12)]
+    wide_stock = [s for i in range(12) for s in stock(f"ST-{i:02}", A=1)] + stock("ST-FAR", A=5, B=5) + stock("ST-LOW", A=5, B=5)
+    return [
+        plan_routing(ship(("A", 1), ("B", 1), ("C", 2)), locations, network, policy()),
         plan_routing(ship(("A", 5), ("B", 200), ("Z", 1)), locations, network, policy(max_splits=1)),
         plan_routing(pickup_at("ST-MA-BOS-01", ("A", 9)), locations + [loc("ST-X", 5)], network + stock("ST-X", A=9), policy()),
+        plan_routing(ship(("A", 3), ("B", 1)), wide, wide_stock, policy(max_distance_km=500, min_priority=1, max_splits=2)),
+        plan_routing(ship(("A", 14), ("B", 1), ("A", 2)), wide, wide_stock, policy((C.NEAREST, 2), (C.LOWEST_COST, 1), (C.OVERSTOCK_FIRST, 0.5))),
+        plan_routing(ship(("A", 1)), wide, wide_stock, policy(explain_limit=3)),
     ]
-    for plan in plans:
+
+
+def test_explanation_survives_a_json_round_trip() -> None:
+    for plan in _plans_of_every_kind():
         stored = json.loads(json.dumps(explanation_to_dict(plan.explanation)))
-        assert stored["v"] == 1
+        assert stored["v"] == 2
         assert explanation_from_dict(stored) == plan.explanation
+
+
+def test_orders_stored_with_the_first_shape_read_the_same() -> None:
+    for plan in _plans_of_every_kind():
+        stored = json.loads(json.dumps(_first_shape(plan.explanation)))
+        assert explanation_from_dict(stored) == plan.explanation
+
+
+def test_the_stored_explanation_is_a_fraction_of_the_first_shape() -> None:
+    locations = [loc(f"ST-{i:02}", 10 + i) for i in range(20)] + [loc(f"DC-{i:02}", 5 + i, ships=False) for i in range(5)]
+    network = [s for i in range(20) for s in stock(f"ST-{i:02}", A=9, B=i % 2, C=1)] + [s for i in range(5) for s in stock(f"DC-{i:02}", A=1)]
+    plan = plan_routing(ship(("A", 2), ("B", 1), ("C", 1)), locations, network, policy())
+    compact, first = (len(bson.encode(shape(plan.explanation))) for shape in (explanation_to_dict, _first_shape))
+    assert compact * 3 < first, (compact, first)
+
+
+def _first_shape(e: RoutingExplanation) -> dict[str, Any]:
+    """Version 1, as orders were stored before the compact shape: a dict per candidate, every note."""
+
+    def pairs(items: tuple[tuple[str, int], ...], key: str) -> list[dict[str, Any]]:
+        return [{key: k, "quantity": q} for k, q in items]
+
+    return {
+        "v": 1,
+        "delivery_method": e.delivery_method.value,
+        "channel_id": e.channel_id,
+        "policy_source": e.policy_source,
+        "criteria": [{"criterion": c.criterion.value, "weight": c.weight} for c in e.criteria],
+        "split_only_when_needed": e.split_only_when_needed,
+        "max_splits": e.max_splits,
+        "summary": e.summary,
+        "candidates": [
+            {
+                "location_id": c.location_id,
+                "location_name": c.location_name,
+                "location_kind": c.location_kind.value,
+                "priority": c.priority,
+                "distance_km": c.distance_km,
+                "outcome": c.outcome.value,
+                "exclusions": [r.value for r in c.exclusions],
+                "scores": [
+                    {"criterion": s.criterion.value, "weight": s.weight, "raw": s.raw, "score": s.score, "weighted": s.weighted}
+                    for s in c.scores
+                ],
+                "total_score": c.total_score,
+                "rank": c.rank,
+                "fills": [
+                    {"line_id": f.line_id, "sku": f.sku, "wanted": f.wanted, "available": f.available, "fillable": f.fillable}
+                    for f in c.fills
+                ],
+                "fills_all": c.fills_all,
+                "allocated": pairs(c.allocated, "line_id"),
+                "note": c.note,
+            }
+            for c in e.candidates
+        ],
+        "decisions": [
+            {
+                "step": d.step,
+                "location_id": d.location_id,
+                "score": d.score,
+                "allocated": pairs(d.allocated, "line_id"),
+                "runner_up_id": d.runner_up_id,
+                "runner_up_score": d.runner_up_score,
+                "reason": d.reason,
+            }
+            for d in e.decisions
+        ],
+        "lines": [
+            {
+                "line_id": o.line_id,
+                "sku": o.sku,
+                "quantity": o.quantity,
+                "allocated": pairs(o.allocated, "location_id"),
+                "backordered": o.backordered,
+                "split": o.split,
+            }
+            for o in e.lines
+        ],
+        "omitted_candidates": e.omitted_candidates,
+        "exclusion_counts": [{"reason": r.value, "count": n} for r, n in e.exclusion_counts],
+        "pickup_alternatives": list(e.pickup_alternatives),
+        "destination_source": e.destination_source.value if e.destination_source else None,
+    }
 
 
 def test_candidate_lists_are_capped_but_counted_and_the_chosen_is_always_listed() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from app.domain.routing.explanation import explanation_to_dict
+from app.domain.routing.stored import explanation_to_dict
 from app.domain.routing.plan import RoutingPlan as DomainPlan
 from app.domain.routing.planner import plan_routing
 from graphql_schema.types.routing import RoutingExplanation, RoutingPlan

@@ -177,13 +177,16 @@ class EventRepository:
         cursor = self.collection.find({"_id": {"$in": ids}, **UNSTAMPED}, {"_id": 1}, session=session)
         return {doc["_id"] async for doc in cursor}
 
-    async def stamp(self, assignments: list[tuple[str, int]], *, session: Session) -> None:
-        if assignments:
-            await self.collection.bulk_write(
-                [UpdateOne({"_id": event_id, **UNSTAMPED}, {"$set": {"seq": seq}}) for event_id, seq in assignments],
-                ordered=True,
-                session=session,
-            )
+    async def stamp(self, assignments: list[tuple[str, int]], *, session: Session) -> int:
+        """How many were stamped: an event stamped before matches no update and keeps its seq."""
+        if not assignments:
+            return 0
+        result = await self.collection.bulk_write(
+            [UpdateOne({"_id": event_id, **UNSTAMPED}, {"$set": {"seq": seq}}) for event_id, seq in assignments],
+            ordered=True,
+            session=session,
+        )
+        return result.matched_count
 
     @contextlib.asynccontextmanager
     async def inserts(self, resume_after: ResumeToken | None) -> AsyncIterator[InsertFeed]:

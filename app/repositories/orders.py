@@ -249,7 +249,8 @@ def filter_query(selection: OrderFilter) -> dict[str, Any]:
 
 
 # The routing explanation (every candidate location, its scores and the decisions) is most of a
-# routed order's document: ~15 KB of ~17. A page that does not show it leaves it in the database,
+# routed order's document: ~5 KB of ~7 in its compact shape (app/domain/routing/stored.py; ~15 KB of
+# ~17 before). A page that does not show it leaves it in the database,
 # which cut decoding a page of 100 from ~40 ms of CPU to ~4 (docs/ARCHITECTURE.md, "One request").
 _ROUTING = ("routing",)
 

@@ -44,7 +44,7 @@ from app.domain.orders import (
 )
 from app.domain.products import HandlingFlag, Product
 from app.domain.rate_cards import RateCardCarrier, built_in_carriers
-from app.domain.routing.explanation import explanation_to_dict
+from app.domain.routing.stored import explanation_to_dict
 from app.domain.routing.plan import RoutingLine, RoutingPlan, RoutingRequest, StockAtLocation
 from app.domain.routing.planner import plan_routing
 from app.domain.routing.policy import DEFAULT_POLICY

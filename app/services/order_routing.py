@@ -11,7 +11,7 @@ from app.domain.ids import new_id
 from app.domain.inventory import InventoryLevel, available
 from app.domain.locations import Location
 from app.domain.orders import Allocation, Delivery, DeliveryMethod, Order
-from app.domain.routing.explanation import explanation_to_dict
+from app.domain.routing.stored import explanation_to_dict
 from app.domain.routing.plan import PickupAlternative, RoutingLine, RoutingPlan, RoutingRequest, StockAtLocation
 from app.domain.routing.planner import plan_routing
 from app.domain.scheduling import release_at, transit_days

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.domain.routing import explanation as ex, plan as pl, policy as po
+from app.domain.routing.stored import explanation_from_dict
 from graphql_schema.context import Info
 from graphql_schema.enums import DeliveryMethod, LocationKind, PointSource
 from graphql_schema.types.catalog import Location
@@ -289,7 +290,7 @@ class RoutingExplanation:
     @classmethod
     def from_stored(cls, data: dict[str, object] | None) -> RoutingExplanation | None:
         """From the plain dict stored on an order (`Order.routing`)."""
-        return cls.from_domain(ex.explanation_from_dict(data)) if data else None  # type: ignore[arg-type]
+        return cls.from_domain(explanation_from_dict(data)) if data else None  # type: ignore[arg-type]
 
 
 @strawberry.type(description="Where an order would be (or was) filled from, and why.")

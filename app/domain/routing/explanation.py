@@ -1,7 +1,6 @@
 """Why an order was routed where it was: every candidate, its scores, and why it won or lost.
 
-Stored on the order (`orders.routing`) as the plain dict `explanation_to_dict` returns; read back
-with `explanation_from_dict`. The dict is versioned (`v`) so older orders stay readable.
+Stored on the order (`orders.routing`) in the compact shape of app/domain/routing/stored.py.
 """
 
 from __future__ import annotations
@@ -14,9 +13,6 @@ from app.domain.geocoding import PointSource
 from app.domain.locations import LocationKind
 from app.domain.orders import DeliveryMethod
 from app.domain.routing.policy import CriterionWeight, RoutingCriterion
-
-EXPLANATION_VERSION = 1
-
 
 class ExclusionReason(StrEnum):
     """Why a location could not be used at all."""
@@ -127,153 +123,3 @@ class RoutingExplanation:
     @property
     def approximate_distances(self) -> bool:
         return self.destination_source is not None and self.destination_source.is_centroid
-
-
-def explanation_to_dict(explanation: RoutingExplanation) -> dict[str, Any]:
-    """A plain JSON-able dict (str keys; str/int/float/bool/None/list/dict values)."""
-    e = explanation
-    return {
-        "v": EXPLANATION_VERSION,
-        "delivery_method": e.delivery_method.value,
-        "channel_id": e.channel_id,
-        "policy_source": e.policy_source,
-        "criteria": [{"criterion": c.criterion.value, "weight": c.weight} for c in e.criteria],
-        "split_only_when_needed": e.split_only_when_needed,
-        "max_splits": e.max_splits,
-        "summary": e.summary,
-        "candidates": [_candidate_to_dict(c) for c in e.candidates],
-        "decisions": [
-            {
-                "step": d.step,
-                "location_id": d.location_id,
-                "score": d.score,
-                "allocated": _pairs_to_list(d.allocated, "line_id"),
-                "runner_up_id": d.runner_up_id,
-                "runner_up_score": d.runner_up_score,
-                "reason": d.reason,
-            }
-            for d in e.decisions
-        ],
-        "lines": [
-            {
-                "line_id": o.line_id,
-                "sku": o.sku,
-                "quantity": o.quantity,
-                "allocated": _pairs_to_list(o.allocated, "location_id"),
-                "backordered": o.backordered,
-                "split": o.split,
-            }
-            for o in e.lines
-        ],
-        "omitted_candidates": e.omitted_candidates,
-        "exclusion_counts": [{"reason": r.value, "count": n} for r, n in e.exclusion_counts],
-        "pickup_alternatives": list(e.pickup_alternatives),
-        "destination_source": e.destination_source.value if e.destination_source else None,
-    }
-
-
-def explanation_from_dict(data: dict[str, Any]) -> RoutingExplanation:
-    """Inverse of `explanation_to_dict`."""
-    return RoutingExplanation(
-        delivery_method=DeliveryMethod(data["delivery_method"]),
-        channel_id=data["channel_id"],
-        policy_source=data.get("policy_source", "global"),
-        criteria=tuple(CriterionWeight(RoutingCriterion(c["criterion"]), float(c["weight"])) for c in data.get("criteria", [])),
-        split_only_when_needed=bool(data.get("split_only_when_needed", True)),
-        max_splits=int(data.get("max_splits", 1)),
-        summary=data.get("summary", ""),
-        candidates=tuple(_candidate_from_dict(c) for c in data.get("candidates", [])),
-        decisions=tuple(
-            RoutingDecision(
-                step=int(d["step"]),
-                location_id=d["location_id"],
-                score=float(d["score"]),
-                allocated=_pairs_from_list(d.get("allocated", []), "line_id"),
-                runner_up_id=d.get("runner_up_id"),
-                runner_up_score=None if d.get("runner_up_score") is None else float(d["runner_up_score"]),
-                reason=d.get("reason", ""),
-            )
-            for d in data.get("decisions", [])
-        ),
-        lines=tuple(
-            LineOutcome(
-                line_id=o["line_id"],
-                sku=o["sku"],
-                quantity=int(o["quantity"]),
-                allocated=_pairs_from_list(o.get("allocated", []), "location_id"),
-                backordered=int(o.get("backordered", 0)),
-                split=bool(o.get("split", False)),
-            )
-            for o in data.get("lines", [])
-        ),
-        omitted_candidates=int(data.get("omitted_candidates", 0)),
-        exclusion_counts=tuple((ExclusionReason(x["reason"]), int(x["count"])) for x in data.get("exclusion_counts", [])),
-        pickup_alternatives=tuple(data.get("pickup_alternatives", [])),
-        destination_source=PointSource(data["destination_source"]) if data.get("destination_source") else None,
-    )
-
-
-def _pairs_to_list(pairs: tuple[tuple[str, int], ...], key: str) -> list[dict[str, Any]]:
-    return [{key: k, "quantity": q} for k, q in pairs]
-
-
-def _pairs_from_list(items: list[dict[str, Any]], key: str) -> tuple[tuple[str, int], ...]:
-    return tuple((item[key], int(item["quantity"])) for item in items)
-
-
-def _candidate_to_dict(c: ExplainedCandidate) -> dict[str, Any]:
-    return {
-        "location_id": c.location_id,
-        "location_name": c.location_name,
-        "location_kind": c.location_kind.value,
-        "priority": c.priority,
-        "distance_km": c.distance_km,
-        "outcome": c.outcome.value,
-        "exclusions": [r.value for r in c.exclusions],
-        "scores": [
-            {"criterion": s.criterion.value, "weight": s.weight, "raw": s.raw, "score": s.score, "weighted": s.weighted}
-            for s in c.scores
-        ],
-        "total_score": c.total_score,
-        "rank": c.rank,
-        "fills": [
-            {"line_id": f.line_id, "sku": f.sku, "wanted": f.wanted, "available": f.available, "fillable": f.fillable}
-            for f in c.fills
-        ],
-        "fills_all": c.fills_all,
-        "allocated": _pairs_to_list(c.allocated, "line_id"),
-        "note": c.note,
-    }
-
-
-def _candidate_from_dict(d: dict[str, Any]) -> ExplainedCandidate:
-    return ExplainedCandidate(
-        location_id=d["location_id"],
-        location_name=d.get("location_name", d["location_id"]),
-        location_kind=LocationKind(d["location_kind"]),
-        priority=int(d.get("priority", 0)),
-        distance_km=None if d.get("distance_km") is None else float(d["distance_km"]),
-        outcome=CandidateOutcome(d["outcome"]),
-        exclusions=tuple(ExclusionReason(r) for r in d.get("exclusions", [])),
-        scores=tuple(
-            CriterionScore(
-                criterion=RoutingCriterion(s["criterion"]),
-                weight=float(s["weight"]),
-                raw=float(s["raw"]),
-                score=float(s["score"]),
-                weighted=float(s["weighted"]),
-            )
-            for s in d.get("scores", [])
-        ),
-        total_score=None if d.get("total_score") is None else float(d["total_score"]),
-        rank=None if d.get("rank") is None else int(d["rank"]),
-        fills=tuple(
-            LineFill(
-                line_id=f["line_id"], sku=f["sku"], wanted=int(f["wanted"]), available=int(f["available"]), fillable=int(f["fillable"])
-            )
-            for f in d.get("fills", [])
-        ),
-        fills_all=bool(d.get("fills_all", False)),
-        allocated=_pairs_from_list(d.get("allocated", []), "line_id"),
-        note=d.get("note", ""),
-    )

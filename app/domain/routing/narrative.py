@@ -91,10 +91,7 @@ def explain(
             outcome, allocated, note = CandidateOutcome.CHOSEN, r.allocated, decisions[step - 1].reason
         elif out_of_splits and (leftover := sum(f.fillable for f in line_fills(location.id, lines, remaining, available))) > 0:
             outcome = CandidateOutcome.MAX_SPLITS_REACHED
-            note = (
-                f"Could supply {leftover} more unit(s), but the order already uses {len(rounds)} "
-                f"location(s) (maxSplits {max_locations})."
-            )
+            note = out_of_splits_note(leftover, len(rounds), max_locations)
         else:
             note = _not_needed_note(scored, rank, rounds, winners)
         listed.append(
@@ -192,9 +189,21 @@ def _tie_break(winner: ScoredCandidate, other: ScoredCandidate) -> str:
     return "tie broken by location id"
 
 
+def out_of_splits_note(leftover: int, used: int, max_locations: int) -> str:
+    return f"Could supply {leftover} more unit(s), but the order already uses {used} location(s) (maxSplits {max_locations})."
+
+
+NOTHING_LEFT_NOTE = "Eligible, but there was nothing left for it to supply."
+
+
+def supplied_by_others_note(rank: int, total: float, winners: str) -> str:
+    """The usual note of a candidate that was not needed (rebuilt from the stored figures on read)."""
+    return f"Ranked {rank} ({_SCORE.format(total)}); what it could supply came from {winners}."
+
+
 def _not_needed_note(scored: ScoredCandidate | None, rank: int | None, rounds: Sequence[Round], winners: str) -> str:
     if scored is None or rank is None:
-        return "Eligible, but there was nothing left for it to supply."
+        return NOTHING_LEFT_NOTE
     first = rounds[0]
     if first.preferred_single and scored.total > first.winner.total:
         return (
@@ -202,7 +211,7 @@ def _not_needed_note(scored: ScoredCandidate | None, rank: int | None, rounds: S
             f"({_SCORE.format(first.winner.total)}), but cannot fill the whole order alone and "
             f"{first.winner.location.id} can."
         )
-    return f"Ranked {rank} ({_SCORE.format(scored.total)}); what it could supply came from {winners}."
+    return supplied_by_others_note(rank, scored.total, winners)
 
 
 _PHRASES = {
@@ -232,6 +241,18 @@ def _excluded_note(
             parts.append(f"priority {location.priority} is below the minimum {policy.min_priority}")
         else:
             parts.append(_PHRASES[reason])
+    return _excluded_text(parts)
+
+
+def fixed_exclusion_note(reasons: Sequence[ExclusionReason]) -> str | None:
+    """The note of a candidate excluded only for reasons that need no figures (rebuilt on read);
+    None when one of them does (too far, below the minimum priority)."""
+    if not reasons or any(reason not in _PHRASES for reason in reasons):
+        return None
+    return _excluded_text([_PHRASES[reason] for reason in reasons])
+
+
+def _excluded_text(parts: Sequence[str]) -> str:
     return "Excluded: " + "; ".join(parts) + "."
 
 
