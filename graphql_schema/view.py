@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +16,10 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -52,7 +53,10 @@ from graphql_schema.http_answers import (
     request_error_status,
     response_media_type,
 )
+from graphql_schema.live_frames import send_live_frames
+from subscriptions import handover
 from subscriptions.backlog import send_backlog_of
+from subscriptions.handover import HandoverSlot
 
 if TYPE_CHECKING:
     from subscriptions.realtime import Realtime
@@ -141,11 +145,29 @@ class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             write_access(access, started=started, status=None)
 
     async def _send_result_stream(self, operation: Operation[Context, None], result_source: Any) -> None:
-        async with aclosing(_refusals_as_errors(result_source)) as results:
+        """Results the ordinary way until the subscription, live, hands its events over; then
+        frames around payloads shared by alike subscriptions (graphql_schema/live_frames.py)."""
+        realtime = self.context.realtime
+        ws = getattr(self.websocket, "ws", None)
+        slot = HandoverSlot() if realtime is not None and ws is not None else None
+        handover.offered.set(slot)  # this operation's own task: its context is its own
+        async with aclosing(_refusals_as_errors(result_source, slot)) as results:
             await super()._send_result_stream(operation, results)
+        if slot is not None and slot.taken is not None:
+            await send_live_frames(operation, slot, realtime.shared_results, _text_sender(ws), self.view.encode_json)
 
 
-async def _refusals_as_errors(results: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+def _text_sender(ws: WebSocket) -> Callable[[str], Awaitable[None]]:
+    async def send_text(text: str) -> None:
+        try:
+            await ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+    return send_text
+
+
+async def _refusals_as_errors(results: AsyncIterator[Any], slot: HandoverSlot | None = None) -> AsyncGenerator[Any, None]:
     """A subscription refused before its first event (no credential, a bad one, outside the
     caller's scope, over its budget) ends with the protocol's `error` message for that operation,
     as graphql-transport-ws prescribes for errors before execution starts — not with a `next`
@@ -165,6 +187,8 @@ async def _refusals_as_errors(results: AsyncIterator[Any]) -> AsyncGenerator[Any
         ):
             result = PreExecutionError(data=None, errors=errors, extensions=result.extensions)
         first = False
+        if slot is not None:
+            slot.sent(result)
         yield result
 
 
