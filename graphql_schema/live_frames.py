@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from typing import Any, Protocol
 
 from graphql import GraphQLError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
 from app.access_log import note_error_code
 from app.domain.errors import DomainError
@@ -45,22 +44,36 @@ def scope_key(principal: Principal | None) -> Hashable:
     return (principal.role, tuple(sorted(principal.location_ids)), principal.channel_id, principal.customer_id)
 
 
-def group_key(operation: Operation[Any, Any], principal: Principal | None) -> Hashable:
+class LiveOperation(Protocol):
+    id: str
+    query: str
+    operation_name: str | None
+    variables: dict[str, object] | None
+
+
+def group_key(operation: LiveOperation, principal: Principal | None) -> Hashable:
     variables = json.dumps(operation.variables or {}, sort_keys=True, separators=(",", ":"), default=repr)
     return (operation.query, operation.operation_name, variables, scope_key(principal))
 
 
-async def send_live_frames(
-    operation: Operation[Any, Any], slot: HandoverSlot, shared: SharedResults, send_text: SendText, encode: Callable[[Any], str]
+async def send_live_frames(  # noqa: PLR0917
+    operation: LiveOperation,
+    slot: HandoverSlot,
+    shared: SharedResults,
+    send_text: SendText,
+    encode: Callable[[Any], str],
+    kind: str = "next",
 ) -> None:
     """Until the subscriber falls too far behind (a final `next` with the typed error) or the
-    operation is cancelled (`complete` from the client, the connection closing)."""
+    operation is cancelled (`complete` from the client, the connection closing). `kind`: the
+    protocol's result message, `next` (graphql-transport-ws) or `data` (legacy graphql-ws)."""
     live = slot.taken
     assert live is not None
     executor = slot.executor
     context = executor.context_value
     group = group_key(operation, getattr(context, "principal", None))
-    head = '{"id":' + encode(operation.id) + ',"type":"next","payload":{"data":'
+    frame = _Frame(operation.id, kind, slot.extensions, encode)
+    head = '{"id":' + encode(operation.id) + ',"type":"' + kind + '","payload":{"data":'
     extensions = slot.extensions
     tail = ',"extensions":' + encode(extensions) + "}}" if extensions else "}}"
     shared.senders += 1
@@ -69,7 +82,7 @@ async def send_live_frames(
             try:
                 event = await live.events.next()
             except DomainError as exc:
-                await _send_error(operation, as_graphql_error(exc), extensions, send_text, encode)
+                await _send_error(frame, as_graphql_error(exc), send_text)
                 return
             value = None
 
@@ -82,7 +95,7 @@ async def send_live_frames(
             if data is not None:
                 await send_text(head + data + tail)
             else:
-                await _send_own(operation, executor, live, event, value, extensions, send_text, encode)
+                await _send_own(frame, executor, live, event, value, send_text)
     finally:
         shared.senders -= 1
         live.close()
@@ -97,15 +110,25 @@ async def _execute(executor: Any, live: LiveHandover, event: Any) -> Any:
     return result
 
 
+class _Frame:
+    """A whole result message for the rare results not shared: an error, a result with errors."""
+
+    __slots__ = ("encode", "extensions", "id", "kind")
+
+    def __init__(self, id: str, kind: str, extensions: dict[str, Any] | None, encode: Callable[[Any], str]):
+        self.id, self.kind, self.extensions, self.encode = id, kind, extensions, encode
+
+    def text(self, data: Any, errors: list[GraphQLError]) -> str:
+        payload: dict[str, Any] = {"data": data}
+        if errors:
+            payload["errors"] = [error.formatted for error in errors]
+        if self.extensions:
+            payload["extensions"] = self.extensions
+        return self.encode({"id": self.id, "type": self.kind, "payload": payload})
+
+
 async def _send_own(  # noqa: PLR0917
-    operation: Operation[Any, Any],
-    executor: Any,
-    live: LiveHandover,
-    event: Any,
-    result: Any,
-    extensions: dict[str, Any] | None,
-    send_text: SendText,
-    encode: Callable[[Any], str],
+    frame: _Frame, executor: Any, live: LiveHandover, event: Any, result: Any, send_text: SendText
 ) -> None:
     """A result with errors: this subscriber's own, logged and masked as Strawberry's pipeline does."""
     if result is None:  # computed by another subscriber of the group: run it again for this one
@@ -116,25 +139,11 @@ async def _send_own(  # noqa: PLR0917
         request_id = getattr(executor.context_value, "request_id", None)
         errors = [client_error(error, request_id) for error in errors]
         note_error_code(code_of(errors[0]))
-    payload: dict[str, Any] = {"data": result.data}
-    if errors:
-        payload["errors"] = [error.formatted for error in errors]
-    if extensions:
-        payload["extensions"] = extensions
-    await send_text(encode({"id": operation.id, "type": "next", "payload": payload}))
+    await send_text(frame.text(result.data, errors))
 
 
-async def _send_error(
-    operation: Operation[Any, Any],
-    error: GraphQLError,
-    extensions: dict[str, Any] | None,
-    send_text: SendText,
-    encode: Callable[[Any], str],
-) -> None:
-    """The typed error that ends the stream, as a `next` (the handler sends `complete` after it)."""
+async def _send_error(frame: _Frame, error: GraphQLError, send_text: SendText) -> None:
+    """The typed error that ends the stream, as a result (the handler sends `complete` after it)."""
     log_errors([error])
     note_error_code(code_of(error))
-    payload: dict[str, Any] = {"data": None, "errors": [error.formatted]}
-    if extensions:
-        payload["extensions"] = extensions
-    await send_text(encode({"id": operation.id, "type": "next", "payload": payload}))
+    await send_text(frame.text(None, [error]))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
+from dataclasses import dataclass
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -157,6 +160,52 @@ class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await send_live_frames(operation, slot, realtime.shared_results, _text_sender(ws), self.view.encode_json)
 
 
+@dataclass(frozen=True, slots=True)
+class _LegacyOperation:
+    id: str
+    query: str
+    operation_name: str | None
+    variables: dict[str, object] | None
+
+
+class LiveGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """The legacy graphql-ws protocol (`OMS_LEGACY_GRAPHQL_WS`) with the same handover of live
+    events as graphql-transport-ws, sent as `data` messages. Strawberry sends `complete` from the
+    operation's own task once its stream ends: a handed-over subscription's frames go first."""
+
+    async def handle_async_results(
+        self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
+    ) -> None:
+        realtime, ws = self.context.realtime, getattr(self.websocket, "ws", None)
+        slot = HandoverSlot() if realtime is not None and ws is not None else None
+        handover.offered.set(slot)  # the operation's own task
+        _legacy_operation.set(_LegacyOperation(operation_id, query, operation_name, variables))
+        await super().handle_async_results(operation_id, query, operation_name, variables)
+
+    async def send_data_message(self, execution_result: ExecutionResult, operation_id: str) -> None:
+        slot = handover.offered.get()
+        if slot is not None:
+            slot.sent(execution_result)
+        await super().send_data_message(execution_result, operation_id)
+
+    async def send_message(self, message: Any) -> None:
+        slot = handover.offered.get()
+        operation = _legacy_operation.get()
+        if (
+            message.get("type") == "complete" and slot is not None and slot.taken is not None
+            and operation is not None and message.get("id") == operation.id
+        ):
+            handover.offered.set(None)  # once: a cancellation meanwhile sends `complete` again
+            realtime = self.context.realtime
+            assert realtime is not None
+            sender = _text_sender(self.websocket.ws)  # type: ignore[attr-defined]
+            await send_live_frames(operation, slot, realtime.shared_results, sender, self.view.encode_json, kind="data")
+        await super().send_message(message)
+
+
+_legacy_operation: contextvars.ContextVar[_LegacyOperation | None] = contextvars.ContextVar("oms_legacy_operation", default=None)
+
+
 def _text_sender(ws: WebSocket) -> Callable[[str], Awaitable[None]]:
     async def send_text(text: str) -> None:
         try:
@@ -236,6 +285,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         self.db_timeout_seconds = db_timeout_seconds
         # GraphiQL from this app's own assets (app/dashboard_page.py) instead of Strawberry's CDN page.
         self.ide_page = ide_page
+        self.graphql_ws_handler_class = LiveGraphQLWSHandler  # type: ignore[assignment]
         self.graphql_transport_ws_handler_class = type(  # type: ignore[assignment]
             "HeartbeatTransportWSHandler", (HeartbeatTransportWSHandler,), {"heartbeat_seconds": ws_heartbeat_seconds}
         )

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+
+import websockets
 
 from app.domain.principals import Role
 from app.services.container import Services
@@ -121,3 +124,47 @@ async def test_a_subscriber_computing_a_shared_result_can_go_away() -> None:
     first.cancel()
     assert await second == '{"mine":true}'
     assert first.cancelled()
+
+
+async def test_the_legacy_protocol_gets_the_same_shared_results_as_data_messages(
+    world: World, settings: Settings, services: Services, mongo
+) -> None:
+    placed = await world.placed_order()
+    _, token = await services.auth.create_api_key(name="old-app", role=Role.ADMIN)
+    query = "subscription($o: ID) { orderUpdated(orderId: $o) { cursor event { payload } } }"
+    async with (
+        serve(realtime_settings(settings, legacy_graphql_ws=True)) as server,
+        websockets.connect(server.ws_url, subprotocols=["graphql-ws"]) as ws,  # type: ignore[list-item]
+        GraphQLWs.connect(server.ws_url, token) as current,
+    ):
+
+        async def receive() -> dict:  # type: ignore[type-arg]
+            while True:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                if message["type"] != "ka":
+                    return message
+
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        assert (await receive())["type"] == "connection_ack"
+        variables = {"o": gid("Order", placed.id)}
+        await ws.send(json.dumps({"id": "old", "type": "start", "payload": {"query": query, "variables": variables}}))
+        await current.subscribe(query, variables)
+        await server.subscribed(2)
+        shared: SharedResults = server.realtime.shared_results
+        await append(mongo, order_event(placed, step=0))
+        assert (await receive())["payload"]["data"]["orderUpdated"]["event"]["payload"] == {"step": 0}
+        await current.next_data("orderUpdated")
+        await until(lambda: shared.senders == 2, "both subscriptions sent by their connections")
+        executions = shared.executions
+
+        for step in (1, 2):
+            await append(mongo, order_event(placed, step=step))
+        old = [await receive() for _ in range(2)]
+        new = await current.take("orderUpdated", 2)
+        assert [m["type"] for m in old] == ["data", "data"] and {m["id"] for m in old} == {"old"}
+        assert [m["payload"]["data"]["orderUpdated"] for m in old] == new
+        assert [n["event"]["payload"]["step"] for n in new] == [1, 2]
+        # Same document, variables and scope over either protocol: one execution per event.
+        assert shared.executions - executions == 2
+        await ws.send(json.dumps({"id": "old", "type": "stop"}))
+        assert await receive() == {"type": "complete", "id": "old"}
