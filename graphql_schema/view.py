@@ -98,10 +98,13 @@ def credential_from_params(params: Mapping[str, Any]) -> str | None:
 class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with server pings: idle mobile connections stay open through NATs and
     proxies, and a client can tell a dead link from a quiet one. (Strawberry's keep_alive only
-    covers the legacy graphql-ws protocol.)"""
+    covers the legacy graphql-ws protocol.) Only quiet connections are pinged: a message sent
+    within the interval already tells both, and with thousands of subscribers the pings of busy
+    connections cost the process as much CPU as their events."""
 
     heartbeat_seconds: float = 15.0
     _heartbeat: asyncio.Task[None] | None = None
+    _last_sent: float = 0.0
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
@@ -119,8 +122,23 @@ class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def _beat(self) -> None:
         with contextlib.suppress(Exception):
             while True:
-                await asyncio.sleep(self.heartbeat_seconds)
+                quiet_for = time.monotonic() - self._last_sent
+                if quiet_for < self.heartbeat_seconds:
+                    await asyncio.sleep(self.heartbeat_seconds - quiet_for)
+                    continue
                 await self.send_message({"type": "ping"})
+
+    async def send_message(self, message: Any) -> None:
+        self._last_sent = time.monotonic()
+        await super().send_message(message)
+
+    async def _send_text(self, text: str) -> None:
+        """A live frame (graphql_schema/live_frames.py), bypassing the JSON encoding of send_message."""
+        self._last_sent = time.monotonic()
+        try:
+            await self.websocket.ws.send_text(text)  # type: ignore[attr-defined]
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
     async def shutdown(self) -> None:
         if self._heartbeat is not None:
@@ -157,7 +175,7 @@ class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         async with aclosing(_refusals_as_errors(result_source, slot)) as results:
             await super()._send_result_stream(operation, results)
         if slot is not None and slot.taken is not None:
-            await send_live_frames(operation, slot, realtime.shared_results, _text_sender(ws), self.view.encode_json)
+            await send_live_frames(operation, slot, realtime.shared_results, self._send_text, self.view.encode_json)
 
 
 @dataclass(frozen=True, slots=True)
