@@ -19,7 +19,7 @@ their sub-selection when the value is of the type's own class, which that check 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Sequence
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -45,6 +45,7 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.fields.resolver import StrawberryResolver
 
 from app.tracing import traced_field
+from subscriptions import handover
 
 _STANDARD = object()  # "take the standard path"
 
@@ -187,6 +188,15 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._fast_path = not (self.middleware_manager and self.middleware_manager.middlewares)
         # Root fields get a span each when tracing is on (app/tracing.py); None otherwise.
         self._tracer = getattr(self.context_value, "tracer", None)
+
+    def cancellable_iterable(self, iterable: AsyncIterable[Any]) -> AsyncIterable[Any]:
+        """Called once, as a subscription's event stream starts: the operation's executor is what
+        runs each live event's selection once the connection takes the events over
+        (subscriptions/handover.py, graphql_schema/live_frames.py)."""
+        slot = handover.offered.get()
+        if slot is not None:
+            slot.executor = self
+        return super().cancellable_iterable(iterable)
 
     def build_per_event_executor(self, payload: Any) -> OmsExecutionContext:
         """Each subscription event with a memo of its own. graphql-core 3.3.2 copies the executor

@@ -35,6 +35,12 @@ def release_stream_result(execution: ExecutionContext, result: Any) -> None:
     _release_loaders(execution.context)
 
 
+def release_after_event(context: Any, errors: Iterable[GraphQLError] | None) -> None:
+    """After each live event a connection sends itself (graphql_schema/live_frames.py)."""
+    _forget_tracebacks(errors or ())
+    _release_loaders(context)
+
+
 def _forget_tracebacks(errors: Iterable[GraphQLError]) -> None:
     for error in errors:
         error.__traceback__ = None

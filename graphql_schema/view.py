@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,14 +18,16 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -52,7 +56,10 @@ from graphql_schema.http_answers import (
     request_error_status,
     response_media_type,
 )
+from graphql_schema.live_frames import send_live_frames
+from subscriptions import handover
 from subscriptions.backlog import send_backlog_of
+from subscriptions.handover import HandoverSlot
 
 if TYPE_CHECKING:
     from subscriptions.realtime import Realtime
@@ -91,10 +98,13 @@ def credential_from_params(params: Mapping[str, Any]) -> str | None:
 class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with server pings: idle mobile connections stay open through NATs and
     proxies, and a client can tell a dead link from a quiet one. (Strawberry's keep_alive only
-    covers the legacy graphql-ws protocol.)"""
+    covers the legacy graphql-ws protocol.) Only quiet connections are pinged: a message sent
+    within the interval already tells both, and with thousands of subscribers the pings of busy
+    connections cost the process as much CPU as their events."""
 
     heartbeat_seconds: float = 15.0
     _heartbeat: asyncio.Task[None] | None = None
+    _last_sent: float = 0.0
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
@@ -112,8 +122,23 @@ class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def _beat(self) -> None:
         with contextlib.suppress(Exception):
             while True:
-                await asyncio.sleep(self.heartbeat_seconds)
+                quiet_for = time.monotonic() - self._last_sent
+                if quiet_for < self.heartbeat_seconds:
+                    await asyncio.sleep(self.heartbeat_seconds - quiet_for)
+                    continue
                 await self.send_message({"type": "ping"})
+
+    async def send_message(self, message: Any) -> None:
+        self._last_sent = time.monotonic()
+        await super().send_message(message)
+
+    async def _send_text(self, text: str) -> None:
+        """A live frame (graphql_schema/live_frames.py), bypassing the JSON encoding of send_message."""
+        self._last_sent = time.monotonic()
+        try:
+            await self.websocket.ws.send_text(text)  # type: ignore[attr-defined]
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
     async def shutdown(self) -> None:
         if self._heartbeat is not None:
@@ -141,11 +166,75 @@ class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             write_access(access, started=started, status=None)
 
     async def _send_result_stream(self, operation: Operation[Context, None], result_source: Any) -> None:
-        async with aclosing(_refusals_as_errors(result_source)) as results:
+        """Results the ordinary way until the subscription, live, hands its events over; then
+        frames around payloads shared by alike subscriptions (graphql_schema/live_frames.py)."""
+        realtime = self.context.realtime
+        ws = getattr(self.websocket, "ws", None)
+        slot = HandoverSlot() if realtime is not None and ws is not None else None
+        handover.offered.set(slot)  # this operation's own task: its context is its own
+        async with aclosing(_refusals_as_errors(result_source, slot)) as results:
             await super()._send_result_stream(operation, results)
+        if slot is not None and slot.taken is not None:
+            await send_live_frames(operation, slot, realtime.shared_results, self._send_text, self.view.encode_json)
 
 
-async def _refusals_as_errors(results: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+@dataclass(frozen=True, slots=True)
+class _LegacyOperation:
+    id: str
+    query: str
+    operation_name: str | None
+    variables: dict[str, object] | None
+
+
+class LiveGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """The legacy graphql-ws protocol (`OMS_LEGACY_GRAPHQL_WS`) with the same handover of live
+    events as graphql-transport-ws, sent as `data` messages. Strawberry sends `complete` from the
+    operation's own task once its stream ends: a handed-over subscription's frames go first."""
+
+    async def handle_async_results(
+        self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
+    ) -> None:
+        realtime, ws = self.context.realtime, getattr(self.websocket, "ws", None)
+        slot = HandoverSlot() if realtime is not None and ws is not None else None
+        handover.offered.set(slot)  # the operation's own task
+        _legacy_operation.set(_LegacyOperation(operation_id, query, operation_name, variables))
+        await super().handle_async_results(operation_id, query, operation_name, variables)
+
+    async def send_data_message(self, execution_result: ExecutionResult, operation_id: str) -> None:
+        slot = handover.offered.get()
+        if slot is not None:
+            slot.sent(execution_result)
+        await super().send_data_message(execution_result, operation_id)
+
+    async def send_message(self, message: Any) -> None:
+        slot = handover.offered.get()
+        operation = _legacy_operation.get()
+        if (
+            message.get("type") == "complete" and slot is not None and slot.taken is not None
+            and operation is not None and message.get("id") == operation.id
+        ):
+            handover.offered.set(None)  # once: a cancellation meanwhile sends `complete` again
+            realtime = self.context.realtime
+            assert realtime is not None
+            sender = _text_sender(self.websocket.ws)  # type: ignore[attr-defined]
+            await send_live_frames(operation, slot, realtime.shared_results, sender, self.view.encode_json, kind="data")
+        await super().send_message(message)
+
+
+_legacy_operation: contextvars.ContextVar[_LegacyOperation | None] = contextvars.ContextVar("oms_legacy_operation", default=None)
+
+
+def _text_sender(ws: WebSocket) -> Callable[[str], Awaitable[None]]:
+    async def send_text(text: str) -> None:
+        try:
+            await ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+    return send_text
+
+
+async def _refusals_as_errors(results: AsyncIterator[Any], slot: HandoverSlot | None = None) -> AsyncGenerator[Any, None]:
     """A subscription refused before its first event (no credential, a bad one, outside the
     caller's scope, over its budget) ends with the protocol's `error` message for that operation,
     as graphql-transport-ws prescribes for errors before execution starts — not with a `next`
@@ -165,6 +254,8 @@ async def _refusals_as_errors(results: AsyncIterator[Any]) -> AsyncGenerator[Any
         ):
             result = PreExecutionError(data=None, errors=errors, extensions=result.extensions)
         first = False
+        if slot is not None:
+            slot.sent(result)
         yield result
 
 
@@ -212,6 +303,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         self.db_timeout_seconds = db_timeout_seconds
         # GraphiQL from this app's own assets (app/dashboard_page.py) instead of Strawberry's CDN page.
         self.ide_page = ide_page
+        self.graphql_ws_handler_class = LiveGraphQLWSHandler  # type: ignore[assignment]
         self.graphql_transport_ws_handler_class = type(  # type: ignore[assignment]
             "HeartbeatTransportWSHandler", (HeartbeatTransportWSHandler,), {"heartbeat_seconds": ws_heartbeat_seconds}
         )

@@ -53,5 +53,5 @@ async def case_updated(
             and (not wanted_priorities or payload.get("priority") in wanted_priorities)
         )
 
-    async for event in live(info, scope, after, also=matches):
-        yield CaseUpdate.from_domain(event)
+    async for update in live(info, scope, after, CaseUpdate.from_domain, also=matches):
+        yield update

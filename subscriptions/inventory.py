@@ -41,8 +41,8 @@ async def stock_level_changed(
         )
         return info.context.services.events.scoped_stock(principal, selection, intersect=near is not None)
 
-    async for event in live(info, scope, after):
-        yield StockLevelUpdate.from_domain(event)
+    async for update in live(info, scope, after, StockLevelUpdate.from_domain):
+        yield update
 
 
 async def low_stock_alerts(
@@ -52,5 +52,5 @@ async def low_stock_alerts(
         selection = EventFilter(types=frozenset({STOCK_LEVEL_CHANGED}), location_ids=_bounded(location_ids, "locationIds"))
         return info.context.services.events.scoped_stock(principal, selection)
 
-    async for event in live(info, scope, after, also=crossed_reorder_point):
-        yield LowStockAlert.from_domain(event)
+    async for update in live(info, scope, after, LowStockAlert.from_domain, also=crossed_reorder_point):
+        yield update

@@ -34,8 +34,8 @@ async def order_updated(
     async def scope(principal: Principal) -> EventFilter:
         return await info.context.services.events.scoped(principal, selection)
 
-    async for event in live(info, scope, after):
-        yield OrderUpdate.from_domain(event)
+    async for update in live(info, scope, after, OrderUpdate.from_domain):
+        yield update
 
 
 async def shipment_tracking(
@@ -48,5 +48,5 @@ async def shipment_tracking(
     async def scope(principal: Principal) -> EventFilter:
         return await info.context.services.events.scoped(principal, selection)
 
-    async for event in live(info, scope, after):
-        yield ShipmentUpdate.from_domain(event)
+    async for update in live(info, scope, after, ShipmentUpdate.from_domain):
+        yield update

@@ -25,6 +25,7 @@ from subscriptions.local_broker import SCHEME as LOCAL_BROKER_SCHEME
 from subscriptions.local_broker import broker_group
 from subscriptions.local_broker_backend import LocalBrokerBackend
 from subscriptions.redis_backend import RedisPubSubBackend
+from subscriptions.shared_results import SharedResults
 
 log = logging.getLogger("oms.realtime")
 
@@ -67,6 +68,8 @@ class Realtime:
             queue_size=options.subscriber_queue_size,
             tail_check_seconds=options.tail_check_seconds,
         )
+        # Live results computed once per event for every alike subscription (graphql_schema/live_frames.py).
+        self.shared_results = SharedResults()
         self.dashboard = DashboardFeed(services.dashboard, self.hub, interval=options.dashboard_interval_seconds)
         self.sequencer: Sequencer | None = None
         self._sequencer_task: asyncio.Task[None] | None = None

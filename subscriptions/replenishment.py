@@ -34,5 +34,5 @@ async def purchase_order_updated(
     def only_followed(event: DomainEvent) -> bool:
         return event.aggregate_id == followed
 
-    async for event in live(info, scope, after, also=only_followed if followed else None):
-        yield PurchaseOrderUpdate.from_domain(event)
+    async for update in live(info, scope, after, PurchaseOrderUpdate.from_domain, also=only_followed if followed else None):
+        yield update

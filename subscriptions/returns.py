@@ -41,5 +41,5 @@ async def return_updated(
     def only_followed(event: DomainEvent) -> bool:
         return event.aggregate_id == followed
 
-    async for event in live(info, scope, after, also=only_followed if followed else None):
-        yield ReturnUpdate.from_domain(event)
+    async for update in live(info, scope, after, ReturnUpdate.from_domain, also=only_followed if followed else None):
+        yield update

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 from graphql import GraphQLError
 
@@ -30,8 +31,11 @@ from app.domain.events import DomainEvent, EventFilter, parse_cursor
 from app.domain.principals import Principal
 from graphql_schema.context import Context, Info
 from app.services.events import EventService
+from subscriptions import handover
 from subscriptions.backlog import SendBacklog
 from subscriptions.hub import EventHub, Feed
+
+T = TypeVar("T")
 
 
 async def events_after(
@@ -42,15 +46,18 @@ async def events_after(
     *,
     also: Callable[[DomainEvent], bool] | None = None,
     send_limit: SendLimit | None = None,
+    hand_over: Callable[[LiveEvents], bool] | None = None,
 ) -> AsyncIterator[DomainEvent]:
-    """`selection` must already be scoped to the caller. `also` narrows further, beyond what the log can index."""
+    """`selection` must already be scoped to the caller. `also` narrows further, beyond what the log can index.
+    `hand_over`, asked before each live event, may take the live events (and their feed) over: the
+    stream ends then (subscriptions/handover.py)."""
     cursor = parse_cursor(after)
     accepts = (lambda e: selection.matches(e) and also(e)) if also else selection.matches
 
     def subscribe() -> Feed:
         return hub.subscribe(accepts, order_ids=selection.order_ids)
 
-    feed = subscribe()
+    feed: Feed | None = subscribe()
     try:
         last = cursor
         if cursor is not None:
@@ -73,19 +80,45 @@ async def events_after(
                             await send_limit.room()
                         metrics.EVENTS_DELIVERED.inc()
                         yield event
+        live_events = LiveEvents(feed, last, send_limit)
+        while True:
+            if hand_over is not None and hand_over(live_events):
+                feed = None  # the taker closes it
+                return
+            yield await live_events.next()
+    finally:
+        if feed is not None:
+            feed.close()
+
+
+class LiveEvents:
+    """A subscription's live phase: its feed in seq order, after what the replay sent, each event
+    waiting for room under the connection's send limit."""
+
+    __slots__ = ("_feed", "_last", "_send_limit")
+
+    def __init__(self, feed: Feed, last: int | None, send_limit: SendLimit | None):
+        self._feed = feed
+        self._last = last
+        self._send_limit = send_limit
+
+    async def next(self) -> DomainEvent:
+        """The next event; SubscriberTooSlow once the subscriber fell too far behind."""
+        feed = self._feed
         while True:
             event = await feed.next()
-            if last is not None and (event.seq or 0) <= last:
+            if self._last is not None and (event.seq or 0) <= self._last:
                 continue
-            if send_limit is not None and not await send_limit.room(feed):
+            if self._send_limit is not None and not await self._send_limit.room(feed):
                 raise feed.too_slow()
-            last = event.seq
-            feed.delivered(last or 0)
+            self._last = event.seq
+            feed.delivered(self._last or 0)
             metrics.EVENTS_DELIVERED.inc()
             metrics.observe_lag(event.at)
-            yield event
-    finally:
-        feed.close()
+            return event
+
+    def close(self) -> None:
+        self._feed.close()
 
 
 class SendLimit:
@@ -140,13 +173,24 @@ async def live(
     info: Info,
     scope: Callable[[Principal], Awaitable[EventFilter]],
     after: str | None,
+    present: Callable[[DomainEvent], T],
     *,
     also: Callable[[DomainEvent], bool] | None = None,
-) -> AsyncIterator[DomainEvent]:
-    """A subscription's events for the connection's principal: scoped, resumable, typed errors."""
+) -> AsyncIterator[T]:
+    """A subscription's events for the connection's principal, each as `present` makes it the
+    subscription's type: scoped, resumable, typed errors. Once live, the connection may take the
+    events over and send them itself (subscriptions/handover.py); this stream ends then."""
     context = info.context
     active = metrics.SUBSCRIPTIONS.labels(info.field_name)
     active.inc()
+    slot = handover.offered.get()
+    handed_over = False
+
+    def hand_over(events: LiveEvents) -> bool:
+        nonlocal handed_over
+        handed_over = slot is not None and slot.take(handover.LiveHandover(events, present, active.dec))
+        return handed_over
+
     try:
         if context.principal is None:
             raise Unauthenticated("Authentication required: send a credential in connection_init.")
@@ -154,9 +198,14 @@ async def live(
             raise Conflict("live events are not available on this server")
         selection = await scope(context.principal)
         hub, events = context.realtime.hub, context.services.events
-        async for event in events_after(hub, events, selection, after, also=also, send_limit=SendLimit.of(context)):
-            yield event
+        stream = events_after(
+            hub, events, selection, after, also=also, send_limit=SendLimit.of(context),
+            hand_over=hand_over if slot is not None else None,
+        )
+        async for event in stream:
+            yield present(event)
     except DomainError as exc:
         raise as_graphql_error(exc) from None
     finally:
-        active.dec()
+        if not handed_over:
+            active.dec()
