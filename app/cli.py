@@ -285,13 +285,14 @@ def _worker_count(settings: Settings, requested: int | None) -> int:
 
 
 def _serve_workers(uri: str, host: str, port: int, workers: int, stack: contextlib.ExitStack) -> None:
-    """N uvicorn workers sharing one listening socket; this process only supervises them (uvicorn
-    restarts a worker that dies) and keeps the embedded mongod, which is started once, here.
+    """N uvicorn workers on one port, each with its own listening socket (app/worker_sockets.py);
+    this process only supervises them (uvicorn restarts a worker that dies) and keeps the embedded
+    mongod, which is started once, here.
     Each worker is a whole instance of the app: the sequencer lease, the scheduler's leases, the
     client budgets and the instance watch already work across processes through MongoDB."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
+    from app import worker_sockets
     from app.worker_process import WORKER_MONGODB_URI
 
     os.environ[WORKER_MONGODB_URI] = uri
@@ -314,7 +315,7 @@ def _serve_workers(uri: str, host: str, port: int, workers: int, stack: contextl
     print(f"OMS GraphQL on http://{config.host}:{config.port}/graphql ({workers} workers)", file=sys.stderr)
     # Multiprocess handles SIGINT/SIGTERM itself: it stops the workers, then returns here so the
     # embedded mongod and the data directory's lock are released as in a single-process serve.
-    Multiprocess(config, sockets=[config.bind_socket()]).run()
+    worker_sockets.serve(config)
 
 
 def _local_broker(settings: Settings, stack: contextlib.ExitStack) -> None:

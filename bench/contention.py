@@ -171,8 +171,8 @@ def _together(results: list[RunResult], rounds: list[dict[str, Any]]) -> dict[st
         "invariant_reserved_equals_open_allocations": all(r["invariant_reserved_equals_open_allocations"] for r in rounds),
         "during": {name: sum(r["during"][name] for r in rounds) for name in COUNTERS},
         "per_worker_requests": [sorted((w["requests"] for w in r["per_worker"].values()), reverse=True) for r in rounds],
-        # The kernel hands each kept-alive client connection to one worker, and a worker's event loop
-        # accepts every connection pending when it wakes: 1.0 means one worker served the whole round.
+        # Each kept-alive client connection stays with the worker the kernel gave it to (spread by
+        # SO_REUSEPORT, app/worker_sockets.py): 1.0 would mean one worker served the whole round.
         "busiest_worker_share": max(
             (max(w["requests"] for w in r["per_worker"].values()) / sum(w["requests"] for w in r["per_worker"].values())
              for r in rounds if r["per_worker"]),

@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -278,3 +279,57 @@ def test_the_worker_count_is_the_option_else_oms_workers_else_the_cores_in_produ
     assert _worker_count(Settings.from_env({"OMS_WORKERS": "3"}), 2) == 2
     with pytest.raises(SystemExit, match="1 or more"):
         _worker_count(Settings.from_env({}), 0)
+
+
+async def test_each_worker_listens_on_its_own_socket_and_a_burst_of_connections_reaches_both(
+    settings: Settings, mongo: Mongo, tmp_path: Path
+) -> None:
+    async with WorkersServer(settings, tmp_path / "serve.log") as server:
+        pids = await server.wait_workers(mongo)
+
+        # Each worker listens on a socket of its own on the port; the supervisor listens on none
+        assert sorted(_listeners(server.port).values()) == pids
+
+        # When 64 clients connect at once, before either worker accepts any (a balancer's pool
+        # opening), and each then asks on its own connection
+        connections = [socket.create_connection(("127.0.0.1", server.port), timeout=60) for _ in range(64)]
+        try:
+            answered_by = await asyncio.gather(*(asyncio.to_thread(_served_on, c) for c in connections))
+        finally:
+            for connection in connections:
+                connection.close()
+
+    # Then the kernel spread them over both workers (with one shared socket the first worker to
+    # wake accepted most of a burst, and kept those clients for good)
+    shares = sorted(answered_by.count(worker) for worker in set(answered_by))
+    assert len(shares) == 2 and shares[0] >= 16, shares
+
+
+def _listeners(port: int) -> dict[int, int]:
+    """The listening TCP sockets on `port` (socket inode → the pid holding it)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                inodes.add(int(fields[9]))
+    holders = {}
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+                holders[int(target[8:-1])] = int(fd.parts[2])
+    return holders
+
+
+def _served_on(connection: socket.socket) -> str:
+    """The answering worker's request-id prefix, for a GET /healthz sent on `connection`."""
+    connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: oms\r\nConnection: close\r\n\r\n")
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        assert chunk, received
+        received += chunk
+    headers = received.split(b"\r\n\r\n", 1)[0].decode().lower().splitlines()
+    request_id = next(line.split(":", 1)[1].strip() for line in headers if line.startswith("x-request-id:"))
+    return request_id[:16]
