@@ -158,35 +158,46 @@ def main() -> None:
         (f"SKU-{rng.randint(1, args.skus):05d}", city[3] + rng.uniform(-0.1, 0.1), city[4] + rng.uniform(-0.1, 0.1))
         for city in (rng.choice(CITIES[: max(1, args.locations // 2)]) for _ in range(args.requests))
     ]
-    samples: dict[str, list[float]] = {"raw": [], "api": [], "floor": [], "raw_names": [], "api_names": []}
+    samples: dict[str, list[float]] = {"raw": [], "api": [], "api_standard": [], "floor": [], "raw_names": [], "api_names": []}
     round_ratios = []
     non_empty = 0
     load_start = os.getloadavg()
     with mongodb() as uri:
         token = asyncio.run(_prepare(uri, SeedSize(locations=args.locations, skus=args.skus, customers=50, orders=0)))
-        with server(uri, DATABASE) as (base, pid), _floor_server(uri) as floor_base, asyncio.Runner() as runner:
+        with (
+            server(uri, DATABASE) as (base, pid),
+            # The same server with every operation on Strawberry's standard path (OMS_GRAPHQL_FAST_PATH
+            # off): what the fast path for prepared operations (graphql_schema/fast_path.py) saves.
+            server(uri, DATABASE, env={"OMS_GRAPHQL_FAST_PATH": "false"}, label="standard-path server") as (standard_base, _),
+            _floor_server(uri) as floor_base,
+            asyncio.Runner() as runner,
+        ):
             client = connect(uri)
             db = client[DATABASE]
             api = _Api(base, token)
             floor = _Api(floor_base, token)
+            standard = _Api(standard_base, token)
             rss_before = rss_mb(pid)
             warm = probes[:200]
             runner.run(_raw(db, warm, with_names=True))
             api.timed(warm, QUERY)
             api.timed(warm, QUERY_WITH_NAMES)
             floor.timed(warm, QUERY)
+            standard.timed(warm, QUERY)
             for share in _rounds(probes, args.rounds):
                 raw = runner.run(_raw(db, share, with_names=False))
                 through_api, found = api.timed(share, QUERY)
                 samples["raw"] += raw
                 samples["api"] += through_api
                 samples["floor"] += floor.timed(share, QUERY)[0]
+                samples["api_standard"] += standard.timed(share, QUERY)[0]
                 non_empty += found
                 samples["raw_names"] += runner.run(_raw(db, share, with_names=True))
                 samples["api_names"] += api.timed(share, QUERY_WITH_NAMES)[0]
                 round_ratios.append(round(summary(through_api)["p50_ms"] / summary(raw)["p50_ms"], 2))
             api.connection.close()
             floor.connection.close()
+            standard.connection.close()
             runner.run(client.close())
             rss_after = rss_mb(pid)
     raw, through_api = summary(samples["raw"]), summary(samples["api"])
@@ -203,6 +214,8 @@ def main() -> None:
         # what any HTTP API in this stack pays above the raw query, GraphQL or not.
         "floor_http_json": summary(samples["floor"]),
         "floor_ratio_p50": round(summary(samples["floor"])["p50_ms"] / raw["p50_ms"], 2),
+        "graphql_http_standard_path": summary(samples["api_standard"]),
+        "standard_path_ratio_p50": round(summary(samples["api_standard"])["p50_ms"] / raw["p50_ms"], 2),
         "raw_geo_query_plus_location_names": raw_names,
         "graphql_http_with_location_names": api_names,
         "ratio_p50_with_names": round(api_names["p50_ms"] / raw_names["p50_ms"], 2),
