@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -264,7 +264,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         (graphql_schema/fast_path.py); the context, the result's processing and the response are
         this view's own. None: the standard path serves it (anything else, including whatever it
         has to report before execution)."""
-        if request.method != "POST" or self.tracer is not None:
+        if request.method != "POST":
             return None
         try:
             data = self.decode_json(await request.body())
@@ -283,12 +283,11 @@ class OmsGraphQL(GraphQL[Context, None]):
             return None
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
-        result = await execute_prepared(
-            self.schema,
-            prepared,
-            variables=variables,
-            context=context,
-            allowed_operation_types=_HTTP_OPERATIONS["POST"],
+        result = await _traced(
+            context,
+            execute_prepared(
+                self.schema, prepared, variables=variables, context=context, allowed_operation_types=_HTTP_OPERATIONS["POST"]
+            ),
         )
         response_data = await self.process_result(request, result)
         if result.errors:
@@ -358,18 +357,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         GET; queries and mutations over POST; a mutation over GET is a 405 (GraphQL over HTTP), a
         subscription a 400 pointing at the WebSocket, an operation name not in the document a
         GraphQL request error. All decided before anything runs."""
-        tracer = context.tracer
-        if tracer is not None:
-            span, token = tracing.start_operation(tracer, "http")
-            access = access_var.get()
-            if access is not None:
-                access.trace = tracing.ids_of(span)
-            try:
-                return await self._execute(request_adapter, context, root_value, request_data)
-            finally:
-                access = access_var.get() or Access()
-                tracing.end_operation(span, token, op_type=access.type, name=access.operation, code=access.code)
-        return await self._execute(request_adapter, context, root_value, request_data)
+        return await _traced(context, self._execute(request_adapter, context, root_value, request_data))
 
     async def _execute(
         self,
@@ -490,6 +478,22 @@ class OmsGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             context.send_backlog = send_backlog_of(request.scope)
         return context
+
+
+async def _traced(context: Context, operation: Coroutine[Any, Any, ExecutionResult]) -> ExecutionResult:
+    """An HTTP operation in a span of its own when tracing is on, on either path."""
+    tracer = context.tracer
+    if tracer is None:
+        return await operation
+    span, token = tracing.start_operation(tracer, "http")
+    access = access_var.get()
+    if access is not None:
+        access.trace = tracing.ids_of(span)
+    try:
+        return await operation
+    finally:
+        access = access_var.get() or Access()
+        tracing.end_operation(span, token, op_type=access.type, name=access.operation, code=access.code)
 
 
 def _unavailable_retry_after(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:
