@@ -211,6 +211,9 @@ def store_availability(result: Mapping[str, Any]) -> list[Figure]:
         # path for prepared operations saves (graphql_schema/fast_path.py).
         Figure(name, "p50 without the fast path for prepared operations",
                _get(result, "graphql_http_standard_path", "p50_ms"), "ms", _get(result, "raw_geo_query", "p50_ms")),
+        # Load-independent: the server's own CPU per request, against the same server without the fast path.
+        Figure(name, "server CPU per request, against the standard path", _get(result, "server_cpu_ms_per_request", "api"),
+               "ms", _get(result, "server_cpu_ms_per_request", "api_standard")),
     ]
 
 
