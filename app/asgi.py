@@ -316,6 +316,7 @@ def create_app(
         allow_get=settings.http_get,
         legacy_ws=settings.legacy_graphql_ws,
         ide_page=front_end.graphiql,
+        fast_path=settings.graphql_fast_path,
     )
     graphql.tracer = tracing.tracer if tracing is not None else None
 

@@ -179,6 +179,9 @@ class Settings:
     rate_limit_redis_url: str | None = None
     # `oms serve` worker processes (OMS_WORKERS); None: one per core in production, else 1.
     workers: int | None = None
+    # Operations already parsed and validated skip Strawberry's per-request machinery
+    # (graphql_schema/fast_path.py); off: every operation takes the standard path.
+    graphql_fast_path: bool = True
     # Most one appeasement refund may give back, in minor units, per role (app/domain/refunds.py).
     appeasement_limit_csr_cents: int = 5_000
     appeasement_limit_admin_cents: int = 50_000
@@ -286,6 +289,7 @@ class Settings:
             rate_limit_storage=_choice(env, "OMS_RATE_LIMIT_STORAGE", "mongodb", RATE_LIMIT_STORAGES),
             rate_limit_redis_url=_rate_limit_redis_url(env),
             workers=_int(env, "OMS_WORKERS", 0) or None,
+            graphql_fast_path=_bool(env, "OMS_GRAPHQL_FAST_PATH", True),
         )
 
     @property

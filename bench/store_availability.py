@@ -7,6 +7,8 @@ Writes bench/out/store_availability.json (--record: bench/results/, the recorded
 Target: GraphQL p50 ≤ 1.5× the raw query's p50. The two are measured interleaved: each round runs
 its share of the probes raw, then through the API (then both again with location names), so a
 change in the machine's load hits both alike; the load average is reported with the figures.
+A second OMS server with OMS_GRAPHQL_FAST_PATH off and the bare floor server run beside them, and
+each server's own CPU per request is reported too (load inflates it far less than wall time).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from app.repositories.database import Mongo, connect
 from app.services.container import build_services
 from app.services.demo_seed import SeedSize
 from bench.harness import add_output_flags, mongodb, rss_mb, seed_unless_kept, server, summary, write_result
+from bench.ws_clients import cpu_seconds
 
 DATABASE = "bench_store_availability"
 RADIUS_KM = 50.0
@@ -117,7 +120,7 @@ class _Api:
 
 
 @contextlib.contextmanager
-def _floor_server(uri: str) -> Iterator[str]:
+def _floor_server(uri: str) -> Iterator[tuple[str, int]]:
     """bench/store_availability_floor.py under uvicorn: the same query behind bare HTTP + JSON."""
     port = free_port()
     env = {**os.environ, "MONGODB_URI": uri, "OMS_DB_NAME": DATABASE}
@@ -133,7 +136,7 @@ def _floor_server(uri: str) -> Iterator[str]:
             time.sleep(0.2)
         else:
             raise RuntimeError("the floor server did not start")
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(20)
@@ -158,35 +161,57 @@ def main() -> None:
         (f"SKU-{rng.randint(1, args.skus):05d}", city[3] + rng.uniform(-0.1, 0.1), city[4] + rng.uniform(-0.1, 0.1))
         for city in (rng.choice(CITIES[: max(1, args.locations // 2)]) for _ in range(args.requests))
     ]
-    samples: dict[str, list[float]] = {"raw": [], "api": [], "floor": [], "raw_names": [], "api_names": []}
+    samples: dict[str, list[float]] = {"raw": [], "api": [], "api_standard": [], "floor": [], "raw_names": [], "api_names": []}
     round_ratios = []
     non_empty = 0
     load_start = os.getloadavg()
     with mongodb() as uri:
         token = asyncio.run(_prepare(uri, SeedSize(locations=args.locations, skus=args.skus, customers=50, orders=0)))
-        with server(uri, DATABASE) as (base, pid), _floor_server(uri) as floor_base, asyncio.Runner() as runner:
+        with (
+            server(uri, DATABASE) as (base, pid),
+            # The same server with every operation on Strawberry's standard path (OMS_GRAPHQL_FAST_PATH
+            # off): what the fast path for prepared operations (graphql_schema/fast_path.py) saves.
+            server(uri, DATABASE, env={"OMS_GRAPHQL_FAST_PATH": "false"}, label="standard-path server") as (standard_base, standard_pid),
+            _floor_server(uri) as (floor_base, floor_pid),
+            asyncio.Runner() as runner,
+        ):
             client = connect(uri)
             db = client[DATABASE]
             api = _Api(base, token)
             floor = _Api(floor_base, token)
+            standard = _Api(standard_base, token)
             rss_before = rss_mb(pid)
             warm = probes[:200]
             runner.run(_raw(db, warm, with_names=True))
             api.timed(warm, QUERY)
             api.timed(warm, QUERY_WITH_NAMES)
             floor.timed(warm, QUERY)
+            standard.timed(warm, QUERY)
+            # Each server's own CPU (user + system, from /proc) over the timed requests: what it
+            # spends per request, which the machine's load does not inflate as it does wall time.
+            cpu = {"api": 0.0, "api_standard": 0.0, "floor": 0.0}
+            rounds_run = 0
             for share in _rounds(probes, args.rounds):
+                rounds_run += 1
                 raw = runner.run(_raw(db, share, with_names=False))
+                before = cpu_seconds(pid)
                 through_api, found = api.timed(share, QUERY)
+                cpu["api"] += cpu_seconds(pid) - before
                 samples["raw"] += raw
                 samples["api"] += through_api
+                before = cpu_seconds(floor_pid)
                 samples["floor"] += floor.timed(share, QUERY)[0]
+                cpu["floor"] += cpu_seconds(floor_pid) - before
+                before = cpu_seconds(standard_pid)
+                samples["api_standard"] += standard.timed(share, QUERY)[0]
+                cpu["api_standard"] += cpu_seconds(standard_pid) - before
                 non_empty += found
                 samples["raw_names"] += runner.run(_raw(db, share, with_names=True))
                 samples["api_names"] += api.timed(share, QUERY_WITH_NAMES)[0]
                 round_ratios.append(round(summary(through_api)["p50_ms"] / summary(raw)["p50_ms"], 2))
             api.connection.close()
             floor.connection.close()
+            standard.connection.close()
             runner.run(client.close())
             rss_after = rss_mb(pid)
     raw, through_api = summary(samples["raw"]), summary(samples["api"])
@@ -203,6 +228,13 @@ def main() -> None:
         # what any HTTP API in this stack pays above the raw query, GraphQL or not.
         "floor_http_json": summary(samples["floor"]),
         "floor_ratio_p50": round(summary(samples["floor"])["p50_ms"] / raw["p50_ms"], 2),
+        "graphql_http_standard_path": summary(samples["api_standard"]),
+        "standard_path_ratio_p50": round(summary(samples["api_standard"])["p50_ms"] / raw["p50_ms"], 2),
+        # Server CPU per request (each series' timed requests plus the one untimed request per round;
+        # the OMS servers' background work, alike for both, included).
+        "server_cpu_ms_per_request": {
+            series: round(seconds * 1000 / (len(samples[series]) + rounds_run), 3) for series, seconds in cpu.items()
+        },
         "raw_geo_query_plus_location_names": raw_names,
         "graphql_http_with_location_names": api_names,
         "ratio_p50_with_names": round(api_names["p50_ms"] / raw_names["p50_ms"], 2),

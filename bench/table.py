@@ -208,6 +208,13 @@ def store_availability(result: Mapping[str, Any]) -> list[Figure]:
         # The floor: the same query behind bare uvicorn + Starlette + JSON (bench/store_availability_floor.py).
         Figure(name, "p50 floor: same query, bare HTTP + JSON", _get(result, "floor_http_json", "p50_ms"), "ms",
                _get(result, "raw_geo_query", "p50_ms")),
+        # Every operation on Strawberry's standard path (OMS_GRAPHQL_FAST_PATH off): what the fast
+        # path for prepared operations saves (graphql_schema/fast_path.py).
+        Figure(name, "p50 without the fast path for prepared operations",
+               _get(result, "graphql_http_standard_path", "p50_ms"), "ms", _get(result, "raw_geo_query", "p50_ms")),
+        # Load-independent: the server's own CPU per request, against the same server without the fast path.
+        Figure(name, "server CPU per request, against the standard path", _get(result, "server_cpu_ms_per_request", "api"),
+               "ms", _get(result, "server_cpu_ms_per_request", "api_standard")),
     ]
 
 

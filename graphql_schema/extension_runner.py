@@ -47,15 +47,22 @@ def _factory(cls: type, name: str) -> Any:
     return _PLAIN
 
 
+def hook_factory(cls: type, name: str) -> Any:
+    """(context manager factory taking the extension, is async) for the class's hook `name`; None
+    when the class does not implement it; `_PLAIN` for a plain function (Strawberry wraps those)."""
+    key = (cls, name)
+    try:
+        return _factories[key]
+    except KeyError:
+        found = _factories[key] = _factory(cls, name)
+        return found
+
+
 class _CachedHooks:
     HOOK_NAME: str
 
     def get_hook(self, extension: SchemaExtension) -> WrappedHook | None:
-        key = (type(extension), self.HOOK_NAME)
-        try:
-            found = _factories[key]
-        except KeyError:
-            found = _factories[key] = _factory(type(extension), self.HOOK_NAME)
+        found = hook_factory(type(extension), self.HOOK_NAME)
         if found is None:
             return None
         if found is _PLAIN:

@@ -75,6 +75,12 @@ def _rules(max_depth: int, max_aliases: int, max_string: int, max_list: int, int
     return tuple(rules)
 
 
+def operation_rules(limits: ApiLimits) -> tuple[type[ValidationRule], ...]:
+    """The validation rules the guard adds for these limits (graphql_schema/fast_path.py prepares
+    documents under the same ones)."""
+    return _rules(limits.max_depth, limits.max_aliases, limits.max_string_length, limits.max_list_length, limits.introspection)
+
+
 def _oversized_input(value: Any, limits: ApiLimits, path: tuple[str, ...], nesting: int = 0) -> tuple[tuple[str, ...], str] | None:
     """(path, problem) for the first variable value that is too big, too deep or carries a `$` key."""
     if nesting > _MAX_INPUT_NESTING:
@@ -123,9 +129,7 @@ class OperationGuard(SchemaExtension):
         execution = self.execution_context
         limits = self._limits()
         execution.parse_options["max_tokens"] = limits.max_tokens
-        execution.validation_rules = execution.validation_rules + _rules(
-            limits.max_depth, limits.max_aliases, limits.max_string_length, limits.max_list_length, limits.introspection
-        )
+        execution.validation_rules = execution.validation_rules + operation_rules(limits)
         try:
             yield
         finally:  # refusals raised in on_execute end the operation here too

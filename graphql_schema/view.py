@@ -7,14 +7,15 @@ import asyncio
 import contextlib
 import contextvars
 import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, specified_rules
+from graphql.validation import ASTValidationRule
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -45,6 +46,9 @@ from app.settings import ApiLimits
 from graphql_schema.context import Context, build_context
 from graphql_schema.dataloaders import Loaders
 from graphql_schema.extensions import client_error
+from graphql_schema.fast_path import execute_prepared, fast_path_supported, prepare
+from graphql_schema.limits import operation_rules
+from graphql_schema.operation_cache import ParseOptions
 from graphql_schema.http_answers import (
     CONTENT_TYPE,
     GRAPHQL_RESPONSE_JSON,
@@ -69,6 +73,7 @@ if TYPE_CHECKING:
 _REFUSAL_CODES = frozenset(
     {*(code.value for code in AUTHENTICATION_CODES), ErrorCode.FORBIDDEN.value, "RATE_LIMITED", "QUERY_TOO_COMPLEX"}
 )
+_PREPARED_KEYS = frozenset({"query", "variables", "operationName"})
 _HTTP_OPERATIONS = {
     "GET": frozenset({OperationType.QUERY}),
     "POST": frozenset({OperationType.QUERY, OperationType.MUTATION}),
@@ -279,6 +284,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         legacy_ws: bool = False,
         db_timeout_seconds: float = 5.0,
         ide_page: Callable[[], Response] | None = None,
+        fast_path: bool = True,
         **options: Any,
     ):
         self.limits = limits or ApiLimits()
@@ -304,6 +310,10 @@ class OmsGraphQL(GraphQL[Context, None]):
         # GraphiQL from this app's own assets (app/dashboard_page.py) instead of Strawberry's CDN page.
         self.ide_page = ide_page
         self.graphql_ws_handler_class = LiveGraphQLWSHandler  # type: ignore[assignment]
+        # Operations that parse and validate (cached) skip Strawberry's per-request machinery
+        # (graphql_schema/fast_path.py) when the schema's extensions allow it.
+        self._fast_path = fast_path and fast_path_supported(schema)
+        self._prepared_for: tuple[ApiLimits, ParseOptions, tuple[type[ASTValidationRule], ...]] | None = None
         self.graphql_transport_ws_handler_class = type(  # type: ignore[assignment]
             "HeartbeatTransportWSHandler", (HeartbeatTransportWSHandler,), {"heartbeat_seconds": ws_heartbeat_seconds}
         )
@@ -333,10 +343,56 @@ class OmsGraphQL(GraphQL[Context, None]):
         try:
             if request.method not in ("GET", "POST") or (request.method == "GET" and not self.allow_queries_via_get):
                 raise RequestError(405, "METHOD_NOT_ALLOWED", f"This endpoint accepts {allowed}.", allow=allowed)
-            response = await self.run(request)
+            response = await self._run_prepared(request) if self._fast_path else None
+            if response is None:
+                response = await self.run(request)
         except HTTPException as exc:
             response = self._request_error(request, exc)
         await response(scope, receive, send)
+
+    async def _run_prepared(self, request: Request) -> Response | None:
+        """A POST whose operation parses and validates without errors (both cached by its text,
+        so done once per process): Strawberry's `run` for it without what is then known in advance
+        (graphql_schema/fast_path.py); the context, the result's processing and the response are
+        this view's own. None: the standard path serves it (anything else, including whatever it
+        has to report before execution)."""
+        if request.method != "POST":
+            return None
+        try:
+            data = self.decode_json(await request.body())
+        except ValueError:
+            return None
+        if type(data) is not dict or not data.keys() <= _PREPARED_KEYS:
+            return None  # `extensions` (persisted queries) and anything unexpected: the standard path
+        query, variables, operation_name = data.get("query"), data.get("variables"), data.get("operationName")
+        if type(query) is not str or (variables is not None and type(variables) is not dict):
+            return None
+        if operation_name is not None and type(operation_name) is not str:
+            return None
+        options, rules = self._preparation()
+        prepared = prepare(self.schema, query, operation_name or None, options, rules)
+        if prepared is None:
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        result = await _traced(
+            context,
+            execute_prepared(
+                self.schema, prepared, variables=variables, context=context, allowed_operation_types=_HTTP_OPERATIONS["POST"]
+            ),
+        )
+        response_data = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)
+        return self.create_response(response_data, sub_response)
+
+    def _preparation(self) -> tuple[ParseOptions, tuple[type[ASTValidationRule], ...]]:
+        """The parse options and validation rules the operation guard sets for this view's limits."""
+        limits = self.limits
+        if self._prepared_for is None or self._prepared_for[0] is not limits:
+            options: ParseOptions = (("max_tokens", limits.max_tokens),)
+            self._prepared_for = (limits, options, tuple(specified_rules) + operation_rules(limits))
+        return self._prepared_for[1], self._prepared_for[2]
 
     def _request_error(self, request: Request, exc: HTTPException) -> Response:
         code = request_error_code(exc)
@@ -393,18 +449,7 @@ class OmsGraphQL(GraphQL[Context, None]):
         GET; queries and mutations over POST; a mutation over GET is a 405 (GraphQL over HTTP), a
         subscription a 400 pointing at the WebSocket, an operation name not in the document a
         GraphQL request error. All decided before anything runs."""
-        tracer = context.tracer
-        if tracer is not None:
-            span, token = tracing.start_operation(tracer, "http")
-            access = access_var.get()
-            if access is not None:
-                access.trace = tracing.ids_of(span)
-            try:
-                return await self._execute(request_adapter, context, root_value, request_data)
-            finally:
-                access = access_var.get() or Access()
-                tracing.end_operation(span, token, op_type=access.type, name=access.operation, code=access.code)
-        return await self._execute(request_adapter, context, root_value, request_data)
+        return await _traced(context, self._execute(request_adapter, context, root_value, request_data))
 
     async def _execute(
         self,
@@ -525,6 +570,22 @@ class OmsGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             context.send_backlog = send_backlog_of(request.scope)
         return context
+
+
+async def _traced(context: Context, operation: Coroutine[Any, Any, ExecutionResult]) -> ExecutionResult:
+    """An HTTP operation in a span of its own when tracing is on, on either path."""
+    tracer = context.tracer
+    if tracer is None:
+        return await operation
+    span, token = tracing.start_operation(tracer, "http")
+    access = access_var.get()
+    if access is not None:
+        access.trace = tracing.ids_of(span)
+    try:
+        return await operation
+    finally:
+        access = access_var.get() or Access()
+        tracing.end_operation(span, token, op_type=access.type, name=access.operation, code=access.code)
 
 
 def _unavailable_retry_after(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:
