@@ -37,7 +37,7 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.tracing import traced_field
-from graphql_schema.field_plans import STANDARD, DirectField, Leaf, ListField, ObjectField, completes_fast, plans_for
+from graphql_schema.field_plans import STANDARD, DirectField, Leaf, ListField, NodeIdField, ObjectField, completes_fast, plans_for
 
 
 class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -161,6 +161,11 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return self._complete_object(plan, field_details_list, path, value, position_context)
         elif type(plan) is DirectField:
             return self._resolve_directly(plan, parent_type, source, field_details_list, path, position_context)
+        elif type(plan) is NodeIdField:
+            value = plan.output(parent_type.name, source)
+            if value is not STANDARD:
+                return value
+            return self._resolve_directly(plan.direct, parent_type, source, field_details_list, path, position_context)
         elif type(plan) is ListField and position_context is None:
             value = getattr(source, plan.attribute, STANDARD)
             if value is None and plan.nullable:

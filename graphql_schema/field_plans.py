@@ -26,6 +26,8 @@ from graphql import (
     is_list_type,
     is_object_type,
 )
+from strawberry import relay
+from strawberry.relay.utils import to_base64
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import Info
 from strawberry.types.base import StrawberryObjectDefinition
@@ -165,6 +167,44 @@ def list_plan(field: GraphQLField, attribute: str) -> ListField | None:
     return None if item is None else ListField(attribute, field, nullable, item)
 
 
+class NodeIdField(NamedTuple):
+    """A relay node's `id` with Strawberry's own id and type-name resolution: for a value of the
+    type's own class it is the GlobalID of the type's name and the node id attribute, as the
+    resolver makes it, without the resolver's resolve info and GlobalID object."""
+
+    origin: type
+    id_attr: str
+    direct: DirectField  # anything else: the resolver, called straight
+
+    def output(self, type_name: str, source: Any) -> Any:
+        if type(source) is not self.origin:
+            return STANDARD
+        node_id = getattr(source, self.id_attr, None)
+        return STANDARD if node_id is None else to_base64(type_name, str(node_id))
+
+
+def _node_id_resolver() -> Any:
+    return next(f for f in relay.Node.__strawberry_definition__.fields if f.python_name == "_id").base_resolver.wrapped_func.__func__  # type: ignore[union-attr]
+
+
+_NODE_ID = _node_id_resolver()
+
+
+def node_id_plan(parent_type: GraphQLObjectType, direct: DirectField) -> NodeIdField | DirectField:
+    origin = getattr((parent_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF), "origin", None)
+    if (
+        getattr(direct.resolver.wrapped_func, "__func__", None) is not _NODE_ID
+        or not isinstance(origin, type)
+        or not issubclass(origin, relay.Node)
+        or origin.resolve_id.__func__ is not relay.Node.resolve_id.__func__  # type: ignore[attr-defined]
+        or origin.resolve_typename.__func__ is not relay.Node.resolve_typename.__func__  # type: ignore[attr-defined]
+        or direct.leaf is None
+        or direct.leaf.type is not GraphQLID
+    ):
+        return direct
+    return NodeIdField(origin, origin.resolve_id_attr(), direct)
+
+
 def direct_plan(field: GraphQLField, definition: Any, schema: GraphQLSchema) -> DirectField | None:
     strawberry_schema = getattr(schema, "_strawberry_schema", None)
     resolver = getattr(definition, "base_resolver", None)
@@ -186,7 +226,7 @@ def direct_plan(field: GraphQLField, definition: Any, schema: GraphQLSchema) -> 
     return DirectField(field, resolver, strawberry_schema.config.info_class, definition, object_plan(definition.python_name, field.type), leaf)
 
 
-class Plans(dict[str, "Leaf | ObjectField | ListField | DirectField | None"]):
+class Plans(dict[str, "Leaf | ObjectField | ListField | DirectField | NodeIdField | None"]):
     """Field name → its plan (None: standard path), for one object type."""
 
     def __init__(self, parent_type: GraphQLObjectType, schema: GraphQLSchema):
@@ -194,8 +234,11 @@ class Plans(dict[str, "Leaf | ObjectField | ListField | DirectField | None"]):
         self.parent_type = parent_type
         self.schema = schema
 
-    def __missing__(self, field_name: str) -> Leaf | ObjectField | ListField | DirectField | None:
-        plan = self[field_name] = field_plan(self.parent_type.fields.get(field_name), self.schema)
+    def __missing__(self, field_name: str) -> Leaf | ObjectField | ListField | DirectField | NodeIdField | None:
+        plan: Any = field_plan(self.parent_type.fields.get(field_name), self.schema)
+        if type(plan) is DirectField:
+            plan = node_id_plan(self.parent_type, plan)
+        self[field_name] = plan
         return plan
 
 
