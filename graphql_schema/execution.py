@@ -9,175 +9,36 @@ sub-selection. Anything unusual (a null for a non-null field, a value that does 
 schema extension with a `resolve` hook) takes the standard path, so results and errors are the
 same, in the same order.
 
+Each selection is planned once per operation (`_steps`: every order of a page shares its grouped
+field set, so the plan is looked up once per object, not once per field), and the fields of an
+object run straight from that plan, in query order, without graphql-core's per-field dispatch.
+Lists of objects held in plain attributes (a connection's edges, an order's lines) complete their
+items straight too; an unusual item (a null, another class, an awaitable) completes as graphql-core
+completes it. Leaves are coerced in place: strings, booleans and 32-bit ints are their own output,
+enum names are memoized per member (Strawberry's enum coercion scans the values each time).
+
 Reference fields (customer, channel, product) and relay ids are resolvers, ~500 on such a page:
 a plain synchronous resolver of the source and `info` (no arguments, no permission class or other
 field extension) is called directly, without Strawberry's argument conversion and extension chain,
-which it has nothing for. Objects of a type with an `is_type_of` check (relay nodes) go straight to
-their sub-selection when the value is of the type's own class, which that check always accepts.
+which it has nothing for; a scalar it returns (a relay id) is coerced in place. Objects of a type
+with an `is_type_of` check (relay nodes) go straight to their sub-selection when the value is of
+the type's own class, which that check always accepts. The plans live in field_plans.py.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import AsyncIterable, Awaitable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
-from graphql import (
-    GraphQLField,
-    GraphQLResolveInfo,
-    GraphQLSchema,
-    GraphQLLeafType,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLResolveInfoHelpers,
-    Undefined,
-    is_leaf_type,
-    is_object_type,
-)
+from graphql import GraphQLObjectType, GraphQLOutputType, GraphQLResolveInfo, GraphQLResolveInfoHelpers, Undefined
 from graphql.execution.executor import gather_with_cancel, to_nodes
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types import Info
-from strawberry.types.base import StrawberryObjectDefinition
-from strawberry.types.field import StrawberryField
-from strawberry.types.fields.resolver import StrawberryResolver
 
 from app.tracing import traced_field
 from subscriptions import handover
-
-_STANDARD = object()  # "take the standard path"
-
-
-class _Leaf(NamedTuple):
-    attribute: str
-    type: GraphQLLeafType
-    nullable: bool
-
-    def value_of(self, source: Any) -> Any:
-        value = getattr(source, self.attribute, _STANDARD)
-        if value is None:
-            return None if self.nullable else _STANDARD
-        if value is _STANDARD or isinstance(value, Exception):
-            return _STANDARD
-        try:
-            coerced = self.type.coerce_output_value(value)
-        except Exception:  # noqa: BLE001 - the standard path reports it, with its path
-            return _STANDARD
-        return _STANDARD if coerced is None or coerced is Undefined else coerced
-
-
-class _Object(NamedTuple):
-    """A plain attribute holding an object: its sub-selection runs without building a resolve info."""
-
-    attribute: str
-    type: GraphQLObjectType
-    return_type: GraphQLOutputType
-    nullable: bool
-    # For a type with an `is_type_of` check (Strawberry adds one to types with interfaces, e.g.
-    # relay nodes): a value of exactly this class passes it; any other value takes the standard path.
-    origin: type | None
-
-
-class _Direct(NamedTuple):
-    """A field with a plain synchronous resolver of the source and `info` only (no arguments, no
-    permission classes or other field extensions): called straight, without Strawberry's argument
-    conversion and extension chain, and an object it returns completes as `_Object`'s do."""
-
-    field: GraphQLField
-    resolver: StrawberryResolver[Any]
-    info_class: type[Info[Any, Any]]
-    definition: StrawberryField
-    returns: _Object | None  # how an object result completes; None: the standard completion
-
-    def call(self, source: Any, info: GraphQLResolveInfo) -> Any:
-        """As Strawberry's get_arguments and get_result call it, with nothing to convert."""
-        resolver = self.resolver
-        kwargs: dict[str, Any] = {}
-        if resolver.parent_parameter is not None:
-            kwargs[resolver.parent_parameter.name] = source
-        if resolver.root_parameter is not None:
-            kwargs[resolver.root_parameter.name] = source
-        if resolver.info_parameter is not None:
-            kwargs[resolver.info_parameter.name] = self.info_class(_raw_info=info, _field=self.definition)
-        if resolver.self_parameter is not None:
-            return resolver(source, **kwargs)
-        return resolver(**kwargs)
-
-
-def _plan(field: GraphQLField | None, schema: GraphQLSchema) -> _Leaf | _Object | _Direct | None:
-    if field is None:
-        return None
-    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    attribute = getattr(definition, "python_name", None)
-    if not attribute:
-        return None
-    if not getattr(field.resolve, "_is_default", False):
-        return _direct(field, definition, schema)
-    if getattr(definition, "base_resolver", None) is not None:
-        return None
-    nullable = not isinstance(field.type, GraphQLNonNull)
-    named = field.type if nullable else field.type.of_type
-    if is_leaf_type(named):
-        return _Leaf(attribute, named, nullable)
-    return _object(attribute, field.type)
-
-
-def _object(attribute: str, return_type: GraphQLOutputType) -> _Object | None:
-    nullable = not isinstance(return_type, GraphQLNonNull)
-    named = return_type if nullable else return_type.of_type  # type: ignore[attr-defined]
-    if not is_object_type(named):
-        return None
-    if named.is_type_of is None:
-        return _Object(attribute, named, return_type, nullable, None)
-    type_definition = (named.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if isinstance(type_definition, StrawberryObjectDefinition) and type_definition.is_type_of is None:
-        # Strawberry's own check, which a value of the type's class always passes.
-        return _Object(attribute, named, return_type, nullable, type_definition.origin)
-    return None
-
-
-def _direct(field: GraphQLField, definition: Any, schema: GraphQLSchema) -> _Direct | None:
-    strawberry_schema = getattr(schema, "_strawberry_schema", None)
-    resolver = getattr(definition, "base_resolver", None)
-    if (
-        not isinstance(definition, StrawberryField)
-        or resolver is None
-        or strawberry_schema is None
-        or strawberry_schema.exception_handlers  # they wrap every resolver: not bypassed
-        or definition.extensions
-        or definition.is_async
-        or field.args
-        or resolver.is_async
-        or len(resolver.arguments) > 0
-    ):
-        return None
-    return _Direct(field, resolver, strawberry_schema.config.info_class, definition, _object(definition.python_name, field.type))
-
-
-class _Plans(dict[str, "_Leaf | _Object | _Direct | None"]):
-    """Field name → its plan (None: standard path), for one object type."""
-
-    def __init__(self, parent_type: GraphQLObjectType, schema: GraphQLSchema):
-        super().__init__()
-        self.parent_type = parent_type
-        self.schema = schema
-
-    def __missing__(self, field_name: str) -> _Leaf | _Object | _Direct | None:
-        plan = self[field_name] = _plan(self.parent_type.fields.get(field_name), self.schema)
-        return plan
-
-
-# Keyed by the type object itself: types live as long as their schema (one per process).
-_plans: dict[GraphQLObjectType, _Plans] = {}
-
-
-def _plans_for(parent_type: GraphQLObjectType, schema: GraphQLSchema) -> _Plans:
-    plans = _plans.get(parent_type)
-    if plans is None:
-        plans = _plans[parent_type] = _Plans(parent_type, schema)
-    return plans
+from graphql_schema.field_plans import STANDARD, DirectField, Leaf, ListField, NodeIdField, ObjectField, completes_fast, plans_for
 
 
 class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -188,6 +49,7 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._fast_path = not (self.middleware_manager and self.middleware_manager.middlewares)
         # Root fields get a span each when tracing is on (app/tracing.py); None otherwise.
         self._tracer = getattr(self.context_value, "tracer", None)
+        self._selection_steps: dict[int, tuple[dict[str, Any], list[tuple[str, Any, Any]]]] = {}
 
     def cancellable_iterable(self, iterable: AsyncIterable[Any]) -> AsyncIterable[Any]:
         """Called once, as a subscription's event stream starts: the operation's executor is what
@@ -206,6 +68,7 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         entries die with the event). The memo only ever hit within one event anyway."""
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
+        executor._selection_steps = {}  # keyed the same way, so the same holds
         return executor  # type: ignore[return-value]
 
     def execute_fields(
@@ -216,28 +79,57 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: dict[str, Any],
         position_context: Any,
     ) -> Any:
-        if not self._fast_path:
+        """graphql-core's execute_fields over a plan made once per selection: leaves are read and
+        coerced in place, every other field goes straight to the way its plan completes it."""
+        if not self._fast_path or path is None or position_context is not None:
+            # The root (traced per field) and deferred selections: the standard loop, which
+            # still reaches _execute_field for each field.
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        plans = _plans_for(parent_type, self.schema)
-        leaves: dict[str, Any] = {}
-        rest: dict[str, Any] = {}
-        for response_name, field_details_list in grouped_field_set.items():
-            plan = plans[field_details_list[0].node.name.value]
-            value = plan.value_of(source_value) if type(plan) is _Leaf else _STANDARD
-            if value is _STANDARD:
-                rest[response_name] = field_details_list
+        is_awaitable = self.is_awaitable
+        results: dict[str, Any] = {}
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list, plan in self._steps(parent_type, grouped_field_set):
+                if type(plan) is Leaf:
+                    value = plan.output(getattr(source_value, plan.attribute, STANDARD))
+                    if value is not STANDARD:
+                        results[response_name] = value
+                        continue
+                    plan = None
+                result = self._run(plan, parent_type, source_value, field_details_list, Path(path, response_name, parent_type.name), None)
+                if result is not Undefined:
+                    results[response_name] = result
+                    if type(result) is not dict and is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                # As graphql-core does: awaitables of other fields are settled, they may fail too.
+                self.settle_in_background([results[name] for name in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                results[awaitable_fields[0]] = await results[awaitable_fields[0]]
             else:
-                leaves[response_name] = value
-        if not rest:
-            return leaves
-        completed = super().execute_fields(parent_type, source_value, path, rest, position_context)
-        if self.is_awaitable(completed):
+                awaited = await gather_with_cancel(*(results[name] for name in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
 
-            async def merge_later() -> dict[str, Any]:
-                return _in_query_order(grouped_field_set, leaves, await completed)
+        return get_results()
 
-            return merge_later()
-        return _in_query_order(grouped_field_set, leaves, completed)
+    def _steps(self, parent_type: GraphQLObjectType, grouped_field_set: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+        """(response name, field details, plan) for a selection, made once per operation: every
+        object of a list shares its grouped field set (graphql-core memoizes it), so the plan too.
+        Keyed by identity, holding the field set so that its id is not reused while cached."""
+        cached = self._selection_steps.get(id(grouped_field_set))
+        if cached is not None:
+            return cached[1]
+        plans = plans_for(parent_type, self.schema)
+        steps = [(name, details, plans[details[0].node.name.value]) for name, details in grouped_field_set.items()]
+        self._selection_steps[id(grouped_field_set)] = (grouped_field_set, steps)
+        return steps
 
     def execute_field(
         self,
@@ -265,22 +157,114 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> Any:
-        # Also reached without execute_fields: mutations run their root fields one by one.
-        plan = _plans_for(parent_type, self.schema)[field_details_list[0].node.name.value] if self._fast_path else None
-        if type(plan) is _Object:
-            value = getattr(source, plan.attribute, _STANDARD)
+        # Also reached without execute_fields' plan: mutations run their root fields one by one.
+        plan = plans_for(parent_type, self.schema)[field_details_list[0].node.name.value] if self._fast_path else None
+        return self._run(plan, parent_type, source, field_details_list, path, position_context)
+
+    def _run(self, plan: Any, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path, position_context: Any) -> Any:
+        """One field, the way its plan completes it; the standard path when the value is unusual."""
+        if type(plan) is ObjectField:
+            value = getattr(source, plan.attribute, STANDARD)
             if value is None and plan.nullable:
                 return None
-            if _completes_fast(plan, value):
+            if completes_fast(plan, value):
                 return self._complete_object(plan, field_details_list, path, value, position_context)
-        elif type(plan) is _Direct:
+        elif type(plan) is DirectField:
             return self._resolve_directly(plan, parent_type, source, field_details_list, path, position_context)
+        elif type(plan) is NodeIdField:
+            value = plan.output(parent_type.name, source)
+            if value is not STANDARD:
+                return value
+            return self._resolve_directly(plan.direct, parent_type, source, field_details_list, path, position_context)
+        elif type(plan) is ListField and position_context is None:
+            value = getattr(source, plan.attribute, STANDARD)
+            if value is None and plan.nullable:
+                return None
+            if type(value) is list and not any(details.node.directives for details in field_details_list):
+                grouped_field_set, new_defer_usages, _ = self.collect_subfields(plan.item.type, field_details_list)
+                if not new_defer_usages:
+                    return self._complete_list(plan, parent_type, field_details_list, path, value, grouped_field_set)
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
-    def _resolve_directly(
-        self, plan: _Direct, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path, position_context: Any
+    def _complete_list(
+        self, plan: ListField, parent_type: GraphQLObjectType, field_details_list: Any, path: Path, items: list[Any], grouped_field_set: Any
     ) -> Any:
-        """graphql-core's execute_field for a `_Direct` field: the resolver called straight, and an
+        """complete_iterable_value for a list of objects, with execute_field's error handling
+        around it: items of the type's own class run their sub-selection straight; any other
+        item (a null, an awaitable, another class) completes as graphql-core completes it."""
+        try:
+            completed = self._list_items(plan, parent_type, field_details_list, path, items, grouped_field_set)
+        except Exception as raw_error:  # noqa: BLE001 - located and nulled (or raised) as the standard path does
+            self.handle_field_error(raw_error, plan.field.type, field_details_list, path)
+            return None
+        if type(completed) is list:
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:  # noqa: BLE001 - as above
+                self.handle_field_error(raw_error, plan.field.type, field_details_list, path)
+                return None
+
+        return await_completed()
+
+    def _list_items(
+        self, plan: ListField, parent_type: GraphQLObjectType, field_details_list: Any, path: Path, items: list[Any], grouped_field_set: Any
+    ) -> Any:
+        is_awaitable = self.is_awaitable
+        item = plan.item
+        item_type = item.return_type
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        info: GraphQLResolveInfo | None = None
+        try:
+            for index, value in enumerate(items):
+                item_path = Path(path, index, None)
+                if completes_fast(item, value) and not is_awaitable(value):
+                    try:
+                        result = self.execute_fields(item.type, value, item_path, grouped_field_set, None)
+                    except Exception as raw_error:  # noqa: BLE001 - as complete_list_item_value does
+                        self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                        result = None
+                    if type(result) is not dict and is_awaitable(result):
+                        result = self._await_item(result, item_type, field_details_list, item_path)
+                        awaitable_indices.append(index)
+                    completed.append(result)
+                    continue
+                if info is None:
+                    info = self.build_resolve_info(plan.field, to_nodes(field_details_list), parent_type, path)
+                if is_awaitable(value):
+                    completed.append(self.complete_awaitable_list_item_value(value, item_type, field_details_list, info, item_path, None))
+                    awaitable_indices.append(index)
+                elif self.complete_list_item_value(value, completed, item_type, field_details_list, info, item_path, None):
+                    awaitable_indices.append(index)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+
+        async def get_completed() -> list[Any]:
+            awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
+            for index, result in zip(awaitable_indices, awaited, strict=True):
+                completed[index] = result
+            return completed
+
+        return get_completed()
+
+    async def _await_item(self, completed: Any, item_type: GraphQLOutputType, field_details_list: Any, item_path: Path) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:  # noqa: BLE001 - as complete_list_item_value does
+            self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+            return None
+
+    def _resolve_directly(
+        self, plan: DirectField, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path, position_context: Any
+    ) -> Any:
+        """graphql-core's execute_field for a `DirectField` field: the resolver called straight, and an
         object result completed without its type checks when it is of the type's own class."""
         return_type = plan.field.type
         info = self.build_resolve_info(plan.field, to_nodes(field_details_list), parent_type, path)
@@ -288,11 +272,15 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             result = plan.call(source, info)
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(return_type, field_details_list, info, path, result, position_context)
+            if plan.leaf is not None:
+                value = plan.leaf.output(result)
+                if value is not STANDARD:
+                    return value
             returns = plan.returns
             if returns is not None and result is None and returns.nullable:
                 return None
-            if returns is not None and _completes_fast(returns, result):
-                completed = self.collect_and_execute_subfields(returns.type, field_details_list, path, result, position_context)
+            if returns is not None and completes_fast(returns, result):
+                completed = self._subfields(returns.type, field_details_list, path, result, position_context)
             else:
                 completed = self.complete_value(return_type, field_details_list, info, path, result, position_context)
         except Exception as raw_error:  # noqa: BLE001 - located and nulled (or raised) as the standard path does
@@ -310,14 +298,21 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         return await_completed()
 
-    def _complete_object(self, plan: _Object, field_details_list: Any, path: Path, value: Any, position_context: Any) -> Any:
+    def _subfields(self, object_type: GraphQLObjectType, field_details_list: Any, path: Path, value: Any, position_context: Any) -> Any:
+        """collect_and_execute_subfields, straight to execute_fields when nothing is deferred."""
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        if new_defer_usages or position_context is not None:
+            return self.execute_collected_subfields(object_type, value, path, grouped_field_set, new_defer_usages, position_context)
+        return self.execute_fields(object_type, value, path, grouped_field_set, None)
+
+    def _complete_object(self, plan: ObjectField, field_details_list: Any, path: Path, value: Any, position_context: Any) -> Any:
         """complete_value for an object, with execute_field's error handling around it."""
         try:
-            completed = self.collect_and_execute_subfields(plan.type, field_details_list, path, value, position_context)
+            completed = self._subfields(plan.type, field_details_list, path, value, position_context)
         except Exception as raw_error:  # noqa: BLE001 - located and nulled (or raised) as the standard path does
             self.handle_field_error(raw_error, plan.return_type, field_details_list, path)
             return None
-        if not self.is_awaitable(completed):
+        if type(completed) is dict or not self.is_awaitable(completed):
             return completed
 
         async def await_completed() -> Any:
@@ -328,12 +323,6 @@ class OmsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
 
         return await_completed()
-
-
-def _completes_fast(plan: _Object, value: Any) -> bool:
-    if value is None or value is _STANDARD or isinstance(value, Exception):
-        return False
-    return plan.origin is None or type(value) is plan.origin
 
 
 def _helpers_not_holding(executor: OmsExecutionContext) -> GraphQLResolveInfoHelpers:
@@ -354,8 +343,3 @@ def _helpers_not_holding(executor: OmsExecutionContext) -> GraphQLResolveInfoHel
 
     return GraphQLResolveInfoHelpers(gather=gather_async_work, track=track_async_work)
 
-
-def _in_query_order(grouped_field_set: dict[str, Any], leaves: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
-    if not leaves:
-        return rest
-    return {name: leaves[name] if name in leaves else rest[name] for name in grouped_field_set if name in leaves or name in rest}

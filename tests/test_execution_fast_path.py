@@ -90,6 +90,10 @@ class Box:
     label: str
     item: Item | None
     strict: Item
+    # Lists of objects held in plain attributes: their items complete straight.
+    contents: list[Item | None]
+    shops: list[Shop]
+    strict_contents: list[Item] | None
 
 
 def item(name: str, *, currency: Any = "EUR", colour: Any = Colour.RED, discount: Price | None = None) -> Item:
@@ -103,14 +107,23 @@ def item(name: str, *, currency: Any = "EUR", colour: Any = Colour.RED, discount
     )
 
 
+def box(label: str, item: Item | None, strict: Item, **lists: Any) -> Box:
+    contents = [item, None] if item else []
+    return Box(label=label, item=item, strict=strict, contents=contents, **{"shops": [SHOPS["s1"]], "strict_contents": None, **lists})
+
+
 BOXES = [
-    Box(label="fine", item=item("i1", discount=Price(amount=5, currency="EUR")), strict=item("s1")),
+    box("fine", item("i1", discount=Price(amount=5, currency="EUR")), item("s1")),
     # A null in a non-null leaf: the error bubbles up to the nullable `item`, then the box survives.
-    Box(label="null leaf", item=item("i2", currency=None), strict=item("s2")),
+    box("null leaf", item("i2", currency=None), item("s2")),
     # An enum value that is not one: not coercible, same error either way.
-    Box(label="bad enum", item=item("i3", colour="GREEN"), strict=item("s3")),
+    box("bad enum", item("i3", colour="GREEN"), item("s3")),
     # A null leaf under the non-null `strict`: the whole box becomes null.
-    Box(label="bubbles", item=None, strict=item("s4", currency=None)),
+    box("bubbles", None, item("s4", currency=None)),
+    # Lists: a subclass among relay nodes (standard completion for that item), a null leaf in an
+    # item of a list of non-null items (the whole list becomes null), one that bubbles to the box.
+    box("lists", item("i5"), item("s5"), shops=[SHOPS["s1"], SHOPS["s2"]], strict_contents=[item("i6"), item("i7", currency=None)]),
+    box("null item", item("i8"), item("s8"), shops=[SHOPS["s1"], None]),  # type: ignore[list-item]
 ]
 
 
@@ -143,6 +156,8 @@ fragment I on Item { name colour made price { amount currency } discount { amoun
   shop { id city } strictShop { id city } where shopLater { id } }
 query {
   boxes { label first: item { ...I } strict { name price { currency } } __typename
+          contents { name colour price { amount currency } laterStrict shop { city } }
+          shops { id city } strictContents { name price { currency } }
           again: item @include(if: true) { name } skipped: item @skip(if: true) { name } }
   later { label item { ...I } other: item { name laterStrict } }
   lone { name strictShop { id } }
@@ -185,6 +200,9 @@ async def test_same_data_errors_and_order_as_the_standard_path() -> None:
     assert ordered(got) == ordered(expected)
     # The cases above really happen: bubbling to `item`, to the box, a bad enum, a resolver error.
     assert got.data["boxes"][1]["first"] is None and got.data["boxes"][3] is None
+    lists = got.data["boxes"][4]
+    assert lists["strictContents"] is None and lists["shops"][1] == {"id": relay.to_base64("Shop", "s2"), "city": "Salem"}
+    assert got.data["boxes"][0]["contents"][1] is None and got.data["boxes"][5] is None
     assert {tuple(e.path[:3]) for e in got.errors} >= {("boxes", 1, "first"), ("boxes", 2, "first"), ("boxes", 3, "strict")}
     assert any(e.message == "boom" for e in got.errors)
     assert got.data["later"]["other"] is None  # an awaited error under a fast-path object

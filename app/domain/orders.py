@@ -223,6 +223,14 @@ class Order:
     def allocated_quantity(self, line_id: str) -> int:
         return sum(a.quantity for a in self.allocations if a.line_id == line_id and a.status is not AllocationStatus.RELEASED)
 
+    def allocated_quantities(self) -> dict[str, int]:
+        """allocated_quantity of every line that has one, in one pass over the allocations."""
+        found: dict[str, int] = {}
+        for a in self.allocations:
+            if a.status is not AllocationStatus.RELEASED:
+                found[a.line_id] = found.get(a.line_id, 0) + a.quantity
+        return found
+
     def backordered_quantity(self, line_id: str) -> int:
         line = next(line for line in self.lines if line.id == line_id)
         return max(0, line.open_quantity - self.allocated_quantity(line_id))
