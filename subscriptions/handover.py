@@ -4,8 +4,8 @@ Through Strawberry every delivered event wakes four nested async generators, run
 subscription's selection in graphql-core, passes the schema extensions' result hooks and is encoded
 as JSON, once per subscriber: 300–500 µs of CPU, which capped one process at ~2,000 deliveries a
 second. Once a subscription is live (its replay done, one result sent the ordinary way, so the
-result's `extensions` are known), its feed is handed over: the graphql-transport-ws handler
-(graphql_schema/live_frames.py) drains it itself and sends each event as a frame whose payload is
+result's `extensions` are known), its feed is handed over: the WebSocket handler (graphql-transport-ws,
+or legacy graphql-ws; graphql_schema/view.py, graphql_schema/live_frames.py) drains it itself and sends each event as a frame whose payload is
 executed and encoded once per event for every alike subscription (subscriptions/shared_results.py).
 
 The handler offers a slot per operation in a context variable (each operation runs in a task of
