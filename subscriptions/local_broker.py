@@ -216,7 +216,6 @@ class BrokerThread:
             self._loop.close()
 
 
-
 DIRECTORY_PREFIX = "oms-broker-"
 SOCKET_NAME = "broker.sock"
 

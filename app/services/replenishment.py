@@ -58,6 +58,7 @@ from app.repositories.locations import LocationRepository
 from app.repositories.purchase_orders import DraftTaken, PurchaseOrderRepository
 from app.repositories.replenishment import CrossingRepository, ReplenishmentPolicyRepository
 from app.repositories.sequencer import Lease, LeaseRepository
+from app.services.leased_role import LeasedRole
 from app.repositories.suppliers import SupplierRepository
 from app.services.inventory_changes import InventoryChangeService
 from app.services.purchase_orders import PurchaseOrderService
@@ -102,11 +103,10 @@ class ReplenishmentService:
         self._locations = locations
         self._inventory_changes = inventory_changes
         self._events = events
-        self._leases = leases
+        self._role = LeasedRole(leases, LEASE, owner, lease_seconds)
         self.owner = owner
         self._sweep_seconds = sweep_seconds
-        self._lease_seconds = lease_seconds
-        self.leading = asyncio.Event()
+        self.leading = self._role.leading
         self._tasks: list[asyncio.Task[None]] = []
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._inflight: set[asyncio.Task[None]] = set()
@@ -160,7 +160,7 @@ class ReplenishmentService:
 
     def start(self) -> None:
         if not self._tasks:
-            self._tasks = [asyncio.create_task(self._run(), name="oms-replenishment")]
+            self._tasks = [asyncio.create_task(self._role.run(self._lead), name="oms-replenishment")]
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks + list(self._inflight), []
@@ -170,36 +170,12 @@ class ReplenishmentService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def _run(self) -> None:
-        """Follow and sweep the markers while holding the lease, else keep trying for it. Runs until cancelled."""
-        retry = self._lease_seconds / 8
-        while True:
-            try:
-                lease = await self._leases.acquire(LEASE, self.owner, self._lease_seconds)
-            except Exception:  # noqa: BLE001 - a database hiccup: try again on the next round
-                log.exception("replenishment could not reach its lease")
-                lease = None
-            if lease is None:
-                await asyncio.sleep(retry)
-                continue
-            try:
-                await self._lead(lease)
-            except Exception:  # noqa: BLE001 - lost the lease or the database: step down, retry
-                log.exception("replenishment stepped down")
-                await asyncio.sleep(retry)
-            finally:
-                self.leading.clear()
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._leases.release(LEASE, lease))
-
     async def _lead(self, lease: Lease) -> None:
-        log.info("replenishment leads", extra={"owner": self.owner, "epoch": lease.epoch})
         tasks = [
-            asyncio.create_task(self._keep_lease(lease), name="oms-replenishment-lease"),
+            asyncio.create_task(self._role.keep(lease), name="oms-replenishment-lease"),
             asyncio.create_task(self._follow(), name="oms-replenishment-stream"),
             asyncio.create_task(self._sweep(), name="oms-replenishment-sweep"),
         ]
-        self.leading.set()
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -210,12 +186,6 @@ class ReplenishmentService:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-
-    async def _keep_lease(self, lease: Lease) -> None:
-        while True:
-            await asyncio.sleep(self._lease_seconds / 3)
-            if not await self._leases.renew(LEASE, lease, self._lease_seconds):
-                raise RuntimeError("replenishment lease taken over")
 
     async def _follow(self) -> None:
         while True:

@@ -49,6 +49,7 @@ from app.domain.webhooks import (
 from app.repositories.database import Mongo, Session
 from app.repositories.events import EventRepository
 from app.repositories.sequencer import Lease, LeaseRepository, RelayStateRepository
+from app.services.leased_role import LeasedRole
 from app.repositories.webhooks import WebhookDeliveryRepository, WebhookEndpointRepository
 from app.services.webhook_sender import WebhookSender
 
@@ -81,12 +82,12 @@ class WebhookWorker:
         self._deliveries = deliveries
         self._events = events
         self._relay_state = relay_state
-        self._leases = leases
+        self._role = LeasedRole(leases, WEBHOOKS_LEASE, owner, options.lease_seconds)
         self._options = options
         self.owner = owner
         self._task: asyncio.Task[None] | None = None
         self._stamped = asyncio.Event()  # replaced after each wake-up; waiters hold the one they saw
-        self.leading = asyncio.Event()
+        self.leading = self._role.leading
 
     def start(self) -> None:
         if self._task is None:
@@ -101,33 +102,13 @@ class WebhookWorker:
 
     async def run(self) -> None:
         """Deliver while holding the lease, else keep trying for it. Runs until cancelled."""
-        retry = self._options.lease_seconds / 8
-        while True:
-            try:
-                lease = await self._leases.acquire(WEBHOOKS_LEASE, self.owner, self._options.lease_seconds)
-            except Exception:  # noqa: BLE001 - a database hiccup: try again on the next round
-                log.exception("webhook worker could not reach its lease")
-                lease = None
-            if lease is None:
-                await asyncio.sleep(retry)
-                continue
-            try:
-                await self._lead(lease)
-            except Exception:  # noqa: BLE001 - lost the lease or the database: step down, retry
-                log.exception("webhook worker stepped down")
-                await asyncio.sleep(retry)
-            finally:
-                self.leading.clear()
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._leases.release(WEBHOOKS_LEASE, lease))
+        await self._role.run(self._lead)
 
     async def _lead(self, lease: Lease) -> None:
         sender = WebhookSender(timeout_seconds=self._options.timeout_seconds, allow_private=self._options.allow_private_targets)
         tasks: dict[str, asyncio.Task[None]] = {}
-        keeper = asyncio.create_task(self._keep_lease(lease))
+        keeper = asyncio.create_task(self._role.keep(lease))
         watcher: asyncio.Task[None] | None = None  # only while some endpoint is active: a change stream costs
-        self.leading.set()
-        log.info("webhook worker leads", extra={"owner": self.owner, "epoch": lease.epoch})
         try:
             while not keeper.done():
                 active = {endpoint.id for endpoint in await self._endpoints.active()}
@@ -149,12 +130,6 @@ class WebhookWorker:
         finally:
             await _cancel_all([*tasks.values(), keeper, *([watcher] if watcher else [])])
             await sender.close()
-
-    async def _keep_lease(self, lease: Lease) -> None:
-        while True:
-            await asyncio.sleep(self._options.lease_seconds / 3)
-            if not await self._leases.renew(WEBHOOKS_LEASE, lease, self._options.lease_seconds):
-                raise RuntimeError("webhook lease taken over")
 
     async def _watch_stamps(self) -> None:
         """Wakes the endpoint tasks as soon as the relay stamps a batch (the poll is the fallback)."""
