@@ -356,8 +356,9 @@ class OmsGraphQL(GraphQL[Context, None]):
         (graphql_schema/fast_path.py); the context, the result's processing and the response are
         this view's own. None: the standard path serves it (anything else, including whatever it
         has to report before execution)."""
-        if request.method != "POST":
-            return None
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if request.method != "POST" or media_type != "application/json":
+            return None  # (app/http_guard.py refuses other bodies first; this path never relies on it)
         try:
             data = self.decode_json(await request.body())
         except ValueError:
