@@ -288,7 +288,11 @@ async def test_each_worker_listens_on_its_own_socket_and_a_burst_of_connections_
         pids = await server.wait_workers(mongo)
 
         # Each worker listens on a socket of its own on the port; the supervisor listens on none
-        assert sorted(_listeners(server.port).values()) == pids
+        # (a worker registers its instance during start-up, before uvicorn starts listening)
+        deadline = time.monotonic() + 60
+        while len(listeners := _listeners(server.port)) < len(pids) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert sorted(listeners.values()) == pids
 
         # When 64 clients connect at once, before either worker accepts any (a balancer's pool
         # opening), and each then asks on its own connection
