@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import io
 import json
-import pstats
 import random
 import statistics
 import time
@@ -33,7 +31,7 @@ from app.repositories.database import Mongo, connect
 from app.services.container import build_services
 from app.services.demo_seed import SeedSize
 from app.settings import Settings
-from bench.harness import mongodb, seed_unless_kept
+from bench.harness import mongodb, profile_report, seed_unless_kept
 from bench.store_availability import QUERY as STORE_AVAILABILITY
 from graphql_schema.view import OmsGraphQL
 
@@ -137,7 +135,7 @@ async def _run(uri: str, token: str, skus: list[str], args: argparse.Namespace) 
                         _check(answer)
             results[workload] = {"requests": len(bodies), **{f"cpu_us_p50_{mode}": round(statistics.median(v)) for mode, v in cpu_us.items()}}
             if profiler:
-                results[workload]["profile"] = _profile_report(profiler, len(bodies), args.top, args.sort)
+                results[workload]["profile"] = profile_report(profiler, len(bodies), per="request", top=args.top, sort=args.sort)
                 if args.dump:
                     profiler.dump_stats(args.dump)
     view._fast_path = fast_path
@@ -147,17 +145,6 @@ async def _run(uri: str, token: str, skus: list[str], args: argparse.Namespace) 
 def _check(answer: tuple[int, dict[str, str], bytes]) -> None:
     status, _, body = answer
     assert status == 200 and "errors" not in json.loads(body), body
-
-
-def _profile_report(profiler: cProfile.Profile, requests: int, top: int, sort: str) -> str:
-    stats = pstats.Stats(profiler)
-    total_us = stats.total_tt * 1e6 / requests  # type: ignore[attr-defined]
-    calls = sum(entry[1] for entry in stats.stats.values())  # type: ignore[attr-defined]
-    out = io.StringIO()
-    out.write(f"cProfile: {total_us:.0f} µs CPU per request (with the profiler's overhead), {calls / requests:,.0f} calls per request\n")
-    stats.stream = out  # type: ignore[attr-defined]
-    stats.sort_stats(sort).print_stats(top)
-    return out.getvalue()
 
 
 def main() -> None:

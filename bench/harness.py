@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import dataclasses
+import io
 import json
 import os
+import pstats
 import signal
 import statistics
 import subprocess
@@ -168,3 +171,21 @@ def summary(samples_ms: list[float]) -> dict[str, float]:
         "p99_ms": round(percentile(samples_ms, 99), 3),
         "mean_ms": round(statistics.fmean(samples_ms), 3) if samples_ms else float("nan"),
     }
+
+
+def profile_report(
+    profiler: cProfile.Profile, count: int, *, per: str, top: int, sort: str, in_ms: bool = False, callers: str | None = None
+) -> str:
+    """A cProfile's CPU and calls per `per` (a request, a page) over `count` of them, then its
+    `top` functions by `sort` and, if asked, who calls the functions matching `callers`."""
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt / count  # type: ignore[attr-defined]
+    calls = sum(entry[1] for entry in stats.stats.values())  # type: ignore[attr-defined]
+    cpu = f"{total * 1000:.1f} ms" if in_ms else f"{total * 1e6:.0f} µs"
+    out = io.StringIO()
+    out.write(f"cProfile: {cpu} CPU per {per} (with the profiler's overhead), {calls / count:,.0f} calls per {per}\n")
+    stats.stream = out  # type: ignore[attr-defined]
+    stats.sort_stats(sort).print_stats(top)
+    if callers:
+        stats.print_callers(callers)
+    return out.getvalue()

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import io
 import json
-import pstats
 import random
 import statistics
 import time
@@ -32,7 +30,7 @@ from app.repositories.database import Mongo, connect
 from app.services.container import build_services
 from app.services.demo_seed import SeedSize
 from app.settings import Settings
-from bench.harness import mongodb, seed_unless_kept
+from bench.harness import mongodb, profile_report, seed_unless_kept
 from bench.orders_page import QUERY as ORDERS_PAGE
 from bench.tails import CUSTOMER_360
 
@@ -114,7 +112,7 @@ async def _run(uri: str, token: str, customers: list[str], args: argparse.Namesp
                     "db_commands_p50": statistics.median(round_trips),
                 }
                 if profiler:
-                    results[workload]["profile"] = _profile_report(profiler, len(bodies), args.top, args.sort, args.callers)
+                    results[workload]["profile"] = profile_report(profiler, len(bodies), per="page", top=args.top, sort=args.sort, in_ms=True, callers=args.callers)
     return results
 
 
@@ -122,19 +120,6 @@ def _check(workload: str, body: dict[str, Any]) -> None:
     assert "errors" not in body, body["errors"]
     if workload == "orders_page":
         assert len(body["data"]["orders"]["edges"]) == 100, body
-
-
-def _profile_report(profiler: cProfile.Profile, pages: int, top: int, sort: str, callers: str | None) -> str:
-    stats = pstats.Stats(profiler)
-    total_ms = stats.total_tt * 1000 / pages  # type: ignore[attr-defined]
-    calls = sum(entry[1] for entry in stats.stats.values())  # type: ignore[attr-defined]
-    out = io.StringIO()
-    out.write(f"cProfile: {total_ms:.1f} ms CPU per page (with the profiler's overhead), {calls / pages:,.0f} calls per page\n")
-    stats.stream = out  # type: ignore[attr-defined]
-    stats.sort_stats(sort).print_stats(top)
-    if callers:
-        stats.print_callers(callers)
-    return out.getvalue()
 
 
 def main() -> None:
